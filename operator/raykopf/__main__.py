@@ -1,0 +1,3 @@
+from raykopf.cli import main
+
+raise SystemExit(main())
