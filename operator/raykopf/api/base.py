@@ -8,7 +8,7 @@ one is, so `raykopf.validation` can check it against Kubernetes' own schema.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 from pydantic.alias_generators import to_camel
@@ -93,7 +93,10 @@ class Condition(ApiModel):
 class ObjectMeta(ApiModel):
     """The parts of metav1.ObjectMeta the operator reads; everything else is kept as is."""
 
+    k8s_definition: ClassVar[str] = "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
+
     name: str | None = None
+    generate_name: str | None = None
     namespace: str | None = None
     uid: str | None = None
     generation: Int64 | None = None
