@@ -88,6 +88,9 @@ def test_names_versions_and_printer_columns_match_upstream(kind: str) -> None:
 
 
 def test_the_comparison_reports_missing_fields_and_changed_defaults() -> None:
-    theirs = {"type": "object", "properties": {"a": {"type": "integer", "default": 1}, "b": {"type": "string"}}}
+    theirs = {
+        "type": "object",
+        "properties": {"a": {"type": "integer", "default": 1}, "b": {"type": "string"}},
+    }
     ours = {"type": "object", "properties": {"a": {"type": "integer", "default": 2}}}
     assert compare(theirs, ours, "spec") == ["spec.a: default is 2, upstream 1", "spec.b: missing"]

@@ -57,7 +57,9 @@ IngressTLS = _open_object("io.k8s.api.networking.v1.IngressTLS")
 NetworkPolicyIngressRule = _open_object("io.k8s.api.networking.v1.NetworkPolicyIngressRule")
 NetworkPolicyEgressRule = _open_object("io.k8s.api.networking.v1.NetworkPolicyEgressRule")
 
-Int32 = Annotated[int, Field(ge=-(2**31), le=2**31 - 1), WithJsonSchema({"type": "integer", "format": "int32"})]
+Int32 = Annotated[
+    int, Field(ge=-(2**31), le=2**31 - 1), WithJsonSchema({"type": "integer", "format": "int32"})
+]
 Int64 = Annotated[int, WithJsonSchema({"type": "integer", "format": "int64"})]
 Time = Annotated[str, WithJsonSchema({"type": "string", "format": "date-time"})]
 """An RFC 3339 timestamp, kept as the string the apiserver stores."""

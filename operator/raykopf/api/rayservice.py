@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from raykopf.api.base import ApiModel, Condition, Int32, Int64, ObjectMeta, ServiceTemplate, Time, conditions_field
+from raykopf.api.base import (
+    ApiModel,
+    Condition,
+    Int32,
+    Int64,
+    ObjectMeta,
+    ServiceTemplate,
+    Time,
+    conditions_field,
+)
 from raykopf.api.raycluster import RayClusterSpec, RayClusterStatus
 
 

@@ -21,8 +21,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"wrote {path.relative_to(args.root)}")
         return 0
     stale = check(args.root)
-    for path in stale:
-        print(f"stale: {path} (run: python -m raykopf.crdgen --write)", file=sys.stderr)
+    for stale_path in stale:
+        print(f"stale: {stale_path} (run: python -m raykopf.crdgen --write)", file=sys.stderr)
     return 1 if stale else 0
 
 

@@ -38,7 +38,8 @@ def structural(model: type[BaseModel]) -> dict[str, Any]:
     """The structural schema of `model`, with every `$ref` inlined and keys sorted."""
     raw = model.model_json_schema(by_alias=True, schema_generator=K8sJsonSchema, mode="validation")
     defs = raw.pop("$defs", {})
-    return _rewrite(_inline(raw, defs))
+    schema: dict[str, Any] = _rewrite(_inline(raw, defs))
+    return schema
 
 
 def _inline(node: Any, defs: dict[str, Any]) -> Any:
@@ -94,7 +95,7 @@ def lint_structural(schema: dict[str, Any], path: str = "") -> list[str]:
     if "properties" in schema and "additionalProperties" in schema:
         problems.append(f"{where}: `additionalProperties` beside `properties`")
     if schema.get("default") == "":
-        problems.append(f"{where}: `default: \"\"` is rejected by older apiservers")
+        problems.append(f'{where}: `default: ""` is rejected by older apiservers')
     open_node = schema.get("x-kubernetes-preserve-unknown-fields") or schema.get("x-kubernetes-int-or-string")
     if "type" not in schema and not open_node:
         problems.append(f"{where}: no `type`")

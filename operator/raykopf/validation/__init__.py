@@ -32,7 +32,11 @@ def validate(manifest: Any, gates: Gates | None = None) -> list[Problem]:
         return [Problem("kind", f"expected one of {list(KINDS)}, got {kind!r}")]
     api_version = manifest.get("apiVersion")
     expected = [f"{constants.GROUP}/{version}" for version in constants.SERVED_VERSIONS]
-    problems = [] if api_version in expected else [Problem("apiVersion", f"expected one of {expected}, got {api_version!r}")]
+    problems = (
+        []
+        if api_version in expected
+        else [Problem("apiVersion", f"expected one of {expected}, got {api_version!r}")]
+    )
     model, check = _CHECKS[kind]
     problems += check_structure(model, manifest)
     parsed, parse_problems = parse(model, manifest)

@@ -13,7 +13,7 @@ import jsonschema
 import referencing
 import referencing.jsonschema
 
-from raykopf.validation.problems import Problem, join_all
+from raykopf.validation.problems import Problem, brief, join_all
 
 # The newest Kubernetes schema kubernetes-validate ships: it accepts every field a current cluster
 # accepts, so a manifest is only rejected for fields that no Kubernetes version knows.
@@ -26,7 +26,9 @@ def _registry() -> referencing.Registry[Any]:
     folder = resources.files("kubernetes_validate") / "kubernetes-json-schema"
     path = folder / f"v{KUBERNETES_SCHEMA_VERSION}-local-strict" / "_definitions.json"
     contents = json.loads(path.read_text())
-    resource = referencing.Resource.from_contents(contents, default_specification=referencing.jsonschema.DRAFT202012)
+    resource = referencing.Resource.from_contents(
+        contents, default_specification=referencing.jsonschema.DRAFT202012
+    )
     return resource @ referencing.Registry()
 
 
@@ -53,7 +55,8 @@ def _explain(error: jsonschema.ValidationError, base: str, definition: str) -> l
     where = join_all(base, error.absolute_path)
     instance = error.instance
     if error.validator == "additionalProperties" and isinstance(instance, dict):
-        known = set(error.schema.get("properties", {}))
+        schema = error.schema if isinstance(error.schema, dict) else {}
+        known = set(schema.get("properties", {}))
         return [
             Problem(join_all(where, [key]), f"unknown field {key!r}{_did_you_mean(key, known)}")
             for key in instance
@@ -64,13 +67,19 @@ def _explain(error: jsonschema.ValidationError, base: str, definition: str) -> l
         return [Problem(join_all(where, [missing]), "required field is missing")]
     if error.validator == "type":
         expected = error.validator_value
-        expected_names = [t for t in (expected if isinstance(expected, list) else [expected]) if t != "null"]
-        return [Problem(where, f"expected {' or '.join(expected_names)}, got {_json_type(instance)} {instance!r}")]
+        expected_names = [
+            str(t) for t in (expected if isinstance(expected, list) else [expected]) if t != "null"
+        ]
+        return [
+            Problem(
+                where, f"expected {' or '.join(expected_names)}, got {json_type(instance)} {brief(instance)}"
+            )
+        ]
     if error.validator == "oneOf" and isinstance(error.validator_value, list):
         kinds = sorted({t for option in error.validator_value for t in _types_of(option)})
-        return [Problem(where, f"expected {' or '.join(kinds)}, got {_json_type(instance)} {instance!r}")]
+        return [Problem(where, f"expected {' or '.join(kinds)}, got {json_type(instance)} {brief(instance)}")]
     if error.validator == "enum":
-        return [Problem(where, f"must be one of {error.validator_value}, got {instance!r}")]
+        return [Problem(where, f"must be one of {error.validator_value}, got {brief(instance)}")]
     return [Problem(where, f"{error.message} (in {short_name(definition)})")]
 
 
@@ -79,7 +88,7 @@ def _types_of(option: dict[str, Any]) -> list[str]:
     return [t for t in (declared if isinstance(declared, list) else [declared]) if t != "null"]
 
 
-def _json_type(value: Any) -> str:
+def json_type(value: Any) -> str:
     names = {bool: "boolean", int: "integer", float: "number", str: "string", list: "array", dict: "object"}
     return "null" if value is None else names.get(type(value), type(value).__name__)
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 
-class Severity(str, Enum):
+class Severity(StrEnum):
     ERROR = "error"
     WARNING = "warning"
 
@@ -39,3 +39,9 @@ def join_all(path: str, keys: object) -> str:
     for key in keys:  # type: ignore[attr-defined]
         path = join(path, key)
     return path
+
+
+def brief(value: object, limit: int = 60) -> str:
+    """A short repr of a user's value for a message."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -71,7 +71,7 @@ def _env(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
     containers = (template.get("spec") or {}).get("containers") or []
     if not containers or not isinstance(containers[0], dict):
         return {}
-    return {e.get("name"): e for e in containers[0].get("env") or [] if isinstance(e, dict)}
+    return {str(e.get("name", "")): e for e in containers[0].get("env") or [] if isinstance(e, dict)}
 
 
 def _containers(template: dict[str, Any]) -> list[Any]:
@@ -95,7 +95,10 @@ def is_autoscaling_v2(spec: RayClusterSpec) -> bool:
 
 
 def is_gcs_ft_enabled(spec: RayClusterSpec, annotations: dict[str, str]) -> bool:
-    return spec.gcs_fault_tolerance_options is not None or annotations.get(c.RAY_FT_ENABLED_ANNOTATION, "").lower() == "true"
+    return (
+        spec.gcs_fault_tolerance_options is not None
+        or annotations.get(c.RAY_FT_ENABLED_ANNOTATION, "").lower() == "true"
+    )
 
 
 def _ray_version(text: str) -> tuple[int, ...] | None:
@@ -107,81 +110,185 @@ def _ray_version(text: str) -> tuple[int, ...] | None:
 
 
 def _check_group(
-    path: str, name: str, template: dict[str, Any], params: dict[str, str], resources: dict[str, str] | None,
-    labels: dict[str, str] | None, kind: str,
+    path: str,
+    name: str,
+    template: dict[str, Any],
+    params: dict[str, str],
+    resources: dict[str, str] | None,
+    labels: dict[str, str] | None,
+    kind: str,
 ) -> list[Problem]:
     problems = []
     if not _containers(template):
-        problems.append(Problem(join(path, "template.spec.containers"), f"{kind} should have at least one container"))
+        problems.append(
+            Problem(join(path, "template.spec.containers"), f"{kind} should have at least one container")
+        )
     if resources and any(params.get(key) for key in _GROUP_RESOURCE_PARAMS):
-        problems.append(Problem(join(path, "resources"), (
-            f"resource fields should not be set in both rayStartParams and Resources for {name} group; "
-            "please use only one")))
+        problems.append(
+            Problem(
+                join(path, "resources"),
+                (
+                    f"resource fields should not be set in both rayStartParams and Resources for {name} group; "
+                    "please use only one"
+                ),
+            )
+        )
     if "labels" in params:
-        problems.append(Problem(join(path, "rayStartParams.labels"), (
-            f"rayStartParams['labels'] is not supported for {name} group; please use the top-level Labels field instead")))
+        problems.append(
+            Problem(
+                join(path, "rayStartParams.labels"),
+                (
+                    f"rayStartParams['labels'] is not supported for {name} group; please use the top-level Labels field instead"
+                ),
+            )
+        )
     for key, value in (labels or {}).items():
         for error in qualified_name_errors(key):
-            problems.append(Problem(join(path, f"labels.{key}"), f"invalid label key for {name} group: {key!r}, error: {error}"))
+            problems.append(
+                Problem(
+                    join(path, f"labels.{key}"),
+                    f"invalid label key for {name} group: {key!r}, error: {error}",
+                )
+            )
         for error in label_value_errors(value):
-            problems.append(Problem(join(path, f"labels.{key}"), (
-                f"invalid label value for key {key!r} in {name} group: {value!r}, error: {error}")))
+            problems.append(
+                Problem(
+                    join(path, f"labels.{key}"),
+                    (f"invalid label value for key {key!r} in {name} group: {value!r}, error: {error}"),
+                )
+            )
     return problems
 
 
-def check_cluster_spec(spec: RayClusterSpec, annotations: dict[str, str], path: str, *, owned: bool, gates: Gates) -> list[Problem]:
+def check_cluster_spec(
+    spec: RayClusterSpec, annotations: dict[str, str], path: str, *, owned: bool, gates: Gates
+) -> list[Problem]:
     """≙ ValidateRayClusterSpec, plus the webhook's unique group names and a few plain contradictions."""
     problems: list[Problem] = []
     head = spec.head_group_spec
     head_path = join(path, "headGroupSpec")
-    problems += _check_group(head_path, "Head", head.template, head.ray_start_params or {}, head.resources, head.labels, "headGroupSpec")
+    problems += _check_group(
+        head_path,
+        "Head",
+        head.template,
+        head.ray_start_params or {},
+        head.resources,
+        head.labels,
+        "headGroupSpec",
+    )
     groups = spec.worker_group_specs or []
     for index, group in enumerate(groups):
         group_path = join(join(path, "workerGroupSpecs"), index)
-        problems += _check_group(group_path, group.group_name, group.template, group.ray_start_params or {},
-                                 group.resources, group.labels, "workerGroupSpec")
-        if group.min_replicas is not None and group.max_replicas is not None and group.min_replicas > group.max_replicas:
-            problems.append(Problem(join(group_path, "minReplicas"),
-                                    f"minReplicas ({group.min_replicas}) must not be greater than maxReplicas ({group.max_replicas})"))
-        for field, value in (("replicas", group.replicas), ("minReplicas", group.min_replicas), ("maxReplicas", group.max_replicas)):
+        problems += _check_group(
+            group_path,
+            group.group_name,
+            group.template,
+            group.ray_start_params or {},
+            group.resources,
+            group.labels,
+            "workerGroupSpec",
+        )
+        if (
+            group.min_replicas is not None
+            and group.max_replicas is not None
+            and group.min_replicas > group.max_replicas
+        ):
+            problems.append(
+                Problem(
+                    join(group_path, "minReplicas"),
+                    f"minReplicas ({group.min_replicas}) must not be greater than maxReplicas ({group.max_replicas})",
+                )
+            )
+        for field, value in (
+            ("replicas", group.replicas),
+            ("minReplicas", group.min_replicas),
+            ("maxReplicas", group.max_replicas),
+        ):
             if value is not None and value < 0:
-                problems.append(Problem(join(group_path, field), f"{field} must be a non-negative integer, got {value}"))
+                problems.append(
+                    Problem(join(group_path, field), f"{field} must be a non-negative integer, got {value}")
+                )
         if group.num_of_hosts < 1:
-            problems.append(Problem(join(group_path, "numOfHosts"), f"numOfHosts must be at least 1, got {group.num_of_hosts}"))
+            problems.append(
+                Problem(
+                    join(group_path, "numOfHosts"), f"numOfHosts must be at least 1, got {group.num_of_hosts}"
+                )
+            )
     for name, count in Counter(g.group_name for g in groups).items():
         if count > 1:
-            problems.append(Problem(join(path, "workerGroupSpecs"), f"worker group names must be unique: {name!r} is used {count} times"))
+            problems.append(
+                Problem(
+                    join(path, "workerGroupSpecs"),
+                    f"worker group names must be unique: {name!r} is used {count} times",
+                )
+            )
 
     head_env = _env(head.template)
     params = head.ray_start_params or {}
     ft_options = spec.gcs_fault_tolerance_options
     if annotations.get(c.RAY_FT_ENABLED_ANNOTATION) and ft_options is not None:
-        problems.append(Problem(join(path, "gcsFaultToleranceOptions"), (
-            f"{c.RAY_FT_ENABLED_ANNOTATION} annotation and GcsFaultToleranceOptions are both set. "
-            "Please use only GcsFaultToleranceOptions to configure GCS fault tolerance")))
+        problems.append(
+            Problem(
+                join(path, "gcsFaultToleranceOptions"),
+                (
+                    f"{c.RAY_FT_ENABLED_ANNOTATION} annotation and GcsFaultToleranceOptions are both set. "
+                    "Please use only GcsFaultToleranceOptions to configure GCS fault tolerance"
+                ),
+            )
+        )
     env_path = join(head_path, "template.spec.containers[0].env")
     if not is_gcs_ft_enabled(spec, annotations) and c.RAY_REDIS_ADDRESS in head_env:
-        problems.append(Problem(env_path, (
-            f"{c.RAY_REDIS_ADDRESS} is set which implicitly enables GCS fault tolerance, but GcsFaultToleranceOptions "
-            "is not set. Please set GcsFaultToleranceOptions to enable GCS fault tolerance")))
+        problems.append(
+            Problem(
+                env_path,
+                (
+                    f"{c.RAY_REDIS_ADDRESS} is set which implicitly enables GCS fault tolerance, but GcsFaultToleranceOptions "
+                    "is not set. Please set GcsFaultToleranceOptions to enable GCS fault tolerance"
+                ),
+            )
+        )
     if ft_options is not None:
         if params.get("redis-password"):
-            problems.append(Problem(join(head_path, "rayStartParams.redis-password"), (
-                "cannot set `redis-password` in rayStartParams when GcsFaultToleranceOptions is enabled - "
-                "use GcsFaultToleranceOptions.RedisPassword instead")))
+            problems.append(
+                Problem(
+                    join(head_path, "rayStartParams.redis-password"),
+                    (
+                        "cannot set `redis-password` in rayStartParams when GcsFaultToleranceOptions is enabled - "
+                        "use GcsFaultToleranceOptions.RedisPassword instead"
+                    ),
+                )
+            )
         for env_name, field in ((c.REDIS_PASSWORD, "RedisPassword"), (c.RAY_REDIS_ADDRESS, "RedisAddress")):
             if env_name in head_env:
-                problems.append(Problem(env_path, (
-                    f"cannot set `{env_name}` env var in head Pod when GcsFaultToleranceOptions is enabled - "
-                    f"use GcsFaultToleranceOptions.{field} instead")))
+                problems.append(
+                    Problem(
+                        env_path,
+                        (
+                            f"cannot set `{env_name}` env var in head Pod when GcsFaultToleranceOptions is enabled - "
+                            f"use GcsFaultToleranceOptions.{field} instead"
+                        ),
+                    )
+                )
         if annotations.get(c.RAY_EXTERNAL_STORAGE_NS_ANNOTATION):
-            problems.append(Problem(f"metadata.annotations.{c.RAY_EXTERNAL_STORAGE_NS_ANNOTATION}", (
-                "cannot set `ray.io/external-storage-namespace` annotation when GcsFaultToleranceOptions is "
-                "enabled - use GcsFaultToleranceOptions.ExternalStorageNamespace instead")))
+            problems.append(
+                Problem(
+                    f"metadata.annotations.{c.RAY_EXTERNAL_STORAGE_NS_ANNOTATION}",
+                    (
+                        "cannot set `ray.io/external-storage-namespace` annotation when GcsFaultToleranceOptions is "
+                        "enabled - use GcsFaultToleranceOptions.ExternalStorageNamespace instead"
+                    ),
+                )
+            )
     if params.get("redis-username") or c.REDIS_USERNAME in head_env:
-        problems.append(Problem(head_path, (
-            "cannot set redis username in rayStartParams or environment variables - "
-            "use GcsFaultToleranceOptions.RedisUsername instead")))
+        problems.append(
+            Problem(
+                head_path,
+                (
+                    "cannot set redis username in rayStartParams or environment variables - "
+                    "use GcsFaultToleranceOptions.RedisUsername instead"
+                ),
+            )
+        )
 
     autoscaling = is_autoscaling_enabled(spec)
     for index, group in enumerate(groups):
@@ -189,44 +296,98 @@ def check_cluster_spec(spec: RayClusterSpec, annotations: dict[str, str], path: 
             continue
         suspend_path = join(join(join(path, "workerGroupSpecs"), index), "suspend")
         if not gates.ray_job_deletion_policy:
-            problems.append(Problem(suspend_path, (
-                f"worker group {group.group_name} can be suspended only when the RayJobDeletionPolicy feature gate is enabled")))
+            problems.append(
+                Problem(
+                    suspend_path,
+                    (
+                        f"worker group {group.group_name} can be suspended only when the RayJobDeletionPolicy feature gate is enabled"
+                    ),
+                )
+            )
         if autoscaling:
-            problems.append(Problem(suspend_path, f"worker group {group.group_name} cannot be suspended with Autoscaler enabled"))
+            problems.append(
+                Problem(
+                    suspend_path,
+                    f"worker group {group.group_name} cannot be suspended with Autoscaler enabled",
+                )
+            )
     v2_env = head_env.get(c.RAY_ENABLE_AUTOSCALER_V2)
     if not autoscaling and v2_env is not None and v2_env.get("value") in ("1", "true"):
-        problems.append(Problem(env_path, (
-            f"environment variable {c.RAY_ENABLE_AUTOSCALER_V2} cannot be set to {v2_env.get('value')!r} when "
-            "enableInTreeAutoscaling is false. Please set enableInTreeAutoscaling: true to use autoscaler v2")))
+        problems.append(
+            Problem(
+                env_path,
+                (
+                    f"environment variable {c.RAY_ENABLE_AUTOSCALER_V2} cannot be set to {v2_env.get('value')!r} when "
+                    "enableInTreeAutoscaling is false. Please set enableInTreeAutoscaling: true to use autoscaler v2"
+                ),
+            )
+        )
     if autoscaling:
-        if spec.autoscaler_options is not None and spec.autoscaler_options.version is not None and v2_env is not None:
-            problems.append(Problem(join(path, "autoscalerOptions.version"), (
-                f"both .spec.autoscalerOptions.version and head Pod env var {c.RAY_ENABLE_AUTOSCALER_V2} are set, "
-                "please only use the former")))
+        if (
+            spec.autoscaler_options is not None
+            and spec.autoscaler_options.version is not None
+            and v2_env is not None
+        ):
+            problems.append(
+                Problem(
+                    join(path, "autoscalerOptions.version"),
+                    (
+                        f"both .spec.autoscalerOptions.version and head Pod env var {c.RAY_ENABLE_AUTOSCALER_V2} are set, "
+                        "please only use the former"
+                    ),
+                )
+            )
         if is_autoscaling_v2(spec):
             if _restart_policy(head.template) not in ("", "Never"):
-                problems.append(Problem(join(head_path, "template.spec.restartPolicy"),
-                                        "restartPolicy for head Pod should be Never or unset when using autoscaler V2"))
+                problems.append(
+                    Problem(
+                        join(head_path, "template.spec.restartPolicy"),
+                        "restartPolicy for head Pod should be Never or unset when using autoscaler V2",
+                    )
+                )
             for index, group in enumerate(groups):
                 if _restart_policy(group.template) not in ("", "Never"):
-                    problems.append(Problem(join(join(join(path, "workerGroupSpecs"), index), "template.spec.restartPolicy"), (
-                        f"restartPolicy for worker group {group.group_name} should be Never or unset when using autoscaler V2")))
+                    problems.append(
+                        Problem(
+                            join(join(join(path, "workerGroupSpecs"), index), "template.spec.restartPolicy"),
+                            (
+                                f"restartPolicy for worker group {group.group_name} should be Never or unset when using autoscaler V2"
+                            ),
+                        )
+                    )
 
     auth = spec.auth_options
     if auth is not None and auth.mode == "token":
         version = _ray_version(spec.ray_version or "")
         if not spec.ray_version:
-            problems.append(Problem(join(path, "rayVersion"),
-                                    "authOptions.mode is 'token' but RayVersion was not specified. Ray version 2.52.0 or later is required"))
+            problems.append(
+                Problem(
+                    join(path, "rayVersion"),
+                    "authOptions.mode is 'token' but RayVersion was not specified. Ray version 2.52.0 or later is required",
+                )
+            )
         elif version is None:
-            problems.append(Problem(join(path, "rayVersion"), f"authOptions.mode is 'token' but RayVersion format is invalid: {spec.ray_version}"))
+            problems.append(
+                Problem(
+                    join(path, "rayVersion"),
+                    f"authOptions.mode is 'token' but RayVersion format is invalid: {spec.ray_version}",
+                )
+            )
         elif version < _MIN_AUTH_RAY_VERSION:
-            problems.append(Problem(join(path, "rayVersion"),
-                                    f"authOptions.mode is 'token' but minimum Ray version is 2.52.0, got {spec.ray_version}"))
+            problems.append(
+                Problem(
+                    join(path, "rayVersion"),
+                    f"authOptions.mode is 'token' but minimum Ray version is 2.52.0, got {spec.ray_version}",
+                )
+            )
     problems += check_managed_by(spec.managed_by, join(path, "managedBy"))
     if owned and spec.upgrade_strategy is not None and spec.upgrade_strategy.type is not None:
-        problems.append(Problem(join(path, "upgradeStrategy"),
-                                "upgradeStrategy is only allowed on RayClusters created directly, not in a RayJob or RayService"))
+        problems.append(
+            Problem(
+                join(path, "upgradeStrategy"),
+                "upgradeStrategy is only allowed on RayClusters created directly, not in a RayJob or RayService",
+            )
+        )
     return problems
 
 
@@ -238,9 +399,15 @@ def check_raycluster(cluster: RayCluster, gates: Gates) -> list[Problem]:
     if status is not None:
         true = {cond.type for cond in status.conditions or [] if cond.status == "True"}
         if {"RayClusterSuspending", "RayClusterSuspended"} <= true:
-            problems.append(Problem("status.conditions", (
-                "invalid RayCluster State: rayv1.RayClusterSuspending and rayv1.RayClusterSuspended conditions "
-                "should not be both true")))
+            problems.append(
+                Problem(
+                    "status.conditions",
+                    (
+                        "invalid RayCluster State: rayv1.RayClusterSuspending and rayv1.RayClusterSuspended conditions "
+                        "should not be both true"
+                    ),
+                )
+            )
     return problems
 
 
@@ -267,39 +434,79 @@ def check_rayjob(job: RayJob, gates: Gates) -> list[Problem]:
     selector = spec.cluster_selector or {}
     mode = spec.submission_mode or c.K8S_JOB_MODE
     if mode not in c.SUBMISSION_MODES:
-        problems.append(Problem("spec.submissionMode", f"must be one of {list(c.SUBMISSION_MODES)}, got {mode!r}"))
+        problems.append(
+            Problem("spec.submissionMode", f"must be one of {list(c.SUBMISSION_MODES)}, got {mode!r}")
+        )
     if spec.suspend and not spec.shutdown_after_job_finishes:
-        problems.append(Problem("spec.suspend",
-                                "a RayJob with shutdownAfterJobFinishes set to false is not allowed to be suspended"))
+        problems.append(
+            Problem(
+                "spec.suspend",
+                "a RayJob with shutdownAfterJobFinishes set to false is not allowed to be suspended",
+            )
+        )
     ttl = spec.ttl_seconds_after_finished or 0
     if ttl < 0:
-        problems.append(Problem("spec.ttlSecondsAfterFinished", "TTLSecondsAfterFinished must be a non-negative integer"))
+        problems.append(
+            Problem("spec.ttlSecondsAfterFinished", "TTLSecondsAfterFinished must be a non-negative integer")
+        )
     if not spec.shutdown_after_job_finishes and ttl > 0:
-        problems.append(Problem("spec.ttlSecondsAfterFinished",
-                                "a RayJob with shutdownAfterJobFinishes set to false cannot have TTLSecondsAfterFinished"))
+        problems.append(
+            Problem(
+                "spec.ttlSecondsAfterFinished",
+                "a RayJob with shutdownAfterJobFinishes set to false cannot have TTLSecondsAfterFinished",
+            )
+        )
     problems += _check_deletion_strategy(job, gates)
     if selector and spec.suspend:
-        problems.append(Problem("spec.clusterSelector", "the ClusterSelector mode doesn't support the suspend operation"))
+        problems.append(
+            Problem("spec.clusterSelector", "the ClusterSelector mode doesn't support the suspend operation")
+        )
     if spec.ray_cluster_spec is None and not selector:
-        problems.append(Problem("spec.rayClusterSpec", "one of RayClusterSpec or ClusterSelector must be set"))
+        problems.append(
+            Problem("spec.rayClusterSpec", "one of RayClusterSpec or ClusterSelector must be set")
+        )
     if selector:
         if not selector.get(c.RAYJOB_CLUSTER_SELECTOR_KEY):
-            problems.append(Problem(f"spec.clusterSelector.{c.RAYJOB_CLUSTER_SELECTOR_KEY}", "cluster name in ClusterSelector should not be empty"))
+            problems.append(
+                Problem(
+                    f"spec.clusterSelector.{c.RAYJOB_CLUSTER_SELECTOR_KEY}",
+                    "cluster name in ClusterSelector should not be empty",
+                )
+            )
         if mode == c.SIDECAR_MODE:
-            problems.append(Problem("spec.clusterSelector", "ClusterSelector is not supported in SidecarMode"))
+            problems.append(
+                Problem("spec.clusterSelector", "ClusterSelector is not supported in SidecarMode")
+            )
     if mode == c.INTERACTIVE_MODE and (spec.backoff_limit or 0) > 0:
         problems.append(Problem("spec.backoffLimit", "BackoffLimit is incompatible with InteractiveMode"))
     if mode == c.SIDECAR_MODE:
         if spec.submitter_pod_template is not None:
-            problems.append(Problem("spec.submitterPodTemplate", "Currently, SidecarMode doesn't support SubmitterPodTemplate"))
+            problems.append(
+                Problem(
+                    "spec.submitterPodTemplate", "Currently, SidecarMode doesn't support SubmitterPodTemplate"
+                )
+            )
         if spec.submitter_config is not None:
-            problems.append(Problem("spec.submitterConfig", "Currently, SidecarMode doesn't support SubmitterConfig"))
-        if spec.ray_cluster_spec is not None and _restart_policy(spec.ray_cluster_spec.head_group_spec.template) not in ("", "Never"):
-            problems.append(Problem("spec.rayClusterSpec.headGroupSpec.template.spec.restartPolicy",
-                                    "restartPolicy for head Pod should be Never or unset when using SidecarMode"))
+            problems.append(
+                Problem("spec.submitterConfig", "Currently, SidecarMode doesn't support SubmitterConfig")
+            )
+        if spec.ray_cluster_spec is not None and _restart_policy(
+            spec.ray_cluster_spec.head_group_spec.template
+        ) not in ("", "Never"):
+            problems.append(
+                Problem(
+                    "spec.rayClusterSpec.headGroupSpec.template.spec.restartPolicy",
+                    "restartPolicy for head Pod should be Never or unset when using SidecarMode",
+                )
+            )
     if spec.ray_cluster_spec is not None:
-        problems += check_cluster_spec(spec.ray_cluster_spec, job.metadata.annotations or {}, "spec.rayClusterSpec",
-                                       owned=True, gates=gates)
+        problems += check_cluster_spec(
+            spec.ray_cluster_spec,
+            job.metadata.annotations or {},
+            "spec.rayClusterSpec",
+            owned=True,
+            gates=gates,
+        )
     problems += _yaml_mapping_problem(spec.runtime_env_yaml, "spec.runtimeEnvYAML", "runtimeEnvYAML")
     if spec.entrypoint_resources:
         try:
@@ -307,14 +514,26 @@ def check_rayjob(job: RayJob, gates: Gates) -> list[Problem]:
         except ValueError:
             resources = None
         if not isinstance(resources, dict):
-            problems.append(Problem("spec.entrypointResources", 'must be a JSON object such as {"custom": 1}'))
+            problems.append(
+                Problem("spec.entrypointResources", 'must be a JSON object such as {"custom": 1}')
+            )
     if spec.active_deadline_seconds is not None and spec.active_deadline_seconds <= 0:
-        problems.append(Problem("spec.activeDeadlineSeconds", "activeDeadlineSeconds must be a positive integer"))
+        problems.append(
+            Problem("spec.activeDeadlineSeconds", "activeDeadlineSeconds must be a positive integer")
+        )
     if spec.backoff_limit is not None and spec.backoff_limit < 0:
         problems.append(Problem("spec.backoffLimit", "backoffLimit must be a positive integer"))
-    if job.status is not None and job.status.job_deployment_status == "Waiting" and mode != c.INTERACTIVE_MODE:
-        problems.append(Problem("status.jobDeploymentStatus",
-                                "JobDeploymentStatus cannot be `Waiting` when SubmissionMode is not InteractiveMode"))
+    if (
+        job.status is not None
+        and job.status.job_deployment_status == "Waiting"
+        and mode != c.INTERACTIVE_MODE
+    ):
+        problems.append(
+            Problem(
+                "status.jobDeploymentStatus",
+                "JobDeploymentStatus cannot be `Waiting` when SubmissionMode is not InteractiveMode",
+            )
+        )
     return problems
 
 
@@ -332,59 +551,136 @@ def _check_deletion_strategy(job: RayJob, gates: Gates) -> list[Problem]:
     autoscaling = is_autoscaling_enabled(spec.ray_cluster_spec)
     problems: list[Problem] = []
     if rules and spec.shutdown_after_job_finishes:
-        problems.append(Problem(path, "spec.shutdownAfterJobFinishes and spec.deletionStrategy.deletionRules are mutually exclusive"))
+        problems.append(
+            Problem(
+                path,
+                "spec.shutdownAfterJobFinishes and spec.deletionStrategy.deletionRules are mutually exclusive",
+            )
+        )
     if rules and legacy:
-        return [*problems, Problem(path, "Cannot use both legacy onSuccess/onFailure fields and deletionRules simultaneously")]
+        return [
+            *problems,
+            Problem(
+                path, "Cannot use both legacy onSuccess/onFailure fields and deletionRules simultaneously"
+            ),
+        ]
     if legacy:
         if strategy.on_success is None or strategy.on_failure is None:
-            return [*problems, Problem(path, (
-                "both DeletionStrategy.OnSuccess and DeletionStrategy.OnFailure must be set when using the legacy "
-                "deletion policy fields of DeletionStrategy"))]
-        for field, policy in (("onSuccess", strategy.on_success.policy), ("onFailure", strategy.on_failure.policy)):
+            return [
+                *problems,
+                Problem(
+                    path,
+                    (
+                        "both DeletionStrategy.OnSuccess and DeletionStrategy.OnFailure must be set when using the legacy "
+                        "deletion policy fields of DeletionStrategy"
+                    ),
+                ),
+            ]
+        for field, policy in (
+            ("onSuccess", strategy.on_success.policy),
+            ("onFailure", strategy.on_failure.policy),
+        ):
             when = "on success" if field == "onSuccess" else "on failure"
             if policy is None:
-                problems.append(Problem(f"{path}.{field}.policy", f"the DeletionPolicyType field of DeletionStrategy.{field[0].upper()}{field[1:]} cannot be unset when DeletionStrategy is enabled"))
+                problems.append(
+                    Problem(
+                        f"{path}.{field}.policy",
+                        f"the DeletionPolicyType field of DeletionStrategy.{field[0].upper()}{field[1:]} cannot be unset when DeletionStrategy is enabled",
+                    )
+                )
                 continue
             if selector and policy in ("DeleteCluster", "DeleteWorkers"):
-                problems.append(Problem(f"{path}.{field}.policy", f"the ClusterSelector mode doesn't support DeletionStrategy={policy} {when}"))
+                problems.append(
+                    Problem(
+                        f"{path}.{field}.policy",
+                        f"the ClusterSelector mode doesn't support DeletionStrategy={policy} {when}",
+                    )
+                )
             if policy == "DeleteWorkers" and autoscaling:
-                problems.append(Problem(f"{path}.{field}.policy", "DeletionStrategy=DeleteWorkers currently does not support RayCluster with autoscaling enabled"))
+                problems.append(
+                    Problem(
+                        f"{path}.{field}.policy",
+                        "DeletionStrategy=DeleteWorkers currently does not support RayCluster with autoscaling enabled",
+                    )
+                )
             if policy == "DeleteNone" and spec.shutdown_after_job_finishes:
-                problems.append(Problem(f"{path}.{field}.policy", "shutdownAfterJobFinshes is set to 'true' while deletion policy is 'DeleteNone'"))
+                problems.append(
+                    Problem(
+                        f"{path}.{field}.policy",
+                        "shutdownAfterJobFinshes is set to 'true' while deletion policy is 'DeleteNone'",
+                    )
+                )
         return problems
     if not rules:
-        return [*problems, Problem(path, "DeletionStrategy requires either BOTH onSuccess and onFailure, OR the deletionRules field (cannot be empty)")]
+        return [
+            *problems,
+            Problem(
+                path,
+                "DeletionStrategy requires either BOTH onSuccess and onFailure, OR the deletionRules field (cannot be empty)",
+            ),
+        ]
     seen: dict[str, dict[str, int]] = {}
     for index, rule in enumerate(rules):
         rule_path = f"{path}.deletionRules[{index}]"
         condition = rule.condition
         if (condition.job_status is None) == (condition.job_deployment_status is None):
-            problems.append(Problem(f"{rule_path}.condition", "a deletion condition must set exactly one of jobStatus and jobDeploymentStatus"))
+            problems.append(
+                Problem(
+                    f"{rule_path}.condition",
+                    "a deletion condition must set exactly one of jobStatus and jobDeploymentStatus",
+                )
+            )
             continue
         ttl_seconds = condition.ttl_seconds or 0
         if ttl_seconds < 0:
-            problems.append(Problem(f"{rule_path}.condition.ttlSeconds", f"deletionRules[{index}]: TTLSeconds must be non-negative"))
+            problems.append(
+                Problem(
+                    f"{rule_path}.condition.ttlSeconds",
+                    f"deletionRules[{index}]: TTLSeconds must be non-negative",
+                )
+            )
             continue
         if selector and rule.policy in ("DeleteCluster", "DeleteWorkers"):
-            problems.append(Problem(f"{rule_path}.policy", f"deletionRules[{index}]: DeletionPolicyType {rule.policy!r} not supported when ClusterSelector is set"))
+            problems.append(
+                Problem(
+                    f"{rule_path}.policy",
+                    f"deletionRules[{index}]: DeletionPolicyType {rule.policy!r} not supported when ClusterSelector is set",
+                )
+            )
             continue
         if autoscaling and rule.policy == "DeleteWorkers":
-            problems.append(Problem(f"{rule_path}.policy", f"deletionRules[{index}]: DeletionPolicyType 'DeleteWorkers' not supported with autoscaling enabled"))
+            problems.append(
+                Problem(
+                    f"{rule_path}.policy",
+                    f"deletionRules[{index}]: DeletionPolicyType 'DeleteWorkers' not supported with autoscaling enabled",
+                )
+            )
             continue
         status = condition.job_status or condition.job_deployment_status or ""
         by_policy = seen.setdefault(status, {})
         if rule.policy in by_policy:
-            problems.append(Problem(rule_path, f"deletionRules[{index}]: duplicate rule for DeletionPolicyType {rule.policy!r} and JobStatus {status!r}"))
+            problems.append(
+                Problem(
+                    rule_path,
+                    f"deletionRules[{index}]: duplicate rule for DeletionPolicyType {rule.policy!r} and JobStatus {status!r}",
+                )
+            )
             continue
         by_policy[rule.policy] = ttl_seconds
-    for status, by_policy in seen.items():
+    for status_name, by_policy in seen.items():
         previous: tuple[str, int] | None = None
         for policy in ("DeleteWorkers", "DeleteCluster", "DeleteSelf"):
             if policy not in by_policy:
                 continue
             if previous is not None and by_policy[policy] < previous[1]:
-                problems.append(Problem(f"{path}.deletionRules", (
-                    f"for JobStatus {status!r}: {policy} TTL ({by_policy[policy]}) must be >= {previous[0]} TTL ({previous[1]})")))
+                problems.append(
+                    Problem(
+                        f"{path}.deletionRules",
+                        (
+                            f"for JobStatus {status_name!r}: {policy} TTL ({by_policy[policy]}) must be >= {previous[0]} TTL ({previous[1]})"
+                        ),
+                    )
+                )
             previous = (policy, by_policy[policy])
     return problems
 
@@ -403,25 +699,45 @@ def check_rayservice(service: RayService, gates: Gates) -> list[Problem]:
         if seconds is None and timeout.lstrip("-").isdigit():
             seconds = float(timeout)
         if seconds is None or seconds <= 0:
-            problems.append(Problem(f"metadata.annotations.{c.RAYSERVICE_INITIALIZING_TIMEOUT_ANNOTATION}", (
-                f"annotation {c.RAYSERVICE_INITIALIZING_TIMEOUT_ANNOTATION} has invalid value {timeout!r}: expected a "
-                "positive Go duration (e.g. '5m', '1h') or a positive integer of seconds")))
+            problems.append(
+                Problem(
+                    f"metadata.annotations.{c.RAYSERVICE_INITIALIZING_TIMEOUT_ANNOTATION}",
+                    (
+                        f"annotation {c.RAYSERVICE_INITIALIZING_TIMEOUT_ANNOTATION} has invalid value {timeout!r}: expected a "
+                        "positive Go duration (e.g. '5m', '1h') or a positive integer of seconds"
+                    ),
+                )
+            )
     problems += check_managed_by(spec.managed_by, "spec.managedBy")
     cluster = spec.ray_cluster_config
     problems += check_cluster_spec(cluster, annotations, "spec.rayClusterConfig", owned=True, gates=gates)
     head_service = cluster.head_group_spec.head_service or {}
     if (head_service.get("metadata") or {}).get("name"):
-        problems.append(Problem("spec.rayClusterConfig.headGroupSpec.headService.metadata.name",
-                                "spec.rayClusterConfig.headGroupSpec.headService.metadata.name should not be set"))
+        problems.append(
+            Problem(
+                "spec.rayClusterConfig.headGroupSpec.headService.metadata.name",
+                "spec.rayClusterConfig.headGroupSpec.headService.metadata.name should not be set",
+            )
+        )
     strategy = spec.upgrade_strategy
     if strategy is not None and strategy.type is not None and strategy.type not in c.RAYSERVICE_UPGRADE_TYPES:
-        problems.append(Problem("spec.upgradeStrategy.type", (
-            f"Spec.UpgradeStrategy.Type value {strategy.type} is invalid, valid options are "
-            "NewClusterWithIncrementalUpgrade, NewCluster, or None")))
+        problems.append(
+            Problem(
+                "spec.upgradeStrategy.type",
+                (
+                    f"Spec.UpgradeStrategy.Type value {strategy.type} is invalid, valid options are "
+                    "NewClusterWithIncrementalUpgrade, NewCluster, or None"
+                ),
+            )
+        )
     delay = spec.ray_cluster_deletion_delay_seconds
     if delay is not None and delay < 0:
-        problems.append(Problem("spec.rayClusterDeletionDelaySeconds",
-                                f"Spec.RayClusterDeletionDelaySeconds should be a non-negative integer, got {delay}"))
+        problems.append(
+            Problem(
+                "spec.rayClusterDeletionDelaySeconds",
+                f"Spec.RayClusterDeletionDelaySeconds should be a non-negative integer, got {delay}",
+            )
+        )
     if strategy is not None and strategy.type == "NewClusterWithIncrementalUpgrade":
         problems += _check_incremental_upgrade(service)
     problems += _yaml_mapping_problem(spec.serve_config_v2, "spec.serveConfigV2", "serveConfigV2")
@@ -431,7 +747,12 @@ def check_rayservice(service: RayService, gates: Gates) -> list[Problem]:
 def _check_incremental_upgrade(service: RayService) -> list[Problem]:
     path = "spec.upgradeStrategy.clusterUpgradeOptions"
     if not is_autoscaling_enabled(service.spec.ray_cluster_config):
-        return [Problem("spec.rayClusterConfig.enableInTreeAutoscaling", "Ray Autoscaler is required for NewClusterWithIncrementalUpgrade")]
+        return [
+            Problem(
+                "spec.rayClusterConfig.enableInTreeAutoscaling",
+                "Ray Autoscaler is required for NewClusterWithIncrementalUpgrade",
+            )
+        ]
     options = service.spec.upgrade_strategy.cluster_upgrade_options if service.spec.upgrade_strategy else None
     if options is None:
         return [Problem(path, "ClusterUpgradeOptions are required for NewClusterWithIncrementalUpgrade")]
@@ -444,7 +765,12 @@ def _check_incremental_upgrade(service: RayService) -> list[Problem]:
     if options.interval_seconds is None or options.interval_seconds <= 0:
         problems.append(Problem(f"{path}.intervalSeconds", "intervalSeconds must be greater than 0"))
     if not options.gateway_class_name:
-        problems.append(Problem(f"{path}.gatewayClassName", "gatewayClassName is required for NewClusterWithIncrementalUpgrade"))
+        problems.append(
+            Problem(
+                f"{path}.gatewayClassName",
+                "gatewayClassName is required for NewClusterWithIncrementalUpgrade",
+            )
+        )
     return problems
 
 

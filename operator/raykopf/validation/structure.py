@@ -10,15 +10,19 @@ from typing import Annotated, Any, TypeVar, Union, get_args, get_origin
 from pydantic import BaseModel, ValidationError
 
 from raykopf.api.base import ApiModel, K8sType
-from raykopf.validation.core_types import check_core_type
-from raykopf.validation.problems import Problem, Severity, join, join_all
+from raykopf.validation.core_types import check_core_type, json_type
+from raykopf.validation.problems import Problem, Severity, brief, join, join_all
 
 M = TypeVar("M", bound=ApiModel)
 UNKNOWN_FIELD = "unknown field; the apiserver drops it, so it has no effect"
 
 
 def parse(model: type[M], manifest: dict[str, Any]) -> tuple[M | None, list[Problem]]:
-    """The parsed object, or None and one problem per pydantic error (never an exception)."""
+    """Parse as the apiserver would (no type coercion), never raising.
+
+    Returns one problem per type error. When strict parsing fails, the object is parsed again with
+    coercion (`"2"` as 2) so that the spec rules can still report everything else that is wrong.
+    """
     try:
         return model.model_validate(manifest, strict=True), []
     except ValidationError as error:
@@ -26,14 +30,42 @@ def parse(model: type[M], manifest: dict[str, Any]) -> tuple[M | None, list[Prob
             Problem(join_all("", item["loc"]), _pydantic_message(item))
             for item in error.errors(include_url=False)
         ]
+    try:
+        return model.model_validate(manifest), problems
+    except ValidationError:
         return None, problems
 
 
+_EXPECTED = {
+    "int_type": "integer",
+    "int_parsing": "integer",
+    "int_from_float": "integer",
+    "float_type": "number",
+    "float_parsing": "number",
+    "bool_type": "boolean",
+    "bool_parsing": "boolean",
+    "string_type": "string",
+    "dict_type": "object",
+    "model_type": "object",
+    "model_attributes_type": "object",
+    "list_type": "array",
+}
+
+
 def _pydantic_message(item: Any) -> str:
-    if item["type"] == "missing":
-        return "required field is missing"
+    kind = item["type"]
     given = item.get("input")
-    return f"{item['msg']}, got {given!r}" if not isinstance(given, dict | list) else str(item["msg"])
+    if kind == "missing":
+        return "required field is missing"
+    if kind in _EXPECTED:
+        return f"expected {_EXPECTED[kind]}, got {json_type(given)} {brief(given)}"
+    if kind in ("greater_than_equal", "less_than_equal"):
+        bound = item["ctx"].get("ge", item["ctx"].get("le"))
+        relation = "greater" if kind == "greater_than_equal" else "less"
+        return f"must be {relation} than or equal to {bound}, got {brief(given)}"
+    if kind == "literal_error":
+        return f"must be one of {item['ctx']['expected']}, got {brief(given)}"
+    return f"{item['msg']}, got {brief(given)}" if not isinstance(given, dict | list) else str(item["msg"])
 
 
 def check_structure(model: type[BaseModel], manifest: dict[str, Any]) -> list[Problem]:

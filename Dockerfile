@@ -1,0 +1,26 @@
+# syntax=docker/dockerfile:1
+# Two images from one file:
+#   docker build --target operator -t raykopf/operator .   the operator (non-root, read-only rootfs friendly)
+#   docker build --target runtime  -t raykopf/ray .        the Ray runtime, from requirements/ray-runtime.txt
+
+FROM python:3.11-slim AS build
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY operator ./operator
+RUN pip wheel --no-cache-dir --wheel-dir /wheels .
+
+FROM python:3.11-slim AS operator
+COPY --from=build /wheels /wheels
+RUN pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels \
+    && useradd --uid 65532 --no-create-home --shell /usr/sbin/nologin raykopf
+USER 65532:65532
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
+ENTRYPOINT ["raykopf"]
+
+FROM python:3.11-slim AS runtime
+COPY requirements/ray-runtime.txt /tmp/ray-runtime.txt
+RUN apt-get update && apt-get install -y --no-install-recommends wget procps && rm -rf /var/lib/apt/lists/* \
+    && pip install --no-cache-dir -r /tmp/ray-runtime.txt \
+    && useradd --uid 1000 --create-home ray
+USER 1000:100
+WORKDIR /home/ray

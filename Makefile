@@ -1,0 +1,33 @@
+# Developer entry points. `make test` is what CI runs (.ci/run).
+VENV ?= .venv
+PYTHON ?= python3
+BIN := $(VENV)/bin
+
+.PHONY: setup lint test crds validate-samples clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+	$(BIN)/python -m raykopf.crdgen --check
+
+test: lint
+	$(BIN)/python -m pytest
+
+crds: setup
+	$(BIN)/python -m raykopf.crdgen --write
+
+validate-samples: setup
+	$(BIN)/raykopf validate -f manifests/samples
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .import_linter_cache

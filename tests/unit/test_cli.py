@@ -1,0 +1,83 @@
+"""`raykopf validate -f FILE_OR_DIR`: output format and exit codes."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from raykopf.cli import main
+from tests.unit.validation.manifests import raycluster, rayjob
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = main(list(args), out=out, err=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def write(path: Path, *docs: object) -> Path:
+    path.write_text(yaml.safe_dump_all(docs))
+    return path
+
+
+def test_valid_multi_document_file_exits_zero(tmp_path: Path) -> None:
+    config_map = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "code"}, "data": {}}
+    path = write(tmp_path / "ok.yaml", config_map, raycluster(), rayjob())
+    code, out, err = run("validate", "-f", str(path))
+    assert (code, out) == (0, "")
+    assert err.strip() == "2 objects in 1 files: 0 errors, 0 warnings"
+
+
+def test_each_problem_is_printed_as_file_kind_name_path_message(tmp_path: Path) -> None:
+    broken = raycluster()
+    broken["spec"]["workerGroupSpecs"][0]["minReplicas"] = 9
+    broken["spec"]["headGroupSpec"]["template"]["spec"]["containers"][0]["imagee"] = "x"
+    path = write(tmp_path / "bad.yaml", rayjob(), broken)
+    code, out, _ = run("validate", "-f", str(path))
+    assert code == 1
+    assert out.splitlines() == [
+        f"{path}:RayCluster/demo: spec.headGroupSpec.template.spec.containers[0].imagee: "
+        "unknown field 'imagee' (did you mean 'image'?)",
+        f"{path}:RayCluster/demo: spec.workerGroupSpecs[0].minReplicas: "
+        "minReplicas (9) must not be greater than maxReplicas (3)",
+    ]
+
+
+def test_directories_are_searched_and_warnings_do_not_fail(tmp_path: Path) -> None:
+    (tmp_path / "nested").mkdir()
+    warned = raycluster()
+    warned["spec"]["enableInTreeAutoscale"] = True
+    write(tmp_path / "nested" / "a.yml", warned)
+    write(tmp_path / "b.yaml", rayjob())
+    (tmp_path / "notes.txt").write_text("not yaml: [")
+    code, out, err = run("validate", "-f", str(tmp_path))
+    assert code == 0
+    assert out.strip().endswith(
+        "warning: spec.enableInTreeAutoscale: unknown field; the apiserver drops it, so it has no effect"
+    )
+    assert err.strip() == "2 objects in 2 files: 0 errors, 1 warnings"
+
+
+def test_invalid_yaml_and_missing_files_are_errors(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("kind: RayCluster\nspec: [unclosed\n")
+    code, out, _ = run("validate", "-f", str(bad), "-f", str(tmp_path / "missing.yaml"))
+    assert code == 1
+    lines = out.splitlines()
+    assert lines[0].startswith(f"{bad}: invalid YAML:")
+    assert lines[1].startswith(f"{tmp_path / 'missing.yaml'}: cannot read:")
+
+
+def test_the_installed_command_runs(tmp_path: Path) -> None:
+    path = write(tmp_path / "ok.yaml", raycluster())
+    result = subprocess.run(
+        [sys.executable, "-m", "raykopf", "validate", "-f", str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
