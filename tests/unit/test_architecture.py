@@ -14,9 +14,9 @@ def _reads_environment(tree: ast.AST) -> list[int]:
     for node in ast.walk(tree):
         if isinstance(node, ast.Attribute) and node.attr in {"environ", "getenv", "putenv"}:
             lines.append(node.lineno)
-        if isinstance(node, ast.ImportFrom) and node.module == "os":
-            if any(alias.name in {"environ", "getenv"} for alias in node.names):
-                lines.append(node.lineno)
+        imported = node.names if isinstance(node, ast.ImportFrom) and node.module == "os" else []
+        if any(alias.name in {"environ", "getenv"} for alias in imported):
+            lines.append(node.lineno)
     return lines
 
 
