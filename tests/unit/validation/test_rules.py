@@ -618,10 +618,11 @@ def worker_of_job(m: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-def _assert_reported(manifest: dict[str, Any], path: str, words: str) -> None:
-    problems = validate(manifest)
-    matching = [p for p in problems if p.path == path and words in p.message and p.severity is Severity.ERROR]
-    assert matching, f"expected an error at {path!r} containing {words!r}, got {[str(p) for p in problems]}"
+RULE_CASES = [
+    pytest.param(base, mutation, path, words, id=f"{base.__name__}: {name}")
+    for base, cases in ((raycluster, CLUSTER_CASES), (rayjob, JOB_CASES), (rayservice, SERVICE_CASES))
+    for name, mutation, path, words in cases
+]
 
 
 @pytest.mark.parametrize("base", [raycluster, rayjob, rayservice], ids=["RayCluster", "RayJob", "RayService"])
@@ -629,31 +630,15 @@ def test_the_base_manifests_are_valid(base: Callable[[], dict[str, Any]]) -> Non
     assert validate(base()) == []
 
 
-@pytest.mark.parametrize(
-    ("mutation", "path", "words"), [c[1:] for c in CLUSTER_CASES], ids=[c[0] for c in CLUSTER_CASES]
-)
-def test_raycluster_rule(mutation: Mutation, path: str, words: str) -> None:
-    manifest = raycluster()
+@pytest.mark.parametrize(("base", "mutation", "path", "words"), RULE_CASES)
+def test_rule_reports_an_error_at_the_field(
+    base: Callable[[], dict[str, Any]], mutation: Mutation, path: str, words: str
+) -> None:
+    manifest = base()
     mutation(manifest)
-    _assert_reported(manifest, path, words)
-
-
-@pytest.mark.parametrize(
-    ("mutation", "path", "words"), [c[1:] for c in JOB_CASES], ids=[c[0] for c in JOB_CASES]
-)
-def test_rayjob_rule(mutation: Mutation, path: str, words: str) -> None:
-    manifest = rayjob()
-    mutation(manifest)
-    _assert_reported(manifest, path, words)
-
-
-@pytest.mark.parametrize(
-    ("mutation", "path", "words"), [c[1:] for c in SERVICE_CASES], ids=[c[0] for c in SERVICE_CASES]
-)
-def test_rayservice_rule(mutation: Mutation, path: str, words: str) -> None:
-    manifest = rayservice()
-    mutation(manifest)
-    _assert_reported(manifest, path, words)
+    problems = validate(manifest)
+    matching = [p for p in problems if p.path == path and words in p.message and p.severity is Severity.ERROR]
+    assert matching, f"expected an error at {path!r} containing {words!r}, got {[str(p) for p in problems]}"
 
 
 def test_every_problem_is_reported_not_only_the_first() -> None:
