@@ -38,6 +38,46 @@ def _validate_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int
     return 1 if errors or not files else 0
 
 
+def _local_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from raykopf.local.cluster import LocalCluster, LocalClusterError
+    from raykopf.local.build import BuildError
+
+    cluster = LocalCluster()
+
+    def say(line: str) -> None:
+        print(f"raykopf local: {line}", file=err, flush=True)
+
+    try:
+        if args.action == "up":
+            cluster.up(say, simulated_nodes=args.simulated_nodes, simulate_only=args.simulate_only)
+        elif args.action == "down":
+            cluster.down(say)
+        elif args.action == "kubeconfig":
+            print(cluster.kubeconfig, file=out)
+        elif args.action == "status":
+            for name, pid in cluster.status().items():
+                print(f"{name:<24} {'running (pid %d)' % pid if pid else 'stopped'}", file=out)
+            return 0 if all(cluster.status().values()) else 3
+        elif args.action == "logs":
+            return _print_pod_log(cluster, args, out)
+    except (LocalClusterError, BuildError, RuntimeError) as error:
+        print(f"raykopf local {args.action}: error: {error}", file=err)
+        return 1
+    return 0
+
+
+def _print_pod_log(cluster: object, args: argparse.Namespace, out: TextIO) -> int:
+    from raykopf.local.cluster import LocalCluster
+
+    assert isinstance(cluster, LocalCluster)
+    path = cluster.pod_log(args.namespace, args.pod, args.container)
+    if path is None:
+        print(f"no logs for pod {args.namespace}/{args.pod}", file=out)
+        return 1
+    out.write(path.read_text(errors="replace"))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="raykopf", description="A kopf-based, drop-in replacement for KubeRay."
@@ -60,6 +100,30 @@ def build_parser() -> argparse.ArgumentParser:
         help="a YAML file (multi-document) or a directory searched recursively; repeatable",
     )
     check.set_defaults(handler=_validate_command)
+
+    local = commands.add_parser(
+        "local", help="the local cluster: real control plane, pods as processes with real Ray"
+    )
+    actions = local.add_subparsers(dest="action", required=True)
+    up = actions.add_parser(
+        "up", help="prepare (first time: builds Kubernetes, ~5-8 min) and start the local cluster"
+    )
+    up.add_argument(
+        "--simulated-nodes",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also register N simulated nodes whose pods run no processes (for scale tests)",
+    )
+    up.add_argument("--simulate-only", action="store_true", help="register only the simulated nodes")
+    actions.add_parser("down", help="stop everything the local cluster started and remove what it created")
+    actions.add_parser("status", help="say which components run")
+    actions.add_parser("kubeconfig", help="print the admin kubeconfig's path")
+    logs = actions.add_parser("logs", help="print a container's log")
+    logs.add_argument("pod")
+    logs.add_argument("-c", "--container")
+    logs.add_argument("-n", "--namespace", default="default")
+    local.set_defaults(handler=_local_command)
     return parser
 
 

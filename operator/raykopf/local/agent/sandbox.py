@@ -1,0 +1,170 @@
+"""A pod's sandbox on the host: a network namespace with a veth on the bridge, the pod's own
+/etc/hosts, resolv.conf and hostname (which `ip netns exec` mounts over /etc), and its volumes."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from raykopf.local import settings
+from raykopf.local.agent.containers import Sources
+from raykopf.local.network import sh
+
+NETNS_PREFIX = "rk-"
+NETNS_ETC = Path("/etc/netns")
+
+
+@dataclass(frozen=True)
+class Sandbox:
+    uid: str
+    ip: str
+    directory: Path
+
+    @property
+    def netns(self) -> str:
+        return NETNS_PREFIX + self.uid[:13]
+
+    @property
+    def veth_host(self) -> str:
+        return "rkh" + self.uid[:8]
+
+    def volume(self, name: str) -> Path:
+        return self.directory / "volumes" / name
+
+    def container_dir(self, name: str) -> Path:
+        return self.directory / "containers" / name
+
+    @property
+    def shm(self) -> Path:
+        return self.directory / "shm"
+
+
+class AddressPool:
+    """Pod IPs from the pod CIDR, skipping the network, the bridge and the broadcast address."""
+
+    def __init__(self, start: str = "198.18.0.2", end: str = "198.18.127.254") -> None:
+        first, last = int(ipaddress.ip_address(start)), int(ipaddress.ip_address(end))
+        self._free = (
+            str(ipaddress.ip_address(n))
+            for n in range(first, last + 1)
+            if str(ipaddress.ip_address(n)) != settings.BRIDGE_IP
+        )
+        self._released: list[str] = []
+
+    def take(self) -> str:
+        return self._released.pop(0) if self._released else next(self._free)
+
+    def release(self, ip: str) -> None:
+        self._released.append(ip)
+
+
+def create(sandbox: Sandbox, *, hostname: str, fqdn: str | None, namespace: str) -> None:
+    """Network namespace, veth pair on the bridge, addresses, routes and /etc files."""
+    ns, host_if, pod_if = sandbox.netns, sandbox.veth_host, "rkp" + sandbox.uid[:8]
+    for sub in ("volumes", "containers"):
+        (sandbox.directory / sub).mkdir(parents=True, exist_ok=True)
+    sandbox.shm.mkdir(exist_ok=True)
+    if not os.path.ismount(sandbox.shm):
+        sh("mount", "-t", "tmpfs", "-o", "size=2g,mode=1777", "tmpfs", str(sandbox.shm))
+    etc = NETNS_ETC / ns
+    etc.mkdir(parents=True, exist_ok=True)
+    names = f"{hostname} {fqdn} " if fqdn else f"{hostname} "
+    (etc / "hosts").write_text(f"127.0.0.1\tlocalhost\n::1\tlocalhost\n{sandbox.ip}\t{names.strip()}\n")
+    search = (
+        f"{namespace}.svc.{settings.CLUSTER_DOMAIN} svc.{settings.CLUSTER_DOMAIN} {settings.CLUSTER_DOMAIN}"
+    )
+    (etc / "resolv.conf").write_text(f"nameserver {settings.BRIDGE_IP}\nsearch {search}\noptions ndots:5\n")
+    (etc / "hostname").write_text(hostname + "\n")
+    if sh("ip", "netns", "list", check=False).stdout.find(ns) < 0:
+        sh("ip", "netns", "add", ns)
+    if sh("ip", "link", "show", host_if, check=False).returncode != 0:
+        sh("ip", "link", "add", host_if, "type", "veth", "peer", "name", pod_if)
+        sh("ip", "link", "set", pod_if, "netns", ns)
+        sh("ip", "link", "set", host_if, "master", settings.BRIDGE)
+        sh("ip", "link", "set", host_if, "up")
+        sh("ip", "-n", ns, "link", "set", pod_if, "name", "eth0")
+        sh("ip", "-n", ns, "addr", "add", f"{sandbox.ip}/{settings.POD_PREFIX}", "dev", "eth0")
+        sh("ip", "-n", ns, "link", "set", "eth0", "up")
+        sh("ip", "-n", ns, "link", "set", "lo", "up")
+        sh("ip", "-n", ns, "route", "add", "default", "via", settings.BRIDGE_IP)
+
+
+def destroy(sandbox: Sandbox) -> None:
+    """Remove everything `create` and the volumes made; safe to call twice."""
+    sh("ip", "netns", "del", sandbox.netns, check=False)
+    sh("ip", "link", "del", sandbox.veth_host, check=False)
+    shutil.rmtree(NETNS_ETC / sandbox.netns, ignore_errors=True)
+    if sandbox.directory.exists():
+        mounts = [line.split()[1] for line in Path("/proc/mounts").read_text().splitlines()]
+        for mount in sorted(
+            (m for m in mounts if m.startswith(str(sandbox.directory))), key=len, reverse=True
+        ):
+            subprocess.run(["umount", "-l", mount], check=False, capture_output=True)
+        created = sandbox.directory / "created-paths"
+        if created.exists():
+            for path in sorted(created.read_text().split("\n"), key=len, reverse=True):
+                if path:
+                    try:
+                        os.rmdir(path)
+                    except OSError:
+                        pass
+        shutil.rmtree(sandbox.directory, ignore_errors=True)
+
+
+def stale_namespaces() -> list[str]:
+    listing = sh("ip", "netns", "list", check=False).stdout.split("\n")
+    return [line.split()[0] for line in listing if line.startswith(NETNS_PREFIX)]
+
+
+class VolumeError(Exception):
+    """A volume cannot be set up (kubelet's FailedMount)."""
+
+
+def _write_files(folder: Path, data: dict[str, str], items: list[dict[str, Any]] | None, mode: int) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    chosen = {i["key"]: i.get("path", i["key"]) for i in items} if items else {k: k for k in data}
+    for key, relative in chosen.items():
+        if key not in data:
+            raise VolumeError(f"key {key!r} not found")
+        target = folder / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(data[key])
+        target.chmod(mode)
+
+
+def materialize_volumes(sandbox: Sandbox, pod: dict[str, Any], sources: Sources) -> None:
+    """Create each volume's content under the sandbox; containers bind-mount them."""
+    for volume in pod.get("spec", {}).get("volumes") or []:
+        name, target = volume["name"], sandbox.volume(volume["name"])
+        if "emptyDir" in volume:
+            target.mkdir(parents=True, exist_ok=True)
+            if (volume["emptyDir"] or {}).get("medium") == "Memory" and not os.path.ismount(target):
+                sh("mount", "-t", "tmpfs", "-o", "mode=1777", "tmpfs", str(target))
+        elif "configMap" in volume:
+            ref = volume["configMap"]
+            data = sources.config_maps.get(ref["name"])
+            if data is None:
+                if not ref.get("optional"):
+                    raise VolumeError(f'configmap "{ref["name"]}" not found')
+                data = {}
+            _write_files(target, data, ref.get("items"), int(ref.get("defaultMode", 0o644)))
+        elif "secret" in volume:
+            ref = volume["secret"]
+            data = sources.secrets.get(ref["secretName"])
+            if data is None:
+                if not ref.get("optional"):
+                    raise VolumeError(f'secret "{ref["secretName"]}" not found')
+                data = {}
+            _write_files(target, data, ref.get("items"), int(ref.get("defaultMode", 0o644)))
+        elif "hostPath" in volume:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if not target.is_symlink():
+                target.symlink_to(volume["hostPath"]["path"])
+        else:
+            kind = next((k for k in volume if k != "name"), "unknown")
+            raise VolumeError(f"volume {name!r}: type {kind!r} is not supported by the local node agent")

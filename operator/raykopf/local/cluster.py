@@ -1,0 +1,141 @@
+"""`raykopf local up|down|status`: the whole local cluster, started and stopped as one."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from raykopf.local import network, settings
+from raykopf.local.agent import proxy, sandbox
+from raykopf.local.build import prepare
+from raykopf.local.controlplane import COMPONENTS, ControlPlane
+from raykopf.local.paths import Layout
+from raykopf.local.proc import Processes
+from raykopf.local.runtime_env import ensure_runtime
+
+Say = Callable[[str], None]
+AGENT = "node-agent"
+
+
+class LocalClusterError(RuntimeError):
+    pass
+
+
+def _require_root() -> None:
+    if os.geteuid() != 0:
+        raise LocalClusterError(
+            "the local cluster needs root (network namespaces, mounts, iptables); run it as root"
+        )
+
+
+def _port_in_use(host: str, port: int) -> bool:
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
+def _mounts_under(folder: Path) -> list[str]:
+    return [
+        line.split()[1]
+        for line in Path("/proc/mounts").read_text().splitlines()
+        if line.split()[1].startswith(str(folder))
+    ]
+
+
+class LocalCluster:
+    def __init__(self, layout: Layout | None = None) -> None:
+        self.layout = layout or Layout.default()
+        self.control_plane = ControlPlane(self.layout)
+        self.processes = Processes(self.layout.state / "run", self.layout.logs)
+
+    @property
+    def kubeconfig(self) -> Path:
+        return self.layout.kubeconfig
+
+    def up(self, say: Say, *, simulated_nodes: int = 0, simulate_only: bool = False) -> None:
+        _require_root()
+        started = time.monotonic()
+        prepare(self.layout, say)
+        runtime = ensure_runtime(self.layout, say)
+        if self.processes.pid("kube-apiserver") is None:
+            checks = [
+                ("127.0.0.1", settings.ETCD_CLIENT_PORT, "etcd"),
+                ("0.0.0.0", settings.APISERVER_PORT, "kube-apiserver"),
+            ]
+            for host, port, who in checks:
+                if _port_in_use(host, port):
+                    raise LocalClusterError(f"port {port} (for {who}) is already in use by another program")
+        network.ensure_bridge()
+        self.control_plane.prepare_files()
+        say("starting etcd, kube-apiserver, kube-controller-manager, kube-scheduler")
+        self.control_plane.start()
+        self.control_plane.wait_ready()
+        self._start_agent(runtime, simulated_nodes=simulated_nodes, simulate_only=simulate_only)
+        say(f"ready in {time.monotonic() - started:.0f} s")
+        say(f"kubeconfig: {self.kubeconfig}   (export KUBECONFIG={self.kubeconfig})")
+
+    def _start_agent(self, runtime: Path, *, simulated_nodes: int, simulate_only: bool) -> None:
+        argv = [
+            sys.executable,
+            "-m",
+            "raykopf.local.agent",
+            "--state",
+            str(self.layout.state),
+            "--runtime-bin",
+            str(runtime),
+            "--simulated-nodes",
+            str(simulated_nodes),
+        ]
+        if simulate_only:
+            argv.append("--simulate-only")
+        self.processes.start(AGENT, argv)
+
+    def down(self, say: Say) -> None:
+        _require_root()
+        if self.processes.stop(AGENT, grace=60):
+            say("stopped the node agent (and every pod)")
+        stopped = self.control_plane.stop()
+        if stopped:
+            say(f"stopped {', '.join(stopped)}")
+        for ns in sandbox.stale_namespaces():
+            network.sh("ip", "netns", "del", ns, check=False)
+        proxy.remove_rules()
+        network.remove_bridge()
+        pods = self.layout.state / "pods"
+        if pods.exists():
+            for mount in sorted(_mounts_under(pods), key=len, reverse=True):
+                network.sh("umount", "-l", mount, check=False)
+            shutil.rmtree(pods, ignore_errors=True)
+        self.control_plane.wipe()
+        say("removed the pod network and the cluster's data")
+
+    def status(self) -> dict[str, int | None]:
+        names = (*COMPONENTS, AGENT)
+        return {name: self.processes.pid(name) for name in names}
+
+    def pod_log(self, namespace: str, pod: str, container: str | None) -> Path | None:
+        """The newest log file of a container of a pod this node runs (by name; first container if None)."""
+        import json
+        import ssl
+        import urllib.request
+
+        from raykopf.local.controlplane import LOCAL_SERVER
+
+        context = ssl.create_default_context(cafile=str(self.layout.pki / "ca.crt"))
+        context.load_cert_chain(str(self.layout.pki / "admin.crt"), str(self.layout.pki / "admin.key"))
+        url = f"{LOCAL_SERVER}/api/v1/namespaces/{namespace}/pods/{pod}"
+        with urllib.request.urlopen(url, context=context, timeout=5) as response:
+            body = json.load(response)
+        name = container or body["spec"]["containers"][0]["name"]
+        folder = self.layout.state / "pods" / body["metadata"]["uid"] / "containers" / name
+        logs = sorted(folder.glob("*.log"), key=lambda p: int(p.stem)) if folder.exists() else []
+        return logs[-1] if logs else None
