@@ -66,14 +66,10 @@ class LocalCluster:
         started = time.monotonic()
         prepare(self.layout, say)
         runtime = ensure_runtime(self.layout, say)
-        if self.processes.pid("kube-apiserver") is None:
-            checks = [
-                ("127.0.0.1", settings.ETCD_CLIENT_PORT, "etcd"),
-                ("0.0.0.0", settings.APISERVER_PORT, "kube-apiserver"),
-            ]
-            for host, port, who in checks:
-                if _port_in_use(host, port):
-                    raise LocalClusterError(f"port {port} (for {who}) is already in use by another program")
+        checks = (("etcd", "127.0.0.1", settings.ETCD_CLIENT_PORT), ("kube-apiserver", "0.0.0.0", settings.APISERVER_PORT))
+        for component, host, port in checks:
+            if self.processes.pid(component) is None and _port_in_use(host, port):
+                raise LocalClusterError(f"port {port} (for {component}) is already in use by another program")
         network.ensure_bridge()
         self.control_plane.prepare_files()
         say("starting etcd, kube-apiserver, kube-controller-manager, kube-scheduler")
