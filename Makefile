@@ -3,7 +3,7 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
 
-.PHONY: setup lint test crds validate-samples clean
+.PHONY: setup lint test unit local-prepare crds validate-samples clean
 
 setup: $(VENV)/.installed
 
@@ -20,8 +20,16 @@ lint: setup
 	$(BIN)/lint-imports
 	$(BIN)/python -m raykopf.crdgen --check
 
-test: lint
+# The e2e tests run on the local cluster; `local prepare` does the slow one-time work (building
+# Kubernetes, the Ray runtime) before the tests start their clock.
+test: lint local-prepare
 	$(BIN)/python -m pytest
+
+unit: lint
+	$(BIN)/python -m pytest tests
+
+local-prepare: setup
+	$(BIN)/raykopf local prepare
 
 crds: setup
 	$(BIN)/python -m raykopf.crdgen --write

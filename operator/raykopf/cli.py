@@ -48,7 +48,9 @@ def _local_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         print(f"raykopf local: {line}", file=err, flush=True)
 
     try:
-        if args.action == "up":
+        if args.action == "prepare":
+            cluster.prepare(say)
+        elif args.action == "up":
             cluster.up(say, simulated_nodes=args.simulated_nodes, simulate_only=args.simulate_only)
         elif args.action == "down":
             cluster.down(say)
@@ -116,6 +118,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="also register N simulated nodes whose pods run no processes (for scale tests)",
     )
     up.add_argument("--simulate-only", action="store_true", help="register only the simulated nodes")
+    actions.add_parser(
+        "prepare", help="only install and build what the cluster needs (cached outside the repo)"
+    )
     actions.add_parser("down", help="stop everything the local cluster started and remove what it created")
     actions.add_parser("status", help="say which components run")
     actions.add_parser("kubeconfig", help="print the admin kubeconfig's path")

@@ -61,12 +61,19 @@ class LocalCluster:
     def kubeconfig(self) -> Path:
         return self.layout.kubeconfig
 
-    def up(self, say: Say, *, simulated_nodes: int = 0, simulate_only: bool = False) -> None:
+    def prepare(self, say: Say) -> Path:
+        """Install and build what the cluster needs (cached); return the Ray runtime's bin directory."""
         _require_root()
-        started = time.monotonic()
         prepare(self.layout, say)
-        runtime = ensure_runtime(self.layout, say)
-        checks = (("etcd", "127.0.0.1", settings.ETCD_CLIENT_PORT), ("kube-apiserver", "0.0.0.0", settings.APISERVER_PORT))
+        return ensure_runtime(self.layout, say)
+
+    def up(self, say: Say, *, simulated_nodes: int = 0, simulate_only: bool = False) -> None:
+        started = time.monotonic()
+        runtime = self.prepare(say)
+        checks = (
+            ("etcd", "127.0.0.1", settings.ETCD_CLIENT_PORT),
+            ("kube-apiserver", "0.0.0.0", settings.APISERVER_PORT),
+        )
         for component, host, port in checks:
             if self.processes.pid(component) is None and _port_in_use(host, port):
                 raise LocalClusterError(f"port {port} (for {component}) is already in use by another program")
@@ -93,7 +100,14 @@ class LocalCluster:
         ]
         if simulate_only:
             argv.append("--simulate-only")
+        recorded = self.layout.state / "run" / f"{AGENT}.args"
+        wanted = " ".join(argv)
+        if self.processes.pid(AGENT) is not None and (
+            not recorded.exists() or recorded.read_text() != wanted
+        ):
+            self.processes.stop(AGENT, grace=60)  # asked for other nodes: restart the agent
         self.processes.start(AGENT, argv)
+        recorded.write_text(wanted)
 
     def down(self, say: Say) -> None:
         _require_root()

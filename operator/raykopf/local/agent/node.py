@@ -36,7 +36,14 @@ def node_object(name: str, *, simulated: bool, allocatable: dict[str, str]) -> d
         "kubernetes.io/arch": "amd64",
         "raykopf.io/simulated": str(simulated).lower(),
     }
-    return {"apiVersion": "v1", "kind": "Node", "metadata": {"name": name, "labels": labels}, "spec": {}}
+    # Only pods that ask for a simulated node land on one.
+    taints = [{"key": "raykopf.io/simulated", "value": "true", "effect": "NoSchedule"}] if simulated else []
+    return {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {"name": name, "labels": labels},
+        "spec": {"taints": taints},
+    }
 
 
 def node_status(name: str, allocatable: dict[str, str]) -> dict[str, Any]:

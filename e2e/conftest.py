@@ -1,0 +1,112 @@
+"""Fixtures for tests on the local cluster: one cluster per session (reused when already running),
+one namespace per test, and a dump of pods, events and logs when a test fails."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from raykopf.local.cluster import LocalCluster
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class Kubectl:
+    def __init__(self, kubeconfig: Path) -> None:
+        self.kubeconfig = kubeconfig
+
+    def __call__(self, *args: str, input: str | None = None, check: bool = True, timeout: float = 120) -> str:
+        result = subprocess.run(
+            ["kubectl", f"--kubeconfig={self.kubeconfig}", *args],
+            input=input,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(
+                f"kubectl {' '.join(args)} failed ({result.returncode}): {result.stderr.strip()}"
+            )
+        return result.stdout
+
+    def json(self, *args: str) -> Any:
+        return json.loads(self(*args, "-o", "json"))
+
+    def apply(self, manifest: str, namespace: str) -> str:
+        return self("apply", "-n", namespace, "-f", "-", input=manifest)
+
+
+def wait_for(condition: Callable[[], Any], timeout: float, what: str, interval: float = 0.5) -> Any:
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = condition()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}; last value: {last!r}")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    report = yield
+    setattr(item, f"report_{report.when}", report)
+    return report
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if Path(str(item.fspath)).is_relative_to(Path(__file__).parent):
+            item.add_marker(pytest.mark.e2e)
+            item.add_marker(pytest.mark.timeout(300))
+
+
+@pytest.fixture(scope="session")
+def local_cluster() -> Iterator[LocalCluster]:
+    cluster = LocalCluster()
+    was_running = all(cluster.status().values())
+    cluster.up(lambda line: print(f"[local cluster] {line}", file=sys.stderr, flush=True), simulated_nodes=1)
+    yield cluster
+    if not was_running:
+        cluster.down(lambda line: print(f"[local cluster] {line}", file=sys.stderr, flush=True))
+
+
+@pytest.fixture(scope="session")
+def kubectl(local_cluster: LocalCluster) -> Kubectl:
+    return Kubectl(local_cluster.kubeconfig)
+
+
+@pytest.fixture
+def namespace(kubectl: Kubectl, request: pytest.FixtureRequest) -> Iterator[str]:
+    name = f"t-{uuid.uuid4().hex[:8]}"
+    kubectl("create", "namespace", name)
+    # Pods are only admitted once the default ServiceAccount has its token Secret (Kubernetes 1.20).
+    wait_for(
+        lambda: kubectl(
+            "get", "serviceaccount", "default", "-n", name, "-o", "jsonpath={.secrets}", check=False
+        ),
+        30,
+        "the default ServiceAccount token",
+    )
+    yield name
+    report = getattr(request.node, "report_call", None)
+    if report is not None and report.failed:
+        print(f"\n--- pods, events and logs of namespace {name} ---", file=sys.stderr)
+        print(kubectl("get", "pods", "-n", name, "-o", "wide", check=False), file=sys.stderr)
+        print(kubectl("get", "events", "-n", name, "--sort-by=.lastTimestamp", check=False), file=sys.stderr)
+        for pod in kubectl("get", "pods", "-n", name, "-o", "name", check=False).split():
+            print(f"--- logs of {pod} ---", file=sys.stderr)
+            print(
+                kubectl("logs", "-n", name, pod, "--all-containers", "--tail=50", check=False)[-4000:],
+                file=sys.stderr,
+            )
+    kubectl("delete", "namespace", name, "--wait=true", "--timeout=120s", check=False, timeout=150)

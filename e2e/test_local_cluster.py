@@ -1,0 +1,476 @@
+"""The local cluster behaves as a Kubernetes cluster does for the things KubeRay pods rely on."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import yaml
+
+from e2e.conftest import ROOT, Kubectl, wait_for
+from raykopf.local.cluster import LocalCluster
+from tests.compat import upstream
+
+PYTHON = "rayproject/ray:2.60.0"  # recorded in the pod status; the runtime environment provides it
+
+
+def pod_ready(kubectl: Kubectl, namespace: str, name: str) -> bool:
+    pod = kubectl.json("get", "pod", name, "-n", namespace)
+    return any(c["type"] == "Ready" and c["status"] == "True" for c in pod["status"].get("conditions", []))
+
+
+def test_crds_apply_client_side_and_accept_every_ray_sample(kubectl: Kubectl, namespace: str) -> None:
+    # Plain client-side apply: KubeRay's own CRDs fail here with "metadata.annotations: Too long".
+    out = kubectl("apply", "-f", str(ROOT / "crds"))
+    assert "rayclusters.ray.io" in out
+    kubectl(
+        "wait",
+        "--for=condition=Established",
+        "crd/rayclusters.ray.io",
+        "crd/rayjobs.ray.io",
+        "crd/rayservices.ray.io",
+    )
+    samples = list(upstream.manifests(ROOT / "manifests" / "samples"))
+    if upstream.available():
+        samples += list(upstream.manifests(upstream.UPSTREAM / "samples"))
+    rejected = []
+    for path, doc in samples:
+        doc["metadata"].pop("namespace", None)
+        result = subprocess.run(
+            [
+                "kubectl",
+                f"--kubeconfig={kubectl.kubeconfig}",
+                "create",
+                "--dry-run=server",
+                "-n",
+                namespace,
+                "-f",
+                "-",
+            ],
+            input=yaml.safe_dump(doc),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if result.returncode != 0:
+            rejected.append(f"{path.name}: {result.stderr.strip()}")
+    assert rejected == []
+    assert len(samples) >= 4
+
+
+def test_printer_columns_show_in_kubectl_get(kubectl: Kubectl, namespace: str) -> None:
+    kubectl("apply", "-f", str(ROOT / "crds"))
+    kubectl("apply", "-n", namespace, "-f", str(ROOT / "manifests" / "samples" / "raycluster.sample.yaml"))
+    header = kubectl("get", "rayclusters", "-n", namespace).splitlines()[0].split()
+    assert header[:6] == ["NAME", "DESIRED", "WORKERS", "AVAILABLE", "WORKERS", "CPUS"]
+    wide = kubectl("get", "rayclusters", "-n", namespace, "-o", "wide").splitlines()[0]
+    assert "HEAD POD IP" in wide
+    assert "HEAD SERVICE IP" in wide
+
+
+def test_pod_runs_is_probed_ready_and_is_deleted_gracefully(kubectl: Kubectl, namespace: str) -> None:
+    marker = f"marker-{namespace}"
+    kubectl.apply(
+        f"""
+apiVersion: v1
+kind: Pod
+metadata: {{name: slow-web, labels: {{app: web}}}}
+spec:
+  terminationGracePeriodSeconds: 5
+  containers:
+  - name: web
+    image: {PYTHON}
+    command: ["/bin/bash", "-c", "sleep 3; exec -a {marker} python -m http.server 8080"]
+    readinessProbe:
+      httpGet: {{path: /, port: 8080}}
+      periodSeconds: 1
+""",
+        namespace,
+    )
+    wait_for(
+        lambda: kubectl.json("get", "pod", "slow-web", "-n", namespace)["status"].get("phase") == "Running",
+        30,
+        "Running",
+    )
+    assert not pod_ready(kubectl, namespace, "slow-web"), "ready before the server listens"
+    kubectl("wait", "--for=condition=Ready", "pod/slow-web", "-n", namespace, "--timeout=30s")
+    pod = kubectl.json("get", "pod", "slow-web", "-n", namespace)
+    status = pod["status"]["containerStatuses"][0]
+    assert status["image"] == PYTHON
+    assert "running" in status["state"]
+    assert pod["status"]["podIP"].startswith("198.18.")
+    assert marker in subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True, check=True).stdout
+    kubectl("delete", "pod", "slow-web", "-n", namespace, "--wait=true", "--timeout=30s")
+    assert (
+        marker not in subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True, check=True).stdout
+    )
+
+
+def test_service_dns_and_cluster_ip_reach_a_ready_pod(kubectl: Kubectl, namespace: str) -> None:
+    kubectl.apply(
+        f"""
+apiVersion: v1
+kind: Pod
+metadata: {{name: web, labels: {{app: web}}}}
+spec:
+  containers:
+  - name: web
+    image: {PYTHON}
+    command: ["python", "-m", "http.server", "8080"]
+    ports: [{{containerPort: 8080, name: http}}]
+    readinessProbe: {{tcpSocket: {{port: http}}, periodSeconds: 1}}
+---
+apiVersion: v1
+kind: Service
+metadata: {{name: web}}
+spec:
+  selector: {{app: web}}
+  ports: [{{name: http, port: 80, targetPort: 8080}}]
+---
+apiVersion: v1
+kind: Service
+metadata: {{name: web-headless}}
+spec:
+  clusterIP: None
+  selector: {{app: web}}
+  ports: [{{name: http, port: 8080}}]
+""",
+        namespace,
+    )
+    kubectl("wait", "--for=condition=Ready", "pod/web", "-n", namespace, "--timeout=30s")
+    script = "; ".join(
+        f"print(u.urlopen('http://{host}/', timeout=5).status)"
+        for host in (
+            "web",
+            f"web.{namespace}",
+            f"web.{namespace}.svc.cluster.local",
+            "web-headless:8080",
+            f"web-headless.{namespace}.svc.cluster.local:8080",
+        )
+    )
+    kubectl.apply(
+        f"""
+apiVersion: v1
+kind: Pod
+metadata: {{name: client}}
+spec:
+  restartPolicy: Never
+  containers:
+  - name: client
+    image: {PYTHON}
+    command: ["python", "-c", "import urllib.request as u; {script}"]
+""",
+        namespace,
+    )
+    wait_for(
+        lambda: (
+            kubectl.json("get", "pod", "client", "-n", namespace)["status"].get("phase")
+            in ("Succeeded", "Failed")
+        ),
+        60,
+        "the client pod to finish",
+    )
+    assert kubectl.json("get", "pod", "client", "-n", namespace)["status"]["phase"] == "Succeeded"
+    assert kubectl("logs", "client", "-n", namespace).split() == ["200"] * 5
+    cluster_ip = kubectl("get", "service", "web", "-n", namespace, "-o", "jsonpath={.spec.clusterIP}")
+    assert cluster_ip.startswith("198.19.")
+    with urllib.request.urlopen(f"http://{cluster_ip}/", timeout=5) as response:  # from the host
+        assert response.status == 200
+
+
+def test_batch_job_runs_to_complete(kubectl: Kubectl, namespace: str) -> None:
+    kubectl.apply(
+        f"""
+apiVersion: batch/v1
+kind: Job
+metadata: {{name: count}}
+spec:
+  backoffLimit: 0
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+      - name: count
+        image: {PYTHON}
+        command: ["python", "-c", "print(sum(range(10)))"]
+""",
+        namespace,
+    )
+    kubectl("wait", "--for=condition=complete", "job/count", "-n", namespace, "--timeout=60s")
+    assert kubectl("logs", "job/count", "-n", namespace).strip() == "45"
+
+
+def test_restart_policy_counts_restarts_and_backs_off(kubectl: Kubectl, namespace: str) -> None:
+    kubectl.apply(
+        f"""
+apiVersion: v1
+kind: Pod
+metadata: {{name: crash}}
+spec:
+  restartPolicy: OnFailure
+  containers:
+  - name: crash
+    image: {PYTHON}
+    command: ["/bin/bash", "-c", "echo attempt; exit 3"]
+""",
+        namespace,
+    )
+
+    def restarted() -> dict | None:  # type: ignore[type-arg]
+        statuses = kubectl.json("get", "pod", "crash", "-n", namespace)["status"].get(
+            "containerStatuses"
+        ) or [{}]
+        return statuses[0] if statuses[0].get("restartCount", 0) >= 1 else None
+
+    status = wait_for(restarted, 30, "a restart")
+    assert status["lastState"]["terminated"]["exitCode"] == 3
+    assert kubectl.json("get", "pod", "crash", "-n", namespace)["status"]["phase"] == "Running"
+    waiting = wait_for(
+        lambda: kubectl.json("get", "pod", "crash", "-n", namespace)["status"]["containerStatuses"][0][
+            "state"
+        ].get("waiting"),
+        30,
+        "back-off",
+    )
+    assert waiting["reason"] == "CrashLoopBackOff"
+
+
+def test_deleting_a_namespace_stops_its_processes(kubectl: Kubectl, local_cluster: LocalCluster) -> None:
+    name = f"t-gone-{int(time.time())}"
+    kubectl("create", "namespace", name)
+    wait_for(
+        lambda: kubectl(
+            "get", "serviceaccount", "default", "-n", name, "-o", "jsonpath={.secrets}", check=False
+        ),
+        30,
+        "token",
+    )
+    marker = f"sleeper-{name}"
+    kubectl.apply(
+        f"""
+apiVersion: v1
+kind: Pod
+metadata: {{name: sleeper}}
+spec:
+  terminationGracePeriodSeconds: 2
+  containers:
+  - name: a
+    image: {PYTHON}
+    command: ["/bin/bash", "-c", "trap '' TERM; exec -a {marker} sleep 1000"]
+  - name: b
+    image: {PYTHON}
+    command: ["/bin/bash", "-c", "exec -a {marker} sleep 1000"]
+""",
+        name,
+    )
+    kubectl("wait", "--for=condition=Ready", "pod/sleeper", "-n", name, "--timeout=30s")
+    uid = kubectl("get", "pod", "sleeper", "-n", name, "-o", "jsonpath={.metadata.uid}")
+    assert subprocess.run(["pgrep", "-f", marker], capture_output=True, check=False).stdout
+    kubectl("delete", "namespace", name, "--wait=true", "--timeout=60s", timeout=90)
+    assert not subprocess.run(["pgrep", "-f", marker], capture_output=True, check=False).stdout
+    assert (
+        f"rk-{uid[:13]}"
+        not in subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=True).stdout
+    )
+    assert not (local_cluster.layout.state / "pods" / uid).exists()
+
+
+def test_service_account_token_reaches_the_apiserver_and_rbac_applies(
+    kubectl: Kubectl, namespace: str
+) -> None:
+    kubectl.apply(
+        """
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: reader}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: pod-reader}
+rules: [{apiGroups: [""], resources: ["pods"], verbs: ["get", "list"]}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: reader}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: pod-reader}
+subjects: [{kind: ServiceAccount, name: reader}]
+""",
+        namespace,
+    )
+    wait_for(
+        lambda: kubectl("get", "serviceaccount", "reader", "-n", namespace, "-o", "jsonpath={.secrets}"),
+        30,
+        "token",
+    )
+    probe = (
+        "import os, ssl, urllib.request, urllib.error\n"
+        "d = '/var/run/secrets/kubernetes.io/serviceaccount/'\n"
+        "ctx = ssl.create_default_context(cafile=d + 'ca.crt')\n"
+        "base = 'https://%s:%s' % (os.environ['KUBERNETES_SERVICE_HOST'], os.environ['KUBERNETES_SERVICE_PORT_HTTPS'])\n"
+        "ns = open(d + 'namespace').read()\n"
+        "for what in ('pods', 'secrets'):\n"
+        "    req = urllib.request.Request(base + '/api/v1/namespaces/%s/%s' % (ns, what),"
+        " headers={'Authorization': 'Bearer ' + open(d + 'token').read()})\n"
+        "    try:\n"
+        "        print(what, urllib.request.urlopen(req, context=ctx).status)\n"
+        "    except urllib.error.HTTPError as e:\n"
+        "        print(what, e.code)\n"
+    )
+    kubectl.apply(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "metadata": {"name": "api-client"},
+                "spec": {
+                    "serviceAccountName": "reader",
+                    "restartPolicy": "Never",
+                    "containers": [{"name": "c", "image": PYTHON, "command": ["python", "-c", probe]}],
+                },
+            }
+        ),
+        namespace,
+    )
+    wait_for(
+        lambda: (
+            kubectl.json("get", "pod", "api-client", "-n", namespace)["status"].get("phase") == "Succeeded"
+        ),
+        60,
+        "the API client",
+    )
+    assert kubectl("logs", "api-client", "-n", namespace).splitlines() == ["pods 200", "secrets 403"]
+
+
+def test_automount_false_leaves_no_token(kubectl: Kubectl, namespace: str) -> None:
+    kubectl.apply(
+        f"""
+apiVersion: v1
+kind: Pod
+metadata: {{name: no-token}}
+spec:
+  automountServiceAccountToken: false
+  restartPolicy: Never
+  containers:
+  - name: c
+    image: {PYTHON}
+    command: ["/bin/bash", "-c", "test ! -e /var/run/secrets/kubernetes.io/serviceaccount/token && echo absent"]
+""",
+        namespace,
+    )
+    wait_for(
+        lambda: kubectl.json("get", "pod", "no-token", "-n", namespace)["status"].get("phase") == "Succeeded",
+        30,
+        "success",
+    )
+    assert kubectl("logs", "no-token", "-n", namespace).strip() == "absent"
+
+
+def test_two_pod_ray_cluster_forms_and_runs_a_job(kubectl: Kubectl, namespace: str) -> None:
+    kubectl.apply(
+        f"""
+apiVersion: v1
+kind: Service
+metadata: {{name: head-svc}}
+spec:
+  clusterIP: None
+  publishNotReadyAddresses: true
+  selector: {{role: head}}
+  ports: [{{name: gcs, port: 6379}}, {{name: dashboard, port: 8265}}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {{name: head, labels: {{role: head}}}}
+spec:
+  containers:
+  - name: ray-head
+    image: rayproject/ray:2.60.0
+    command: ["/bin/bash", "-c", "--"]
+    args: ["ray start --head --num-cpus=1 --dashboard-host=0.0.0.0 --disable-usage-stats --object-store-memory=100000000 --block"]
+    readinessProbe:
+      httpGet: {{path: /api/gcs_healthz, port: 8265}}
+      periodSeconds: 2
+      failureThreshold: 60
+---
+apiVersion: v1
+kind: Pod
+metadata: {{name: worker, labels: {{role: worker}}}}
+spec:
+  initContainers:  # as KubeRay's wait-gcs-ready: join only once the head's GCS answers
+  - name: wait-gcs-ready
+    image: rayproject/ray:2.60.0
+    command: ["/bin/bash", "-c", "until ray health-check --address head-svc.{namespace}.svc.cluster.local:6379; do sleep 1; done"]
+  containers:
+  - name: ray-worker
+    image: rayproject/ray:2.60.0
+    command: ["/bin/bash", "-c", "--"]
+    args: ["ray start --address=head-svc.{namespace}.svc.cluster.local:6379 --num-cpus=1 --disable-usage-stats --object-store-memory=100000000 --block"]
+""",
+        namespace,
+    )
+    kubectl("wait", "--for=condition=Ready", "pod/head", "pod/worker", "-n", namespace, "--timeout=120s")
+    head_ip = kubectl("get", "pod", "head", "-n", namespace, "-o", "jsonpath={.status.podIP}")
+    worker_ip = kubectl("get", "pod", "worker", "-n", namespace, "-o", "jsonpath={.status.podIP}")
+    # One task pinned to each node through Ray's per-node resource: both nodes must run work.
+    entrypoint = (
+        'python -c "import ray; ray.init(); '
+        "f = ray.remote(lambda: ray.util.get_node_ip_address()); "
+        f"ips = [f.options(resources={{'node:' + ip: 0.01}}).remote() for ip in ('{head_ip}', '{worker_ip}')]; "
+        "print('nodes', sorted(ray.get(ips)))\""
+    )
+    request = urllib.request.Request(
+        f"http://{head_ip}:8265/api/jobs/",
+        data=json.dumps({"entrypoint": entrypoint}).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        job = json.load(response)["submission_id"]
+
+    def finished() -> dict | None:  # type: ignore[type-arg]
+        with urllib.request.urlopen(f"http://{head_ip}:8265/api/jobs/{job}", timeout=10) as response:
+            info = json.load(response)
+        return info if info["status"] in ("SUCCEEDED", "FAILED", "STOPPED") else None
+
+    info = wait_for(finished, 120, "the Ray job", interval=2)
+    with urllib.request.urlopen(f"http://{head_ip}:8265/api/jobs/{job}/logs", timeout=10) as response:
+        logs = json.load(response)["logs"]
+    assert info["status"] == "SUCCEEDED", logs
+    assert f"nodes {sorted([head_ip, worker_ip])}" in logs
+
+
+def test_simulated_node_runs_pods_without_processes(
+    kubectl: Kubectl, namespace: str, local_cluster: LocalCluster
+) -> None:
+    nodes = kubectl.json("get", "nodes", "-l", "raykopf.io/simulated=true")["items"]
+    assert nodes, "the session cluster registers one simulated node"
+    kubectl.apply(
+        f"""
+apiVersion: v1
+kind: Pod
+metadata: {{name: ghost}}
+spec:
+  nodeSelector: {{raykopf.io/simulated: "true"}}
+  tolerations: [{{key: raykopf.io/simulated, operator: Exists, effect: NoSchedule}}]
+  containers:
+  - name: ghost
+    image: {PYTHON}
+    command: ["/bin/bash", "-c", "exec -a ghost-{namespace} sleep 1000"]
+""",
+        namespace,
+    )
+    kubectl("wait", "--for=condition=Ready", "pod/ghost", "-n", namespace, "--timeout=30s")
+    pod = kubectl.json("get", "pod", "ghost", "-n", namespace)
+    assert pod["spec"]["nodeName"].startswith("raykopf-sim-")
+    assert pod["status"]["podIP"].startswith("198.18.")
+    assert not subprocess.run(["pgrep", "-f", f"ghost-{namespace}"], capture_output=True, check=False).stdout
+    kubectl("delete", "pod", "ghost", "-n", namespace, "--wait=true", "--timeout=20s")
+
+
+def test_status_and_kubeconfig_commands(local_cluster: LocalCluster) -> None:
+    from raykopf.cli import main
+
+    assert main(["local", "status"]) == 0
+    assert Path(local_cluster.kubeconfig).is_file()
