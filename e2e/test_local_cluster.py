@@ -9,10 +9,10 @@ import urllib.request
 from pathlib import Path
 
 import yaml
+from tests.compat import upstream
 
 from e2e.conftest import ROOT, Kubectl, wait_for
 from raykopf.local.cluster import LocalCluster
-from tests.compat import upstream
 
 PYTHON = "rayproject/ray:2.60.0"  # recorded in the pod status; the runtime environment provides it
 

@@ -39,8 +39,8 @@ def _validate_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int
 
 
 def _local_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from raykopf.local.cluster import LocalCluster, LocalClusterError
     from raykopf.local.build import BuildError
+    from raykopf.local.cluster import LocalCluster, LocalClusterError
 
     cluster = LocalCluster()
 
@@ -57,9 +57,10 @@ def _local_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         elif args.action == "kubeconfig":
             print(cluster.kubeconfig, file=out)
         elif args.action == "status":
-            for name, pid in cluster.status().items():
-                print(f"{name:<24} {'running (pid %d)' % pid if pid else 'stopped'}", file=out)
-            return 0 if all(cluster.status().values()) else 3
+            running = cluster.status()
+            for name, pid in running.items():
+                print(f"{name:<24} {f'running (pid {pid})' if pid else 'stopped'}", file=out)
+            return 0 if all(running.values()) else 3
         elif args.action == "logs":
             return _print_pod_log(cluster, args, out)
     except (LocalClusterError, BuildError, RuntimeError) as error:

@@ -13,6 +13,7 @@ import logging
 import signal
 import subprocess
 import uuid
+from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -182,6 +183,12 @@ class ProcessNode:
             service_env=self.service_env,
         )
         self._network_dirty = asyncio.Event()
+        self._deletions: set[asyncio.Task[None]] = set()
+
+    def _background(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        self._deletions.add(task)
+        task.add_done_callback(self._deletions.discard)
 
     async def report(self, pod: dict[str, Any], status: dict[str, Any]) -> None:
         meta = pod["metadata"]
@@ -256,8 +263,8 @@ class ProcessNode:
 
     async def on_pod(self, kind: str, obj: Any) -> None:
         if kind == "SYNC":
-            for pod in obj:
-                await self.on_pod("MODIFIED", pod)
+            for item in obj:
+                await self.on_pod("MODIFIED", item)
             return
         pod: dict[str, Any] = obj
         uid = pod["metadata"]["uid"]
@@ -268,9 +275,9 @@ class ProcessNode:
         if pod["metadata"].get("deletionTimestamp"):
             if uid in self.workers and not self.workers[uid].stopping:
                 grace = float(pod["metadata"].get("deletionGracePeriodSeconds", 30))
-                asyncio.create_task(self._delete(pod, grace))
+                self._background(self._delete(pod, grace))
             elif uid not in self.workers:
-                asyncio.create_task(self._final_delete(pod))
+                self._background(self._final_delete(pod))
             return
         if uid in self.workers or pod.get("status", {}).get("phase") in ("Succeeded", "Failed"):
             return
@@ -370,8 +377,8 @@ class SimulatedNode:
 
     async def on_pod(self, kind: str, obj: Any) -> None:
         if kind == "SYNC":
-            for pod in obj:
-                await self.on_pod("MODIFIED", pod)
+            for item in obj:
+                await self.on_pod("MODIFIED", item)
             return
         pod: dict[str, Any] = obj
         meta = pod["metadata"]

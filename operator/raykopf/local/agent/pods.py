@@ -14,7 +14,6 @@ from typing import Any
 import httpx
 
 from raykopf.local import settings
-from raykopf.local.hostenv import DEFAULT_PATH
 from raykopf.local.agent import launcher, sandbox
 from raykopf.local.agent.containers import (
     ConfigError,
@@ -25,6 +24,7 @@ from raykopf.local.agent.containers import (
     resolve_port,
 )
 from raykopf.local.agent.status import ContainerStatus, pod_status
+from raykopf.local.hostenv import DEFAULT_PATH
 from raykopf.local.proc import kill_session
 
 log = logging.getLogger("raykopf.node")
@@ -270,7 +270,7 @@ class ContainerRun:
                 await probes
         code = 128 + (-code) if code < 0 else code
         self.status.ready = False
-        reason = "Completed" if code == 0 else ("Error" if code < 128 else "Error")
+        reason = "Completed" if code == 0 else "Error"
         self.status.state = {
             "terminated": {
                 "exitCode": code,
@@ -410,11 +410,8 @@ class PodWorker:
             if self.stopping:
                 status.will_restart = False
                 break
-            restart = (
-                self.restart_policy == "Always"
-                and not init
-                or self.restart_policy in ("Always", "OnFailure")
-                and code != 0
+            restart = (self.restart_policy == "Always" and not init) or (
+                self.restart_policy in ("Always", "OnFailure") and code != 0
             )
             status.will_restart = restart
             if init and code == 0:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import os
 import shutil
@@ -109,10 +110,8 @@ def destroy(sandbox: Sandbox) -> None:
         if created.exists():
             for path in sorted(created.read_text().split("\n"), key=len, reverse=True):
                 if path:
-                    try:
-                        os.rmdir(path)
-                    except OSError:
-                        pass
+                    with contextlib.suppress(OSError):
+                        os.rmdir(path)  # only if empty: a user's files are never removed
         shutil.rmtree(sandbox.directory, ignore_errors=True)
 
 
