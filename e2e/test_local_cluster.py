@@ -469,8 +469,17 @@ spec:
     kubectl("delete", "pod", "ghost", "-n", namespace, "--wait=true", "--timeout=20s")
 
 
-def test_status_and_kubeconfig_commands(local_cluster: LocalCluster) -> None:
+def test_node_is_ready_with_its_allocatable_and_status_reports_every_component(
+    kubectl: Kubectl, local_cluster: LocalCluster
+) -> None:
     from raykopf.cli import main
 
+    node = kubectl.json("get", "node", "raykopf-node")
+    assert node["status"]["allocatable"]["cpu"] == "16"
+    assert node["status"]["allocatable"]["memory"] == "64Gi"
+    ready = next(c for c in node["status"]["conditions"] if c["type"] == "Ready")
+    assert ready["status"] == "True"
+    lease = kubectl.json("get", "lease", "raykopf-node", "-n", "kube-node-lease")
+    assert lease["spec"]["holderIdentity"] == "raykopf-node"
     assert main(["local", "status"]) == 0
     assert Path(local_cluster.kubeconfig).is_file()

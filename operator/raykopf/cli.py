@@ -51,7 +51,13 @@ def _local_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         if args.action == "prepare":
             cluster.prepare(say)
         elif args.action == "up":
-            cluster.up(say, simulated_nodes=args.simulated_nodes, simulate_only=args.simulate_only)
+            cluster.up(
+                say,
+                simulated_nodes=args.simulated_nodes,
+                simulate_only=args.simulate_only,
+                cpu=args.cpu,
+                memory=args.memory,
+            )
         elif args.action == "down":
             cluster.down(say)
         elif args.action == "kubeconfig":
@@ -119,6 +125,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="also register N simulated nodes whose pods run no processes (for scale tests)",
     )
     up.add_argument("--simulate-only", action="store_true", help="register only the simulated nodes")
+    up.add_argument(
+        "--cpu", default="16", help="allocatable CPU the node reports to the scheduler (default 16)"
+    )
+    up.add_argument("--memory", default="64Gi", help="allocatable memory the node reports (default 64Gi)")
     actions.add_parser(
         "prepare", help="only install and build what the cluster needs (cached outside the repo)"
     )

@@ -175,6 +175,8 @@ def build_binaries(say: Say, log: Path, layout: Layout, tree: Path) -> None:
     layout.bin.mkdir(parents=True, exist_ok=True)
     for name in CONTROL_PLANE_BINARIES:
         shutil.copy2(built / name, layout.binary(name))
+    # The unpacked tree and its build outputs take 2.3 GB; only the binaries are needed.
+    shutil.rmtree(layout.source, ignore_errors=True)
     say(f"built in {time.monotonic() - started:.0f} s; cached in {layout.bin}")
 
 

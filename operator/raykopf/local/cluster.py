@@ -67,7 +67,15 @@ class LocalCluster:
         prepare(self.layout, say)
         return ensure_runtime(self.layout, say)
 
-    def up(self, say: Say, *, simulated_nodes: int = 0, simulate_only: bool = False) -> None:
+    def up(
+        self,
+        say: Say,
+        *,
+        simulated_nodes: int = 0,
+        simulate_only: bool = False,
+        cpu: str = "16",
+        memory: str = "64Gi",
+    ) -> None:
         started = time.monotonic()
         runtime = self.prepare(say)
         checks = (
@@ -82,11 +90,15 @@ class LocalCluster:
         say("starting etcd, kube-apiserver, kube-controller-manager, kube-scheduler")
         self.control_plane.start()
         self.control_plane.wait_ready()
-        self._start_agent(runtime, simulated_nodes=simulated_nodes, simulate_only=simulate_only)
+        self._start_agent(
+            runtime, simulated_nodes=simulated_nodes, simulate_only=simulate_only, cpu=cpu, memory=memory
+        )
         say(f"ready in {time.monotonic() - started:.0f} s")
         say(f"kubeconfig: {self.kubeconfig}   (export KUBECONFIG={self.kubeconfig})")
 
-    def _start_agent(self, runtime: Path, *, simulated_nodes: int, simulate_only: bool) -> None:
+    def _start_agent(
+        self, runtime: Path, *, simulated_nodes: int, simulate_only: bool, cpu: str, memory: str
+    ) -> None:
         argv = [
             sys.executable,
             "-m",
@@ -97,6 +109,10 @@ class LocalCluster:
             str(runtime),
             "--simulated-nodes",
             str(simulated_nodes),
+            "--cpu",
+            cpu,
+            "--memory",
+            memory,
         ]
         if simulate_only:
             argv.append("--simulate-only")

@@ -13,6 +13,7 @@ from pathlib import Path
 from raykopf.local import settings
 from raykopf.local.agent import kubelet_api, sandbox
 from raykopf.local.agent.node import (
+    ALLOCATABLE,
     HEARTBEAT_SECONDS,
     ProcessNode,
     SimulatedNode,
@@ -39,7 +40,8 @@ async def main(args: argparse.Namespace) -> None:
         client = KubeClient.from_kubeconfig(state / "node.kubeconfig")
         proxy_client = KubeClient.from_kubeconfig(state / "proxy.kubeconfig")
         clients += [client, proxy_client]
-        process_node = ProcessNode(client, settings.NODE_NAME, state, args.runtime_bin)
+        allocatable = {**ALLOCATABLE, "cpu": args.cpu, "memory": args.memory}
+        process_node = ProcessNode(client, settings.NODE_NAME, state, args.runtime_bin, allocatable)
         process_node.dns_hosts.parent.mkdir(parents=True, exist_ok=True)
         process_node.dns_hosts.touch()
         dns = subprocess.Popen(
@@ -103,6 +105,10 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--state", type=Path, required=True)
     parser.add_argument("--runtime-bin", type=Path, required=True)
     parser.add_argument("--simulated-nodes", type=int, default=0)
+    parser.add_argument("--cpu", default=ALLOCATABLE["cpu"], help="allocatable CPU of the process node")
+    parser.add_argument(
+        "--memory", default=ALLOCATABLE["memory"], help="allocatable memory of the process node"
+    )
     parser.add_argument("--simulate-only", action="store_true", help="register only simulated nodes")
     return parser.parse_args(argv)
 

@@ -164,9 +164,11 @@ async def watch_forever(client: KubeClient, path: str, handle: Any, **params: An
 class ProcessNode:
     """The node that runs pods as processes."""
 
-    def __init__(self, client: KubeClient, name: str, state: Path, runtime_bin: Path) -> None:
+    def __init__(
+        self, client: KubeClient, name: str, state: Path, runtime_bin: Path, allocatable: dict[str, str]
+    ) -> None:
         self.client = client
-        self.node = Node(client, name, simulated=False, allocatable=ALLOCATABLE)
+        self.node = Node(client, name, simulated=False, allocatable=allocatable)
         self.workers: dict[str, PodWorker] = {}
         self.tasks: dict[str, asyncio.Task[None]] = {}
         self.services: dict[tuple[str, str], dict[str, Any]] = {}
