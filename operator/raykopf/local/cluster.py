@@ -132,8 +132,7 @@ class LocalCluster:
         stopped = self.control_plane.stop()
         if stopped:
             say(f"stopped {', '.join(stopped)}")
-        for ns in sandbox.stale_namespaces():
-            network.sh("ip", "netns", "del", ns, check=False)
+        sandbox.remove_stale()
         proxy.remove_rules()
         network.remove_bridge()
         pods = self.layout.state / "pods"

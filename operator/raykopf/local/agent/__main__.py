@@ -17,7 +17,6 @@ from raykopf.local.agent.node import (
     HEARTBEAT_SECONDS,
     ProcessNode,
     SimulatedNode,
-    cleanup_stale,
     dnsmasq_argv,
     watch_forever,
 )
@@ -36,7 +35,7 @@ async def main(args: argparse.Namespace) -> None:
     process_node: ProcessNode | None = None
     clients: list[KubeClient] = []
     if not args.simulate_only:
-        cleanup_stale()
+        sandbox.remove_stale()
         client = KubeClient.from_kubeconfig(state / "node.kubeconfig")
         proxy_client = KubeClient.from_kubeconfig(state / "proxy.kubeconfig")
         clients += [client, proxy_client]

@@ -11,7 +11,6 @@ import contextlib
 import datetime
 import logging
 import signal
-import subprocess
 import uuid
 from collections.abc import Coroutine
 from pathlib import Path
@@ -449,9 +448,3 @@ def dnsmasq_argv(hosts: Path) -> list[str]:
         "--log-facility=-",
         "--user=root",
     ]
-
-
-def cleanup_stale() -> None:
-    """Leftovers of an agent that died: namespaces and veths of pods it ran."""
-    for ns in sandbox.stale_namespaces():
-        subprocess.run(["ip", "netns", "del", ns], check=False, capture_output=True)

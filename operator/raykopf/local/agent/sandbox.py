@@ -7,6 +7,7 @@ import contextlib
 import ipaddress
 import os
 import shutil
+import signal
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -118,6 +119,16 @@ def destroy(sandbox: Sandbox) -> None:
 def stale_namespaces() -> list[str]:
     listing = sh("ip", "netns", "list", check=False).stdout.split("\n")
     return [line.split()[0] for line in listing if line.startswith(NETNS_PREFIX)]
+
+
+def remove_stale() -> None:
+    """Pods left by a node agent that died: kill what still runs in their network namespaces, remove them."""
+    for ns in stale_namespaces():
+        for pid in sh("ip", "netns", "pids", ns, check=False).stdout.split():
+            with contextlib.suppress(ProcessLookupError, ValueError):
+                os.kill(int(pid), signal.SIGKILL)
+        sh("ip", "netns", "del", ns, check=False)
+        shutil.rmtree(NETNS_ETC / ns, ignore_errors=True)
 
 
 class VolumeError(Exception):
