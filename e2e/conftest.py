@@ -85,9 +85,7 @@ def kubectl(local_cluster: LocalCluster) -> Kubectl:
     return Kubectl(local_cluster.kubeconfig)
 
 
-@pytest.fixture
-def namespace(kubectl: Kubectl, request: pytest.FixtureRequest) -> Iterator[str]:
-    name = f"t-{uuid.uuid4().hex[:8]}"
+def create_namespace(kubectl: Kubectl, name: str) -> None:
     kubectl("create", "namespace", name)
     # Pods are only admitted once the default ServiceAccount has its token Secret (Kubernetes 1.20).
     wait_for(
@@ -97,6 +95,12 @@ def namespace(kubectl: Kubectl, request: pytest.FixtureRequest) -> Iterator[str]
         30,
         "the default ServiceAccount token",
     )
+
+
+@pytest.fixture
+def namespace(kubectl: Kubectl, request: pytest.FixtureRequest) -> Iterator[str]:
+    name = f"t-{uuid.uuid4().hex[:8]}"
+    create_namespace(kubectl, name)
     yield name
     report = getattr(request.node, "report_call", None)
     if report is not None and report.failed:

@@ -11,7 +11,7 @@ from pathlib import Path
 import yaml
 from tests.compat import upstream
 
-from e2e.conftest import ROOT, Kubectl, wait_for
+from e2e.conftest import ROOT, Kubectl, create_namespace, wait_for
 from raykopf.local.cluster import LocalCluster
 
 PYTHON = "rayproject/ray:2.60.0"  # recorded in the pod status; the runtime environment provides it
@@ -240,14 +240,7 @@ spec:
 
 def test_deleting_a_namespace_stops_its_processes(kubectl: Kubectl, local_cluster: LocalCluster) -> None:
     name = f"t-gone-{int(time.time())}"
-    kubectl("create", "namespace", name)
-    wait_for(
-        lambda: kubectl(
-            "get", "serviceaccount", "default", "-n", name, "-o", "jsonpath={.secrets}", check=False
-        ),
-        30,
-        "token",
-    )
+    create_namespace(kubectl, name)
     marker = f"sleeper-{name}"
     kubectl.apply(
         f"""

@@ -155,22 +155,14 @@ def materialize_volumes(sandbox: Sandbox, pod: dict[str, Any], sources: Sources)
             target.mkdir(parents=True, exist_ok=True)
             if (volume["emptyDir"] or {}).get("medium") == "Memory" and not os.path.ismount(target):
                 sh("mount", "-t", "tmpfs", "-o", "mode=1777", "tmpfs", str(target))
-        elif "configMap" in volume:
-            ref = volume["configMap"]
-            data = sources.config_maps.get(ref["name"])
-            if data is None:
-                if not ref.get("optional"):
-                    raise VolumeError(f'configmap "{ref["name"]}" not found')
-                data = {}
-            _write_files(target, data, ref.get("items"), int(ref.get("defaultMode", 0o644)))
-        elif "secret" in volume:
-            ref = volume["secret"]
-            data = sources.secrets.get(ref["secretName"])
-            if data is None:
-                if not ref.get("optional"):
-                    raise VolumeError(f'secret "{ref["secretName"]}" not found')
-                data = {}
-            _write_files(target, data, ref.get("items"), int(ref.get("defaultMode", 0o644)))
+        elif "configMap" in volume or "secret" in volume:
+            is_map = "configMap" in volume
+            ref = volume["configMap" if is_map else "secret"]
+            source_name = ref["name"] if is_map else ref["secretName"]
+            data = (sources.config_maps if is_map else sources.secrets).get(source_name)
+            if data is None and not ref.get("optional"):
+                raise VolumeError(f'{"configmap" if is_map else "secret"} "{source_name}" not found')
+            _write_files(target, data or {}, ref.get("items"), int(ref.get("defaultMode", 0o644)))
         elif "hostPath" in volume:
             target.parent.mkdir(parents=True, exist_ok=True)
             if not target.is_symlink():
