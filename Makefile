@@ -3,7 +3,7 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
 
-.PHONY: setup lint test unit local-prepare crds validate-samples clean
+.PHONY: setup lint test unit local-prepare local-up local-down crds validate-samples clean
 
 setup: $(VENV)/.installed
 
@@ -30,6 +30,12 @@ unit: lint
 
 local-prepare: setup
 	$(BIN)/raykopf local prepare
+
+local-up: setup
+	$(BIN)/raykopf local up
+
+local-down: setup
+	$(BIN)/raykopf local down
 
 crds: setup
 	$(BIN)/python -m raykopf.crdgen --write
