@@ -1,0 +1,1 @@
+"""Pure desired-state builders: parsed models and the operator config in, Kubernetes dicts out."""

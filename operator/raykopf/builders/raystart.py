@@ -1,0 +1,128 @@
+"""The `ray start` command line (≙ common.generateRayStartCommand and setMissingRayStartParams)."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from typing import Any
+
+from raykopf import constants as c
+
+# Flags whose true/false value must be written out (`--log-color=false` means something).
+VALUED_BOOLEAN_FLAGS = ("log-color", "include-dashboard", "include-log-monitor")
+_GPU_KEY = re.compile(r"(gpu$)|(^nvidia\.com/mig-\d+g\.\d+gb$)")
+CUSTOM_ACCELERATORS = {"aws.amazon.com/neuroncore": "neuron_cores", "google.com/tpu": "TPU"}
+
+_SUFFIXES = {
+    "n": 1e-9,
+    "u": 1e-6,
+    "m": 1e-3,
+    "k": 1e3,
+    "M": 1e6,
+    "G": 1e9,
+    "T": 1e12,
+    "P": 1e15,
+    "E": 1e18,
+    "Ki": 2**10,
+    "Mi": 2**20,
+    "Gi": 2**30,
+    "Ti": 2**40,
+    "Pi": 2**50,
+    "Ei": 2**60,
+}
+
+
+def quantity_value(value: Any) -> int:
+    """Kubernetes Quantity.Value(): the amount rounded up to a whole number."""
+    text = str(value).strip()
+    for suffix in sorted(_SUFFIXES, key=len, reverse=True):
+        if text.endswith(suffix) and text[: -len(suffix)].replace(".", "", 1).lstrip("+-").isdigit():
+            return math.ceil(float(text[: -len(suffix)]) * _SUFFIXES[suffix] - 1e-9)
+    return math.ceil(float(text) - 1e-9)
+
+
+def apply_group_resources(params: dict[str, str], resources: dict[str, str] | None) -> None:
+    """The group's `resources` field overrides num-cpus, num-gpus, memory and custom resources."""
+    if not resources:
+        return
+    custom: dict[str, float] = {}
+    for key, value in resources.items():
+        if key == "CPU":
+            params["num-cpus"] = value
+        elif key == "GPU":
+            params["num-gpus"] = value
+        elif key == "memory":
+            params["memory"] = value
+        else:
+            custom[key] = float(value)
+    if custom:
+        params["resources"] = "'" + json.dumps(custom, separators=(",", ":"), sort_keys=True) + "'"
+
+
+def apply_group_labels(params: dict[str, str], labels: dict[str, str] | None) -> None:
+    if labels:
+        params["labels"] = ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
+
+
+def set_missing_params(params: dict[str, str], node_type: str, *, head_address: str) -> None:
+    if node_type == c.WORKER_NODE:
+        params.setdefault("address", head_address)
+    else:
+        params.setdefault("dashboard-host", "0.0.0.0")
+    params.setdefault("metrics-export-port", str(c.DEFAULT_METRICS_PORT))
+    params["block"] = "true"
+    params.setdefault("dashboard-agent-listen-port", str(c.DEFAULT_DASHBOARD_AGENT_LISTEN_PORT))
+
+
+def infer_resources(params: dict[str, str], container_resources: dict[str, Any]) -> None:
+    """num-cpus, memory, num-gpus and accelerator resources from the Ray container's resources."""
+    limits = container_resources.get("limits") or {}
+    requests = container_resources.get("requests") or {}
+    if "num-cpus" not in params:
+        cpu = limits.get("cpu") or requests.get("cpu")
+        if cpu is not None and quantity_value(cpu) != 0:
+            params["num-cpus"] = str(quantity_value(cpu))
+    if "memory" not in params and limits.get("memory") is not None and quantity_value(limits["memory"]) != 0:
+        params["memory"] = str(quantity_value(limits["memory"]))
+    custom = _resources_map(params)
+    accelerator_present = any(name in custom for name in CUSTOM_ACCELERATORS.values())
+    for key in sorted(limits):
+        value = limits[key]
+        if "num-gpus" not in params and _GPU_KEY.search(key) and quantity_value(value) != 0:
+            params["num-gpus"] = str(quantity_value(value))
+        ray_name = CUSTOM_ACCELERATORS.get(key)
+        if not accelerator_present and ray_name and quantity_value(value) != 0:
+            if ray_name not in custom:
+                custom[ray_name] = float(quantity_value(value))
+                params["resources"] = "'" + json.dumps(custom, separators=(",", ":")) + "'"
+            accelerator_present = True
+
+
+def _resources_map(params: dict[str, str]) -> dict[str, float]:
+    text = params.get("resources")
+    if not text:
+        return {}
+    try:
+        loaded = json.loads(text.strip("'\"` "))
+    except ValueError:
+        return {}
+    return dict(loaded) if isinstance(loaded, dict) else {}
+
+
+def flags(params: dict[str, str]) -> str:
+    """`--k=v` in sorted order; `true` is a bare flag and `false` drops it, except for valued booleans."""
+    out = []
+    for key in sorted(params):
+        value = params[key]
+        if value.lower() in ("true", "false") and key not in VALUED_BOOLEAN_FLAGS:
+            if value.lower() == "true":
+                out.append(f"--{key}")
+        else:
+            out.append(f"--{key}={value}")
+    return " ".join(out)
+
+
+def ray_start_command(node_type: str, params: dict[str, str]) -> str:
+    head = " --head" if node_type == c.HEAD_NODE else ""
+    return f"ray start{head} {flags(params)}".rstrip()

@@ -1,0 +1,65 @@
+"""The operator's configuration, built once from flags and environment; the only module that reads
+`os.environ`. Builders and planners receive it as an argument, never read the environment."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+
+def _flag(environ: Mapping[str, str], name: str, default: bool) -> bool:
+    value = environ.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() == "true"
+
+
+def _int(environ: Mapping[str, str], name: str, default: int) -> int:
+    try:
+        return int(environ.get(name, default))
+    except ValueError:
+        return default
+
+
+@dataclass(frozen=True)
+class OperatorConfig:
+    """KubeRay's operator-level knobs (reference §3.1), with KubeRay's defaults."""
+
+    enable_init_container_injection: bool = True
+    enable_probes_injection: bool = True
+    enable_ray_head_cluster_ip_service: bool = False
+    enable_random_pod_delete: bool = False
+    enable_gcs_ft_redis_cleanup: bool = True
+    enable_zero_downtime: bool = True
+    enable_deterministic_head_pod_name: bool = False
+    enable_login_shell: bool = False
+    delete_rayjob_cr_after_job_finishes: bool = False
+    use_ingress_on_openshift: bool = False
+    raycluster_default_requeue_seconds: int = 300
+    rayjob_deployment_status_transition_grace_period_seconds: int = 300
+    rayjob_status_check_timeout_seconds: int = 300
+    cluster_domain: str = "cluster.local"
+    default_container_envs: tuple[tuple[str, str], ...] = field(default=())
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] | None = None) -> OperatorConfig:
+        env = os.environ if environ is None else environ
+        return cls(
+            enable_init_container_injection=_flag(env, "ENABLE_INIT_CONTAINER_INJECTION", True),
+            enable_probes_injection=_flag(env, "ENABLE_PROBES_INJECTION", True),
+            enable_ray_head_cluster_ip_service=_flag(env, "ENABLE_RAY_HEAD_CLUSTER_IP_SERVICE", False),
+            enable_random_pod_delete=_flag(env, "ENABLE_RANDOM_POD_DELETE", False),
+            enable_gcs_ft_redis_cleanup=_flag(env, "ENABLE_GCS_FT_REDIS_CLEANUP", True),
+            enable_zero_downtime=_flag(env, "ENABLE_ZERO_DOWNTIME", True),
+            enable_deterministic_head_pod_name=_flag(env, "ENABLE_DETERMINISTIC_HEAD_POD_NAME", False),
+            enable_login_shell=_flag(env, "ENABLE_LOGIN_SHELL", False),
+            delete_rayjob_cr_after_job_finishes=_flag(env, "DELETE_RAYJOB_CR_AFTER_JOB_FINISHES", False),
+            use_ingress_on_openshift=_flag(env, "USE_INGRESS_ON_OPENSHIFT", False),
+            raycluster_default_requeue_seconds=_int(env, "RAYCLUSTER_DEFAULT_REQUEUE_SECONDS_ENV", 300),
+            rayjob_deployment_status_transition_grace_period_seconds=_int(
+                env, "RAYJOB_DEPLOYMENT_STATUS_TRANSITION_GRACE_PERIOD_SECONDS", 300
+            ),
+            rayjob_status_check_timeout_seconds=_int(env, "RAYJOB_STATUS_CHECK_TIMEOUT_SECONDS", 300),
+            cluster_domain=env.get("CLUSTER_DOMAIN") or "cluster.local",
+        )
