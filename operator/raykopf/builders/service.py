@@ -55,15 +55,15 @@ def build_head_service(cluster: RayCluster, config: OperatorConfig) -> dict[str,
     if custom is not None:
         service = copy.deepcopy(custom)
         meta = service.setdefault("metadata", {})
-        spec = service.setdefault("spec", {})
-        spec["selector"] = selector
+        custom_spec = service.setdefault("spec", {})
+        custom_spec["selector"] = selector
         meta["annotations"] = {**(meta.get("annotations") or {}), **annotations}
-        spec["ports"] = list(spec.get("ports") or []) + ports
+        custom_spec["ports"] = list(custom_spec.get("ports") or []) + ports
         meta["labels"] = {**(meta.get("labels") or {}), **selector}
         meta["name"] = meta.get("name") or naming.head_service(name)
         meta["namespace"] = namespace
-        if not spec.get("type") and service_type:
-            spec["type"] = service_type
+        if not custom_spec.get("type") and service_type:
+            custom_spec["type"] = service_type
         return {"apiVersion": "v1", "kind": "Service", **service}
     spec: dict[str, Any] = {"selector": selector, "ports": ports}
     if service_type:
