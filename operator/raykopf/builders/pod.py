@@ -31,6 +31,9 @@ class Creator:
         return self.kind == "RayService"
 
 
+RAYCLUSTER_CREATOR = Creator()
+
+
 def _env_exists(container: dict[str, Any], name: str) -> bool:
     return any(e.get("name") == name for e in container.get("env") or [])
 
@@ -391,7 +394,7 @@ def _template(raw: dict[str, Any], cluster: RayCluster) -> dict[str, Any]:
 
 
 def build_head_pod(
-    cluster: RayCluster, config: OperatorConfig, creator: Creator = Creator()
+    cluster: RayCluster, config: OperatorConfig, creator: Creator = RAYCLUSTER_CREATOR
 ) -> dict[str, Any]:
     """The head Pod to create (≙ DefaultHeadPodTemplate + BuildPod)."""
     name = cluster.metadata.name or ""
@@ -489,7 +492,7 @@ def build_worker_pod(
     cluster: RayCluster,
     group: WorkerGroupSpec,
     config: OperatorConfig,
-    creator: Creator = Creator(),
+    creator: Creator = RAYCLUSTER_CREATOR,
     *,
     replica_index: int = 0,
     host_index: int = 0,

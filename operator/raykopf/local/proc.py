@@ -5,9 +5,10 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import subprocess
 import time
 from pathlib import Path
+
+from raykopf.local.hostenv import host_environment
 
 
 def _alive(pid: int) -> bool:
@@ -44,24 +45,25 @@ class Processes:
         return self.log_dir / f"{name}.log"
 
     def start(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> int:
-        """Start `argv` in a new session unless it already runs; return its PID."""
+        """Start `argv` in a new session unless it already runs; return its PID.
+
+        posix_spawn rather than subprocess.Popen: the process outlives this one, and a Popen object
+        would warn when it is collected while its process still runs.
+        """
         running = self.pid(name)
         if running is not None:
             return running
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.log_dir.mkdir(parents=True, exist_ok=True)
         with self.log(name).open("ab") as out:
-            process = subprocess.Popen(
-                argv,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-                env=env,
-                close_fds=True,
-            )
-        (self.run_dir / f"{name}.pid").write_text(str(process.pid))
-        return process.pid
+            actions = [
+                (os.POSIX_SPAWN_OPEN, 0, "/dev/null", os.O_RDONLY, 0),
+                (os.POSIX_SPAWN_DUP2, out.fileno(), 1),
+                (os.POSIX_SPAWN_DUP2, out.fileno(), 2),
+            ]
+            pid = os.posix_spawnp(argv[0], argv, env or host_environment(), file_actions=actions, setsid=True)
+        (self.run_dir / f"{name}.pid").write_text(str(pid))
+        return pid
 
     def stop(self, name: str, grace: float = 10.0) -> bool:
         """SIGTERM the process's session, SIGKILL after `grace` seconds; False if it was not running."""
@@ -70,6 +72,8 @@ class Processes:
         if pid is None:
             return False
         kill_session(pid, grace)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)  # reap it when this process started it
         return True
 
 

@@ -1,0 +1,1 @@
+"""Pure decisions: (desired spec, observed children, now) -> actions and the next status."""

@@ -1,0 +1,38 @@
+"""What a reconcile pass decided to do; executed by `raykopf.k8s`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Create:
+    body: dict[str, Any]
+    reason: str
+    """Event reason on success (KubeRay's), e.g. CreatedWorkerPod."""
+
+
+@dataclass(frozen=True)
+class Delete:
+    kind: str
+    namespace: str
+    name: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Event:
+    type: str  # Normal | Warning
+    reason: str
+    message: str
+
+
+@dataclass
+class Plan:
+    creates: list[Create] = field(default_factory=list)
+    deletes: list[Delete] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+    status: dict[str, Any] | None = None
+    """The whole new status, or None when nothing worth writing changed."""
+    requeue_after: float | None = None

@@ -1,0 +1,252 @@
+"""The RayCluster status (≙ calculateStatus), computed from the spec and the observed Pods."""
+
+from __future__ import annotations
+
+import copy
+from decimal import Decimal
+from typing import Any
+
+from raykopf import constants as c
+from raykopf.api.raycluster import RayCluster
+from raykopf.builders.raystart import quantity_value
+from raykopf.reconcile import conditions as cond
+from raykopf.reconcile import pods as podstate
+from raykopf.reconcile.raycluster import Observed, effective_replicas
+
+READY = "ready"
+SUSPENDED = "suspended"
+# Fields whose change is worth a status write (KubeRay's inconsistency check ignores desired resources).
+_COMPARED = (
+    "state",
+    "reason",
+    "desiredWorkerReplicas",
+    "minWorkerReplicas",
+    "maxWorkerReplicas",
+    "readyWorkerReplicas",
+    "availableWorkerReplicas",
+    "endpoints",
+    "head",
+    "conditions",
+    "observedGeneration",
+)
+
+
+def _pod_resources(template: dict[str, Any]) -> dict[str, Decimal]:
+    totals: dict[str, Decimal] = {}
+    for container in template.get("spec", {}).get("containers") or []:
+        resources = container.get("resources") or {}
+        amounts = {**(resources.get("requests") or {}), **(resources.get("limits") or {})}
+        for key, value in amounts.items():
+            totals[key] = totals.get(key, Decimal(0)) + _decimal(value)
+    return totals
+
+
+def _decimal(value: Any) -> Decimal:
+    text = str(value)
+    for suffix, factor in (
+        ("m", Decimal("0.001")),
+        ("Ki", 2**10),
+        ("Mi", 2**20),
+        ("Gi", 2**30),
+        ("Ti", 2**40),
+        ("k", 10**3),
+        ("M", 10**6),
+        ("G", 10**9),
+        ("T", 10**12),
+    ):
+        if text.endswith(suffix) and text[: -len(suffix)].replace(".", "", 1).isdigit():
+            return Decimal(text[: -len(suffix)]) * Decimal(factor)
+    try:
+        return Decimal(text)
+    except ArithmeticError:
+        return Decimal(quantity_value(text))
+
+
+def _cpu(amount: Decimal) -> str:
+    return str(int(amount)) if amount == amount.to_integral_value() else f"{int(amount * 1000)}m"
+
+
+def _memory(amount: Decimal) -> str:
+    whole = int(amount)
+    for suffix, factor in (("Ti", 2**40), ("Gi", 2**30), ("Mi", 2**20), ("Ki", 2**10)):
+        if whole and whole % factor == 0:
+            return f"{whole // factor}{suffix}"
+    return str(whole)
+
+
+def desired_resources(cluster: RayCluster) -> dict[str, str]:
+    totals = _pod_resources(cluster.spec.head_group_spec.template)
+    for group in cluster.spec.worker_group_specs or []:
+        for key, value in _pod_resources(group.template).items():
+            totals[key] = totals.get(key, Decimal(0)) + value * effective_replicas(group)
+    gpu = sum((v for k, v in totals.items() if k.endswith("gpu")), Decimal(0))
+    return {
+        "desiredCPU": _cpu(totals.get("cpu", Decimal(0))),
+        "desiredMemory": _memory(totals.get("memory", Decimal(0))),
+        "desiredGPU": _cpu(gpu),
+        "desiredTPU": _cpu(totals.get("google.com/tpu", Decimal(0))),
+    }
+
+
+def _head_info(head: dict[str, Any] | None, service: dict[str, Any] | None) -> dict[str, str]:
+    info: dict[str, str] = {}
+    if head is not None:
+        if head.get("status", {}).get("podIP"):
+            info["podIP"] = head["status"]["podIP"]
+        info["podName"] = podstate.name(head)
+    if service is not None:
+        info["serviceName"] = service["metadata"]["name"]
+        cluster_ip = service.get("spec", {}).get("clusterIP")
+        service_ip = info.get("podIP") if cluster_ip in (None, "", "None") else cluster_ip
+        if service_ip:
+            info["serviceIP"] = service_ip
+    return info
+
+
+def _endpoints(service: dict[str, Any] | None) -> dict[str, str]:
+    if service is None:
+        return {}
+    result = {}
+    for port in service.get("spec", {}).get("ports") or []:
+        value = (
+            port.get("nodePort")
+            if service.get("spec", {}).get("type") == "NodePort" and port.get("nodePort")
+            else port.get("targetPort", port.get("port"))
+        )
+        result[str(port.get("name", ""))] = str(value)
+    return result
+
+
+def next_status(
+    cluster: RayCluster, observed: Observed, *, now: str, reconcile_error: str | None = None
+) -> dict[str, Any]:
+    """The status this pass should write; `state` is sticky `ready` as in KubeRay."""
+    previous = cluster.to_dict().get("status") or {}
+    status = copy.deepcopy(previous)
+    conditions: list[dict[str, Any]] = status.setdefault("conditions", [])
+    live = [p for p in observed.pods if not podstate.is_terminating(p)]
+    workers = [p for p in live if podstate.node_type(p) == c.WORKER_NODE]
+    heads = [p for p in live if podstate.node_type(p) == c.HEAD_NODE]
+    head = heads[0] if heads else None
+    groups = cluster.spec.worker_group_specs or []
+    desired_workers = sum(effective_replicas(g) for g in groups)
+    status.update(
+        desiredWorkerReplicas=desired_workers,
+        minWorkerReplicas=sum(
+            (g.min_replicas or 0) * max(g.num_of_hosts, 1) for g in groups if not g.suspend
+        ),
+        maxWorkerReplicas=sum(
+            min(
+                (g.max_replicas if g.max_replicas is not None else 2**31 - 1) * max(g.num_of_hosts, 1),
+                2**31 - 1,
+            )
+            for g in groups
+            if not g.suspend
+        )
+        if groups
+        else 0,
+        readyWorkerReplicas=sum(1 for p in workers if podstate.is_ready(p)),
+        availableWorkerReplicas=sum(1 for p in workers if podstate.phase(p) == "Running"),
+        observedGeneration=cluster.metadata.generation,
+        **desired_resources(cluster),
+    )
+    status["maxWorkerReplicas"] = min(status["maxWorkerReplicas"], 2**31 - 1)
+    head_info = _head_info(head, observed.head_service)
+    if head_info:
+        status["head"] = head_info
+    endpoints = _endpoints(observed.head_service)
+    if endpoints:
+        status["endpoints"] = endpoints
+
+    generation = cluster.metadata.generation
+    if head is None:
+        cond.set_condition(conditions, "HeadPodReady", False, "HeadPodNotFound", "", now, generation)
+    elif podstate.is_ready(head):
+        cond.set_condition(conditions, "HeadPodReady", True, "HeadPodRunningAndReady", "", now, generation)
+    else:
+        reason, message = _container_reason(head)
+        cond.set_condition(conditions, "HeadPodReady", False, reason, message, now, generation)
+
+    all_ready = bool(head) and len(live) == desired_workers + 1 and all(podstate.is_ready(p) for p in live)
+    if cluster.spec.suspend:
+        if not live:
+            status["state"] = SUSPENDED
+            cond.set_condition(
+                conditions, "RayClusterSuspended", True, "RayClusterSuspended", "", now, generation
+            )
+            cond.set_condition(
+                conditions, "RayClusterSuspending", False, "RayClusterSuspended", "", now, generation
+            )
+            cond.set_condition(
+                conditions, "RayClusterProvisioned", False, "RayClusterPodsProvisioning", "", now, generation
+            )
+        else:
+            cond.set_condition(
+                conditions, "RayClusterSuspending", True, "RayClusterSuspending", "", now, generation
+            )
+    else:
+        if cond.is_true(conditions, "RayClusterSuspended"):
+            cond.set_condition(
+                conditions, "RayClusterSuspended", False, "RayClusterResumed", "", now, generation
+            )
+        if status.get("state") == SUSPENDED:
+            status.pop("state")
+        if all_ready and reconcile_error is None:
+            if status.get("state") != READY:
+                status["state"] = READY
+                status.setdefault("stateTransitionTimes", {})[READY] = now
+            status.pop("reason", None)
+            if not cond.is_true(conditions, "RayClusterProvisioned"):
+                cond.set_condition(
+                    conditions,
+                    "RayClusterProvisioned",
+                    True,
+                    "AllPodRunningAndReadyFirstTime",
+                    "All Ray Pods are ready for the first time",
+                    now,
+                    generation,
+                )
+        elif not any(x.get("type") == "RayClusterProvisioned" for x in conditions):
+            cond.set_condition(
+                conditions,
+                "RayClusterProvisioned",
+                False,
+                "RayClusterPodsProvisioning",
+                "RayCluster Pods are being provisioned for first time",
+                now,
+                generation,
+            )
+    if reconcile_error is not None:
+        cond.set_condition(
+            conditions,
+            "ReplicaFailure",
+            True,
+            reconcile_error.split(":")[0],
+            reconcile_error,
+            now,
+            generation,
+        )
+    else:
+        cond.remove(conditions, "ReplicaFailure")
+    if _changed(previous, status):
+        status["lastUpdateTime"] = now
+    else:
+        status["lastUpdateTime"] = previous.get("lastUpdateTime", now)
+    return status
+
+
+def _container_reason(pod: dict[str, Any]) -> tuple[str, str]:
+    for container in pod.get("status", {}).get("containerStatuses") or []:
+        state = container.get("state") or {}
+        for kind in ("waiting", "terminated"):
+            if kind in state and state[kind].get("reason"):
+                return str(state[kind]["reason"]), str(state[kind].get("message", ""))
+    return "HeadPodNotReady", f"head Pod {podstate.name(pod)} is {podstate.phase(pod)} and not ready"
+
+
+def _changed(previous: dict[str, Any], status: dict[str, Any]) -> bool:
+    return any(previous.get(key) != status.get(key) for key in _COMPARED)
+
+
+def status_changed(previous: dict[str, Any] | None, status: dict[str, Any]) -> bool:
+    return _changed(previous or {}, status)
