@@ -1,0 +1,137 @@
+"""RayCluster status: sticky `ready`, conditions, counters, head info, resources."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from raykopf.api import RayCluster
+from raykopf.reconcile.raycluster import Observed
+from raykopf.reconcile.status import next_status
+
+
+def cluster(status: dict[str, Any] | None = None, suspend: bool = False) -> RayCluster:
+    resources = {"limits": {"cpu": "1", "memory": "2Gi"}}
+    return RayCluster.model_validate(
+        {
+            "metadata": {"name": "demo", "namespace": "ns", "generation": 3},
+            "spec": {
+                "suspend": suspend,
+                "headGroupSpec": {
+                    "template": {
+                        "spec": {"containers": [{"name": "h", "image": "ray", "resources": resources}]}
+                    }
+                },
+                "workerGroupSpecs": [
+                    {
+                        "groupName": "g",
+                        "replicas": 2,
+                        "minReplicas": 1,
+                        "maxReplicas": 4,
+                        "template": {
+                            "spec": {
+                                "containers": [
+                                    {
+                                        "name": "w",
+                                        "image": "ray",
+                                        "resources": {"requests": {"cpu": "500m", "memory": "1Gi"}},
+                                    }
+                                ]
+                            }
+                        },
+                    }
+                ],
+            },
+            **({"status": status} if status else {}),
+        }
+    )
+
+
+def pod(node_type: str, ready: bool, name: str, ip: str = "198.18.0.9") -> dict[str, Any]:
+    return {
+        "metadata": {"name": name, "labels": {"ray.io/node-type": node_type}},
+        "status": {
+            "phase": "Running",
+            "podIP": ip,
+            "conditions": [{"type": "Ready", "status": "True" if ready else "False"}],
+        },
+    }
+
+
+HEADLESS = {
+    "metadata": {"name": "demo-head-svc"},
+    "spec": {
+        "clusterIP": "None",
+        "ports": [{"name": "dashboard", "port": 8265}, {"name": "gcs-server", "port": 6379}],
+    },
+}
+
+
+def conditions(status: dict[str, Any]) -> dict[str, tuple[str, str]]:
+    return {c["type"]: (c["status"], c["reason"]) for c in status["conditions"]}
+
+
+def test_a_provisioning_cluster() -> None:
+    status = next_status(cluster(), Observed(), now="t1")
+    assert "state" not in status
+    assert conditions(status) == {
+        "HeadPodReady": ("False", "HeadPodNotFound"),
+        "RayClusterProvisioned": ("False", "RayClusterPodsProvisioning"),
+    }
+    assert (status["desiredWorkerReplicas"], status["minWorkerReplicas"], status["maxWorkerReplicas"]) == (
+        2,
+        1,
+        4,
+    )
+    assert (status["desiredCPU"], status["desiredMemory"], status["desiredGPU"]) == ("2", "4Gi", "0")
+    assert status["observedGeneration"] == 3
+    assert status["lastUpdateTime"] == "t1"
+
+
+def test_ready_is_reached_once_and_stays() -> None:
+    pods = (pod("head", True, "h", "198.18.0.2"), pod("worker", True, "w1"), pod("worker", True, "w2"))
+    ready = next_status(cluster(), Observed(pods, HEADLESS), now="t2")
+    assert ready["state"] == "ready"
+    assert ready["stateTransitionTimes"] == {"ready": "t2"}
+    assert conditions(ready)["RayClusterProvisioned"] == ("True", "AllPodRunningAndReadyFirstTime")
+    assert conditions(ready)["HeadPodReady"] == ("True", "HeadPodRunningAndReady")
+    assert ready["head"] == {
+        "podIP": "198.18.0.2",
+        "podName": "h",
+        "serviceName": "demo-head-svc",
+        "serviceIP": "198.18.0.2",
+    }
+    assert ready["endpoints"] == {"dashboard": "8265", "gcs-server": "6379"}
+    assert (ready["readyWorkerReplicas"], ready["availableWorkerReplicas"]) == (2, 2)
+
+    degraded = (pod("head", True, "h", "198.18.0.2"), pod("worker", False, "w1"))
+    later = next_status(cluster(ready), Observed(degraded, HEADLESS), now="t3")
+    assert later["state"] == "ready"  # sticky, as in KubeRay
+    assert later["stateTransitionTimes"] == {"ready": "t2"}
+    assert conditions(later)["RayClusterProvisioned"] == ("True", "AllPodRunningAndReadyFirstTime")
+    assert later["readyWorkerReplicas"] == 0
+    assert later["lastUpdateTime"] == "t3"
+
+
+def test_unchanged_observations_keep_the_last_update_time() -> None:
+    first = next_status(cluster(), Observed(), now="t1")
+    again = next_status(cluster(first), Observed(), now="t9")
+    assert again["lastUpdateTime"] == "t1"
+    assert again == first
+
+
+def test_suspended_once_every_pod_is_gone() -> None:
+    suspending = next_status(cluster(suspend=True), Observed((pod("head", True, "h"),)), now="t1")
+    assert conditions(suspending)["RayClusterSuspending"] == ("True", "RayClusterSuspending")
+    suspended = next_status(cluster(suspending, suspend=True), Observed(), now="t2")
+    assert suspended["state"] == "suspended"
+    assert conditions(suspended)["RayClusterSuspended"] == ("True", "RayClusterSuspended")
+    assert conditions(suspended)["RayClusterSuspending"][0] == "False"
+    assert conditions(suspended)["RayClusterProvisioned"][0] == "False"
+
+
+def test_a_create_failure_sets_replica_failure_until_a_clean_pass() -> None:
+    failed = next_status(
+        cluster(), Observed(), now="t1", reconcile_error="FailedCreateWorkerPod: quota exceeded"
+    )
+    assert conditions(failed)["ReplicaFailure"] == ("True", "FailedCreateWorkerPod")
+    assert "ReplicaFailure" not in conditions(next_status(cluster(failed), Observed(), now="t2"))
