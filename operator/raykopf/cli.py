@@ -87,6 +87,26 @@ def _print_pod_log(cluster: object, args: argparse.Namespace, out: TextIO) -> in
     return 0
 
 
+def _run_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    import asyncio
+    import logging
+
+    from raykopf.config import OperatorConfig
+    from raykopf.runtime.run import run
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    namespaces = [n for n in (args.watch_namespace or "").split(",") if n]
+    asyncio.run(
+        run(
+            kubeconfig=args.kubeconfig,
+            namespaces=namespaces,
+            concurrency=args.reconcile_concurrency,
+            config=OperatorConfig.from_environment(),
+        )
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="raykopf", description="A kopf-based, drop-in replacement for KubeRay."
@@ -109,6 +129,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="a YAML file (multi-document) or a directory searched recursively; repeatable",
     )
     check.set_defaults(handler=_validate_command)
+
+    run = commands.add_parser("run", help="run the operator against a cluster")
+    run.add_argument("--kubeconfig", type=Path, required=True, help="kubeconfig of the cluster to manage")
+    run.add_argument("--watch-namespace", default="", help="comma-separated namespaces to watch; empty: all")
+    run.add_argument(
+        "--reconcile-concurrency", type=int, default=10, help="keys reconciled at once (default 10)"
+    )
+    run.set_defaults(handler=_run_command)
 
     local = commands.add_parser(
         "local", help="the local cluster: real control plane, pods as processes with real Ray"

@@ -2,8 +2,8 @@
 package, once, into a cache outside the repository.
 
 The vendored reflect2 v1.0.1 links to the Go runtime's `mapiterinit` with its pre-Go-1.18 signature,
-which crashes the apiserver on the first custom object; `patch_reflect2` makes the same change as
-reflect2 v1.0.2 before building.
+which crashes the apiserver on the first custom object, and the vendored go-openapi rejects empty
+strings in custom objects when built with Go >= 1.19; `patch_sources` fixes both before building.
 """
 
 from __future__ import annotations
@@ -124,36 +124,45 @@ _HITER_FULL = """type hiter struct {
 	bucket      uintptr
 	checkBucket uintptr
 }"""
+# Go >= 1.19 returns the same pointer for reflect.Zero("") and for "" in an interface, so the vendored
+# go-openapi type check took every empty string in a custom object for null (`rayVersion: ""` was
+# rejected). With the Go 1.15 that 1.20.2 was released with, the check only ever matched nil.
+_OPENAPI_ZERO_CHECK = (
+    "\tif data == nil || reflect.DeepEqual(reflect.Zero(reflect.TypeOf(data)), reflect.ValueOf(data)) {",
+    "\tif data == nil {",
+)
 _PATCHES = {
-    "unsafe_link.go": [
+    "github.com/modern-go/reflect2/unsafe_link.go": [
         (
             "func mapiterinit(rtype unsafe.Pointer, m unsafe.Pointer) *hiter",
             "func mapiterinit(rtype unsafe.Pointer, m unsafe.Pointer, it *hiter)",
         ),
         (_HITER_V101, _HITER_FULL),
     ],
-    "unsafe_map.go": [
+    "github.com/modern-go/reflect2/unsafe_map.go": [
         (
             "\treturn &UnsafeMapIterator{\n\t\thiter:      mapiterinit(type2.rtype, *(*unsafe.Pointer)(obj)),",
             "\tvar it hiter\n\tmapiterinit(type2.rtype, *(*unsafe.Pointer)(obj), &it)\n"
             "\treturn &UnsafeMapIterator{\n\t\thiter:      &it,",
         ),
     ],
+    "github.com/go-openapi/validate/type.go": [_OPENAPI_ZERO_CHECK],
+    # The copy that apiextensions-apiserver actually uses for custom objects.
+    "k8s.io/kube-openapi/pkg/validation/validate/type.go": [_OPENAPI_ZERO_CHECK],
 }
 
 
-def patch_reflect2(tree: Path) -> bool:
-    """Apply the reflect2 v1.0.2 iterator fix to the vendored copy; False if it was already applied."""
-    folder = tree / "vendor" / "github.com" / "modern-go" / "reflect2"
+def patch_sources(tree: Path) -> bool:
+    """Apply the fixes Go >= 1.18 needs to the vendored code; False if they were already applied."""
     changed = False
-    for name, edits in _PATCHES.items():
-        path = folder / name
+    for relative, edits in _PATCHES.items():
+        path = tree / "vendor" / relative
         text = path.read_text()
         for old, new in edits:
             if new in text:
                 continue
             if old not in text:
-                raise BuildError(f"{path}: the expected reflect2 v1.0.1 code was not found; cannot patch")
+                raise BuildError(f"{path}: the expected vendored code was not found; cannot patch")
             text = text.replace(old, new)
             changed = True
         path.write_text(text)
@@ -192,8 +201,8 @@ def prepare(layout: Layout, say: Say) -> None:
     if binaries_ready(layout):
         return
     tree = ensure_source(say, log, layout)
-    if patch_reflect2(tree):
-        say("patched the vendored reflect2 for Go >= 1.18")
+    if patch_sources(tree):
+        say("patched the vendored reflect2 and go-openapi for Go >= 1.18")
     build_binaries(say, log, layout, tree)
 
 

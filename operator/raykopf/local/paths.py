@@ -7,6 +7,8 @@ from pathlib import Path
 
 KUBERNETES_SOURCE_PACKAGE = "kubernetes"
 KUBERNETES_VERSION = "1.20.2"
+# Bumped whenever the source patches change, so that cached binaries are rebuilt.
+BUILD_REVISION = 3
 GO_BIN = Path("/usr/lib/go-1.19/bin")
 CONTROL_PLANE_BINARIES = ("kube-apiserver", "kube-controller-manager", "kube-scheduler")
 
@@ -28,7 +30,7 @@ class Layout:
 
     @property
     def bin(self) -> Path:
-        return self.cache / f"kubernetes-{KUBERNETES_VERSION}" / "bin"
+        return self.cache / f"kubernetes-{KUBERNETES_VERSION}-r{BUILD_REVISION}" / "bin"
 
     @property
     def logs(self) -> Path:

@@ -10,6 +10,7 @@ import signal
 import subprocess
 from pathlib import Path
 
+from raykopf.k8s.client import KubeClient
 from raykopf.local import settings
 from raykopf.local.agent import kubelet_api, sandbox
 from raykopf.local.agent.node import (
@@ -20,7 +21,6 @@ from raykopf.local.agent.node import (
     dnsmasq_argv,
     watch_forever,
 )
-from raykopf.local.kubeclient import KubeClient
 from raykopf.local.pki import ensure_server_cert
 
 

@@ -16,12 +16,12 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
+from raykopf.k8s.client import ApiError, KubeClient
 from raykopf.local import settings
 from raykopf.local.agent import proxy, sandbox
 from raykopf.local.agent.containers import Sources, service_env
 from raykopf.local.agent.pods import PodEnvironment, PodWorker, now, runtime_path
 from raykopf.local.agent.services import dns_records, hosts_file, translations
-from raykopf.local.kubeclient import ApiError, KubeClient
 
 log = logging.getLogger("raykopf.node")
 

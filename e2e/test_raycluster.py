@@ -1,0 +1,145 @@
+"""The RayCluster controller on the local cluster, with real Ray (issue 4, first slice)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from e2e.conftest import ROOT, Kubectl, wait_for
+from raykopf.local.cluster import LocalCluster
+
+SAMPLE = ROOT / "manifests" / "samples" / "raycluster.sample.yaml"
+
+
+@pytest.fixture(scope="module")
+def operator(
+    local_cluster: LocalCluster, kubectl: Kubectl, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Path]:
+    kubectl("apply", "-f", str(ROOT / "crds"))
+    kubectl("wait", "--for=condition=Established", "crd/rayclusters.ray.io")
+    log = tmp_path_factory.mktemp("operator") / "operator.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "raykopf", "run", "--kubeconfig", str(local_cluster.kubeconfig)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        time.sleep(3)
+        assert process.poll() is None, log.read_text()
+        yield log
+    finally:
+        process.terminate()
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        print(log.read_text()[-3000:], file=sys.stderr)
+
+
+def raycluster(kubectl: Kubectl, namespace: str, name: str) -> dict[str, Any]:
+    result: dict[str, Any] = kubectl.json("get", "raycluster", name, "-n", namespace)
+    return result
+
+
+def alive_nodes(head_ip: str) -> int:
+    with urllib.request.urlopen(f"http://{head_ip}:8265/nodes?view=summary", timeout=5) as response:
+        summary = json.load(response)["data"]["summary"]
+    return sum(1 for node in summary if node["raylet"]["state"] == "ALIVE")
+
+
+def test_sample_raycluster_becomes_ready_and_scales(kubectl: Kubectl, namespace: str, operator: Path) -> None:
+    kubectl("apply", "-n", namespace, "-f", str(SAMPLE))
+    wait_for(
+        lambda: raycluster(kubectl, namespace, "raycluster-sample").get("status", {}).get("state") == "ready",
+        180,
+        "the RayCluster to become ready",
+        interval=2,
+    )
+    status = raycluster(kubectl, namespace, "raycluster-sample")["status"]
+    assert status["desiredWorkerReplicas"] == 1
+    assert status["readyWorkerReplicas"] == 1
+    assert status["head"]["serviceName"] == "raycluster-sample-head-svc"
+    conditions = {c["type"]: c["status"] for c in status["conditions"]}
+    assert conditions["RayClusterProvisioned"] == "True"
+    assert conditions["HeadPodReady"] == "True"
+    head_ip = status["head"]["podIP"]
+    assert wait_for(lambda: alive_nodes(head_ip) == 2, 60, "Ray to report 2 nodes")
+
+    pods = kubectl.json("get", "pods", "-n", namespace, "-l", "ray.io/cluster=raycluster-sample")["items"]
+    names = sorted(p["metadata"]["generateName"] for p in pods)
+    assert names == ["raycluster-sample-cpu-group-worker-", "raycluster-sample-head-"]
+    for pod in pods:
+        owner = pod["metadata"]["ownerReferences"][0]
+        assert (owner["kind"], owner["name"], owner["controller"]) == (
+            "RayCluster",
+            "raycluster-sample",
+            True,
+        )
+
+    # Scale up to 2 workers: Ray itself must see 3 nodes.
+    kubectl(
+        "patch",
+        "raycluster",
+        "raycluster-sample",
+        "-n",
+        namespace,
+        "--type=json",
+        "-p",
+        json.dumps([{"op": "replace", "path": "/spec/workerGroupSpecs/0/replicas", "value": 2}]),
+    )
+    wait_for(
+        lambda: raycluster(kubectl, namespace, "raycluster-sample")["status"].get("readyWorkerReplicas") == 2,
+        120,
+        "two ready workers",
+        interval=2,
+    )
+    assert wait_for(lambda: alive_nodes(head_ip) == 3, 90, "Ray to report 3 nodes")
+
+    # A deleted worker is replaced.
+    worker = next(
+        p["metadata"]["name"]
+        for p in kubectl.json("get", "pods", "-n", namespace, "-l", "ray.io/node-type=worker")["items"]
+    )
+    kubectl("delete", "pod", worker, "-n", namespace, "--wait=false")
+
+    def replaced() -> bool:
+        workers = kubectl.json("get", "pods", "-n", namespace, "-l", "ray.io/node-type=worker")["items"]
+        live = [p for p in workers if not p["metadata"].get("deletionTimestamp")]
+        return len(live) == 2 and worker not in {p["metadata"]["name"] for p in live}
+
+    wait_for(replaced, 60, "the deleted worker to be replaced")
+
+
+def test_an_invalid_raycluster_gets_a_warning_and_does_not_block_others(
+    kubectl: Kubectl, namespace: str, operator: Path
+) -> None:
+    invalid = yaml.safe_load(SAMPLE.read_text())
+    invalid["metadata"]["name"] = "broken"
+    invalid["spec"]["workerGroupSpecs"][0]["minReplicas"] = 3
+    invalid["spec"]["workerGroupSpecs"][0]["maxReplicas"] = 1
+    kubectl.apply(yaml.safe_dump(invalid), namespace)
+
+    def warning() -> dict[str, Any] | None:
+        events = kubectl.json(
+            "get", "events", "-n", namespace, "--field-selector", "involvedObject.name=broken"
+        )["items"]
+        return next((e for e in events if e["reason"] == "InvalidRayClusterSpec"), None)
+
+    event = wait_for(warning, 60, "the InvalidRayClusterSpec event")
+    assert event["type"] == "Warning"
+    assert (
+        "spec.workerGroupSpecs[0].minReplicas: minReplicas (3) must not be greater than maxReplicas (1)"
+        in event["message"]
+    )
+    assert kubectl.json("get", "pods", "-n", namespace, "-l", "ray.io/cluster=broken")["items"] == []

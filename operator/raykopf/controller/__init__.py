@@ -1,0 +1,1 @@
+"""kopf glue and the work queue: kopf only delivers events; reconciliation is level-triggered per key."""

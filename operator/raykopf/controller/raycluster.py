@@ -1,0 +1,118 @@
+"""reconcile_one for a RayCluster: get -> validate -> observe -> plan -> execute -> status."""
+
+from __future__ import annotations
+
+import datetime
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from raykopf import constants as c
+from raykopf.api import RayCluster
+from raykopf.builders.rbac import build_role, build_role_binding, build_service_account
+from raykopf.builders.service import (
+    build_head_service,
+    build_headless_worker_service,
+    build_serve_service,
+    head_service_name,
+)
+from raykopf.config import OperatorConfig
+from raykopf.k8s import raycluster as io
+from raykopf.k8s.client import KubeClient
+from raykopf.k8s.events import post_event
+from raykopf.k8s.objects import item
+from raykopf.reconcile.raycluster import plan_pods
+from raykopf.reconcile.status import next_status, status_changed
+from raykopf.validation import validate
+
+log = logging.getLogger("raykopf")
+# Re-check soon while something is in flight; otherwise rely on Pod events and the periodic resync.
+SHORT_REQUEUE = 2.0
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _owned(body: dict[str, Any], raw: dict[str, Any]) -> dict[str, Any]:
+    meta = raw["metadata"]
+    body["metadata"]["ownerReferences"] = [
+        {
+            "apiVersion": "ray.io/v1",
+            "kind": "RayCluster",
+            "name": meta["name"],
+            "uid": meta["uid"],
+            "controller": True,
+            "blockOwnerDeletion": True,
+        }
+    ]
+    return body
+
+
+@dataclass
+class RayClusterReconciler:
+    client: KubeClient
+    config: OperatorConfig
+    # (namespace, name) -> generation whose validation problems were already reported.
+    reported_invalid: dict[tuple[str, str], int | None] = field(default_factory=dict)
+
+    async def reconcile(self, key: tuple[str, str]) -> float | None:
+        namespace, name = key
+        raw = await self.client.get(item("RayCluster", namespace, name))
+        if raw is None or raw["metadata"].get("deletionTimestamp"):
+            self.reported_invalid.pop(key, None)
+            return None
+        managed_by = (raw.get("spec") or {}).get("managedBy")
+        if managed_by not in (None, c.KUBERAY_MANAGED_BY):
+            return None
+        errors = [p for p in validate(raw) if p.is_error]
+        if errors:
+            generation = raw["metadata"].get("generation")
+            if self.reported_invalid.get(key, -1) != generation:
+                self.reported_invalid[key] = generation
+                reason = (
+                    c.INVALID_RAYCLUSTER_METADATA
+                    if all(p.path.startswith("metadata") for p in errors)
+                    else c.INVALID_RAYCLUSTER_SPEC
+                )
+                message = "; ".join(str(p) for p in errors)
+                await post_event(self.client, raw, "RayCluster", "Warning", reason, message)
+                log.warning(
+                    "invalid RayCluster",
+                    extra={"namespace": namespace, "name": name, "problems": message[:500]},
+                )
+            return None
+        self.reported_invalid.pop(key, None)
+        cluster = RayCluster.model_validate(raw)
+        await self._ensure_children(cluster, raw)
+        observed = await io.observe(self.client, namespace, name, head_service_name(cluster))
+        plan = plan_pods(cluster, observed, self.config)
+        failure = await io.execute(self.client, raw, plan)
+        if plan.creates or plan.deletes:
+            observed = await io.observe(self.client, namespace, name, head_service_name(cluster))
+        status = next_status(cluster, observed, now=_now(), reconcile_error=failure)
+        previous = raw.get("status") or {}
+        if status_changed(previous, status):
+            patch = {**{k: None for k in previous if k not in status}, **status}
+            await io.write_status(self.client, namespace, name, patch)
+            return SHORT_REQUEUE
+        return SHORT_REQUEUE if failure or plan.creates or plan.deletes else None
+
+    async def _ensure_children(self, cluster: RayCluster, raw: dict[str, Any]) -> None:
+        if cluster.spec.enable_in_tree_autoscaling:
+            await io.ensure(
+                self.client, raw, _owned(build_service_account(cluster), raw), "CreatedServiceAccount"
+            )
+            await io.ensure(self.client, raw, _owned(build_role(cluster), raw), "CreatedRole")
+            await io.ensure(self.client, raw, _owned(build_role_binding(cluster), raw), "CreatedRoleBinding")
+        await io.ensure(
+            self.client, raw, _owned(build_head_service(cluster, self.config), raw), "CreatedService"
+        )
+        if any(g.num_of_hosts > 1 for g in cluster.spec.worker_group_specs or []):
+            await io.ensure(
+                self.client, raw, _owned(build_headless_worker_service(cluster), raw), "CreatedService"
+            )
+        if (cluster.metadata.annotations or {}).get("ray.io/enable-serve-service") == "true":
+            serve = build_serve_service(cluster)
+            if serve is not None:
+                await io.ensure(self.client, raw, _owned(serve, raw), "CreatedService")

@@ -1,0 +1,31 @@
+"""API paths of the objects the operator reads and writes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+_COLLECTIONS = {
+    "Pod": "/api/v1/namespaces/{ns}/pods",
+    "Service": "/api/v1/namespaces/{ns}/services",
+    "ServiceAccount": "/api/v1/namespaces/{ns}/serviceaccounts",
+    "Event": "/api/v1/namespaces/{ns}/events",
+    "Role": "/apis/rbac.authorization.k8s.io/v1/namespaces/{ns}/roles",
+    "RoleBinding": "/apis/rbac.authorization.k8s.io/v1/namespaces/{ns}/rolebindings",
+    "Ingress": "/apis/networking.k8s.io/v1/namespaces/{ns}/ingresses",
+    "Job": "/apis/batch/v1/namespaces/{ns}/jobs",
+    "RayCluster": "/apis/ray.io/v1/namespaces/{ns}/rayclusters",
+    "RayJob": "/apis/ray.io/v1/namespaces/{ns}/rayjobs",
+    "RayService": "/apis/ray.io/v1/namespaces/{ns}/rayservices",
+}
+
+
+def collection(kind: str, namespace: str) -> str:
+    return _COLLECTIONS[kind].format(ns=namespace)
+
+
+def item(kind: str, namespace: str, name: str) -> str:
+    return f"{collection(kind, namespace)}/{name}"
+
+
+def path_of(body: dict[str, Any]) -> str:
+    return collection(body["kind"], body["metadata"]["namespace"])

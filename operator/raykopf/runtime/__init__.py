@@ -1,0 +1,1 @@
+"""Running the operator: connection, kopf, the work queues."""
