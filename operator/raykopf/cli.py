@@ -89,12 +89,12 @@ def _print_pod_log(cluster: object, args: argparse.Namespace, out: TextIO) -> in
 
 def _run_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     import asyncio
-    import logging
 
     from raykopf.config import OperatorConfig
+    from raykopf.runtime import logs
     from raykopf.runtime.run import run
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logs.configure()
     namespaces = [n for n in (args.watch_namespace or "").split(",") if n]
     asyncio.run(
         run(

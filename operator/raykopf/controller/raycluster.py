@@ -79,7 +79,7 @@ class RayClusterReconciler:
                 await post_event(self.client, raw, "RayCluster", "Warning", reason, message)
                 log.warning(
                     "invalid RayCluster",
-                    extra={"namespace": namespace, "name": name, "problems": message[:500]},
+                    extra={"object": f"{namespace}/{name}", "problems": message[:500]},
                 )
             return None
         self.reported_invalid.pop(key, None)
