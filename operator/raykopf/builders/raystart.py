@@ -3,43 +3,16 @@
 from __future__ import annotations
 
 import json
-import math
 import re
 from typing import Any
 
 from raykopf import constants as c
+from raykopf import quantity
 
 # Flags whose true/false value must be written out (`--log-color=false` means something).
 VALUED_BOOLEAN_FLAGS = ("log-color", "include-dashboard", "include-log-monitor")
 _GPU_KEY = re.compile(r"(gpu$)|(^nvidia\.com/mig-\d+g\.\d+gb$)")
 CUSTOM_ACCELERATORS = {"aws.amazon.com/neuroncore": "neuron_cores", "google.com/tpu": "TPU"}
-
-_SUFFIXES = {
-    "n": 1e-9,
-    "u": 1e-6,
-    "m": 1e-3,
-    "k": 1e3,
-    "M": 1e6,
-    "G": 1e9,
-    "T": 1e12,
-    "P": 1e15,
-    "E": 1e18,
-    "Ki": 2**10,
-    "Mi": 2**20,
-    "Gi": 2**30,
-    "Ti": 2**40,
-    "Pi": 2**50,
-    "Ei": 2**60,
-}
-
-
-def quantity_value(value: Any) -> int:
-    """Kubernetes Quantity.Value(): the amount rounded up to a whole number."""
-    text = str(value).strip()
-    for suffix in sorted(_SUFFIXES, key=len, reverse=True):
-        if text.endswith(suffix) and text[: -len(suffix)].replace(".", "", 1).lstrip("+-").isdigit():
-            return math.ceil(float(text[: -len(suffix)]) * _SUFFIXES[suffix] - 1e-9)
-    return math.ceil(float(text) - 1e-9)
 
 
 def apply_group_resources(params: dict[str, str], resources: dict[str, str] | None) -> None:
@@ -81,20 +54,20 @@ def infer_resources(params: dict[str, str], container_resources: dict[str, Any])
     requests = container_resources.get("requests") or {}
     if "num-cpus" not in params:
         cpu = limits.get("cpu") or requests.get("cpu")
-        if cpu is not None and quantity_value(cpu) != 0:
-            params["num-cpus"] = str(quantity_value(cpu))
-    if "memory" not in params and limits.get("memory") is not None and quantity_value(limits["memory"]) != 0:
-        params["memory"] = str(quantity_value(limits["memory"]))
+        if cpu is not None and quantity.ceil(cpu) != 0:
+            params["num-cpus"] = str(quantity.ceil(cpu))
+    if "memory" not in params and limits.get("memory") is not None and quantity.ceil(limits["memory"]) != 0:
+        params["memory"] = str(quantity.ceil(limits["memory"]))
     custom = _resources_map(params)
     accelerator_present = any(name in custom for name in CUSTOM_ACCELERATORS.values())
     for key in sorted(limits):
         value = limits[key]
-        if "num-gpus" not in params and _GPU_KEY.search(key) and quantity_value(value) != 0:
-            params["num-gpus"] = str(quantity_value(value))
+        if "num-gpus" not in params and _GPU_KEY.search(key) and quantity.ceil(value) != 0:
+            params["num-gpus"] = str(quantity.ceil(value))
         ray_name = CUSTOM_ACCELERATORS.get(key)
-        if not accelerator_present and ray_name and quantity_value(value) != 0:
+        if not accelerator_present and ray_name and quantity.ceil(value) != 0:
             if ray_name not in custom:
-                custom[ray_name] = float(quantity_value(value))
+                custom[ray_name] = float(quantity.ceil(value))
                 params["resources"] = "'" + json.dumps(custom, separators=(",", ":")) + "'"
             accelerator_present = True
 

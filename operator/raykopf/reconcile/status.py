@@ -7,8 +7,8 @@ from decimal import Decimal
 from typing import Any
 
 from raykopf import constants as c
+from raykopf import quantity
 from raykopf.api.raycluster import RayCluster
-from raykopf.builders.raystart import quantity_value
 from raykopf.reconcile import conditions as cond
 from raykopf.reconcile import pods as podstate
 from raykopf.reconcile.raycluster import Observed, effective_replicas
@@ -37,29 +37,8 @@ def _pod_resources(template: dict[str, Any]) -> dict[str, Decimal]:
         resources = container.get("resources") or {}
         amounts = {**(resources.get("requests") or {}), **(resources.get("limits") or {})}
         for key, value in amounts.items():
-            totals[key] = totals.get(key, Decimal(0)) + _decimal(value)
+            totals[key] = totals.get(key, Decimal(0)) + quantity.parse(value)
     return totals
-
-
-def _decimal(value: Any) -> Decimal:
-    text = str(value)
-    for suffix, factor in (
-        ("m", Decimal("0.001")),
-        ("Ki", 2**10),
-        ("Mi", 2**20),
-        ("Gi", 2**30),
-        ("Ti", 2**40),
-        ("k", 10**3),
-        ("M", 10**6),
-        ("G", 10**9),
-        ("T", 10**12),
-    ):
-        if text.endswith(suffix) and text[: -len(suffix)].replace(".", "", 1).isdigit():
-            return Decimal(text[: -len(suffix)]) * Decimal(factor)
-    try:
-        return Decimal(text)
-    except ArithmeticError:
-        return Decimal(quantity_value(text))
 
 
 def _cpu(amount: Decimal) -> str:

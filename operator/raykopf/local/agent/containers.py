@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from raykopf.local import settings
+from raykopf.quantity import parse as parse_quantity
 
 _VAR_REFERENCE = re.compile(r"\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)|\$\$")
 
@@ -78,30 +79,9 @@ def _field_ref(pod: dict[str, Any], path: str) -> str:
     raise ConfigError(f"unsupported fieldRef fieldPath {path!r}")
 
 
-_CPU_UNITS = {"m": 0.001}
-_MEMORY_UNITS = {
-    "Ki": 2**10,
-    "Mi": 2**20,
-    "Gi": 2**30,
-    "Ti": 2**40,
-    "Pi": 2**50,
-    "Ei": 2**60,
-    "k": 10**3,
-    "M": 10**6,
-    "G": 10**9,
-    "T": 10**12,
-    "P": 10**15,
-    "E": 10**18,
-}
-
-
 def quantity(value: Any) -> float:
     """A Kubernetes quantity as a number (cores for CPU, bytes for memory)."""
-    text = str(value).strip()
-    for suffix, factor in sorted({**_MEMORY_UNITS, **_CPU_UNITS}.items(), key=lambda kv: -len(kv[0])):
-        if text.endswith(suffix):
-            return float(text[: -len(suffix)]) * factor
-    return float(text)
+    return float(parse_quantity(value))
 
 
 def _resource_ref(container: dict[str, Any], ref: dict[str, Any]) -> str:

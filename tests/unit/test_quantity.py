@@ -1,0 +1,32 @@
+"""One quantity parser for builders, status and the node agent."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from raykopf import quantity
+
+
+@pytest.mark.parametrize(
+    ("text", "amount", "rounded"),
+    [
+        ("500m", Decimal("0.5"), 1),
+        ("2", Decimal(2), 2),
+        ("1.5", Decimal("1.5"), 2),
+        ("2Gi", Decimal(2**31), 2**31),
+        ("1k", Decimal(1000), 1000),
+        ("1e3", Decimal(1000), 1000),
+        (3, Decimal(3), 3),
+        ("100Mi", Decimal(100 * 2**20), 100 * 2**20),
+    ],
+)
+def test_quantities(text: object, amount: Decimal, rounded: int) -> None:
+    assert quantity.parse(text) == amount
+    assert quantity.ceil(text) == rounded
+
+
+def test_garbage_is_a_value_error() -> None:
+    with pytest.raises(ValueError, match="not a quantity"):
+        quantity.parse("lots")
