@@ -148,3 +148,59 @@ def test_an_invalid_raycluster_gets_a_warning_and_does_not_block_others(
         line for line in operator.read_text().splitlines() if "reconcile failed" in line and "broken" in line
     ]
     assert failures == []
+
+
+def test_suspend_deletes_every_pod_and_resume_brings_the_cluster_back(
+    kubectl: Kubectl, namespace: str, operator: Path
+) -> None:
+    kubectl("apply", "-n", namespace, "-f", str(SAMPLE))
+    wait_for(
+        lambda: raycluster(kubectl, namespace, "raycluster-sample").get("status", {}).get("state") == "ready",
+        180,
+        "the RayCluster to become ready",
+        interval=2,
+    )
+    kubectl(
+        "patch",
+        "raycluster",
+        "raycluster-sample",
+        "-n",
+        namespace,
+        "--type=merge",
+        "-p",
+        '{"spec": {"suspend": true}}',
+    )
+
+    def suspended() -> dict[str, Any] | None:
+        status = raycluster(kubectl, namespace, "raycluster-sample").get("status", {})
+        return status if status.get("state") == "suspended" else None
+
+    status = wait_for(suspended, 90, "the RayCluster to be suspended", interval=2)
+    conditions = {c["type"]: c["status"] for c in status["conditions"]}
+    assert conditions["RayClusterSuspended"] == "True"
+    assert conditions["RayClusterSuspending"] == "False"
+    assert (
+        kubectl.json("get", "pods", "-n", namespace, "-l", "ray.io/cluster=raycluster-sample")["items"] == []
+    )
+
+    kubectl(
+        "patch",
+        "raycluster",
+        "raycluster-sample",
+        "-n",
+        namespace,
+        "--type=merge",
+        "-p",
+        '{"spec": {"suspend": false}}',
+    )
+    wait_for(
+        lambda: raycluster(kubectl, namespace, "raycluster-sample").get("status", {}).get("state") == "ready",
+        180,
+        "the RayCluster to be ready again",
+        interval=2,
+    )
+    conditions = {
+        c["type"]: c["status"]
+        for c in raycluster(kubectl, namespace, "raycluster-sample")["status"]["conditions"]
+    }
+    assert conditions["RayClusterSuspended"] == "False"

@@ -53,6 +53,7 @@ def _local_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         elif args.action == "up":
             cluster.up(
                 say,
+                operator=args.operator,
                 simulated_nodes=args.simulated_nodes,
                 simulate_only=args.simulate_only,
                 cpu=args.cpu,
@@ -153,6 +154,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="also register N simulated nodes whose pods run no processes (for scale tests)",
     )
     up.add_argument("--simulate-only", action="store_true", help="register only the simulated nodes")
+    up.add_argument(
+        "--operator", action="store_true", help="also start the operator against the local cluster"
+    )
     up.add_argument(
         "--cpu", default="16", help="allocatable CPU the node reports to the scheduler (default 16)"
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import socket
@@ -10,6 +11,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from raykopf.api.registry import KINDS
+from raykopf.crdgen import render
+from raykopf.k8s.client import KubeClient
 from raykopf.local import network, settings
 from raykopf.local.agent import proxy, sandbox
 from raykopf.local.build import prepare
@@ -20,6 +24,24 @@ from raykopf.local.runtime_env import ensure_runtime
 
 Say = Callable[[str], None]
 AGENT = "node-agent"
+OPERATOR = "operator"
+CRD_PATH = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
+
+
+async def install_crds(kubeconfig: Path) -> None:
+    """Create or update the generated CRDs (what `kubectl apply -f crds/` does)."""
+    client = KubeClient.from_kubeconfig(kubeconfig)
+    try:
+        for kind in KINDS:
+            body = render(kind)
+            existing = await client.get(f"{CRD_PATH}/{body['metadata']['name']}")
+            if existing is None:
+                await client.create(CRD_PATH, body)
+            else:
+                body["metadata"]["resourceVersion"] = existing["metadata"]["resourceVersion"]
+                await client.request("PUT", f"{CRD_PATH}/{body['metadata']['name']}", body=body)
+    finally:
+        await client.close()
 
 
 class LocalClusterError(RuntimeError):
@@ -75,6 +97,7 @@ class LocalCluster:
         simulate_only: bool = False,
         cpu: str = "16",
         memory: str = "64Gi",
+        operator: bool = False,
     ) -> None:
         started = time.monotonic()
         runtime = self.prepare(say)
@@ -93,6 +116,13 @@ class LocalCluster:
         self._start_agent(
             runtime, simulated_nodes=simulated_nodes, simulate_only=simulate_only, cpu=cpu, memory=memory
         )
+        asyncio.run(install_crds(self.kubeconfig))
+        say("installed the ray.io CRDs")
+        if operator:
+            self.processes.start(
+                OPERATOR, [sys.executable, "-m", "raykopf", "run", "--kubeconfig", str(self.kubeconfig)]
+            )
+            say(f"started the operator (log: {self.processes.log(OPERATOR)})")
         say(f"ready in {time.monotonic() - started:.0f} s")
         say(f"kubeconfig: {self.kubeconfig}   (export KUBECONFIG={self.kubeconfig})")
 
@@ -127,6 +157,8 @@ class LocalCluster:
 
     def down(self, say: Say) -> None:
         _require_root()
+        if self.processes.stop(OPERATOR, grace=20):
+            say("stopped the operator")
         if self.processes.stop(AGENT, grace=60):
             say("stopped the node agent (and every pod)")
         stopped = self.control_plane.stop()
@@ -145,7 +177,10 @@ class LocalCluster:
 
     def status(self) -> dict[str, int | None]:
         names = (*COMPONENTS, AGENT)
-        return {name: self.processes.pid(name) for name in names}
+        status = {name: self.processes.pid(name) for name in names}
+        if (self.layout.state / "run" / f"{OPERATOR}.pid").exists():
+            status[OPERATOR] = self.processes.pid(OPERATOR)
+        return status
 
     def pod_log(self, namespace: str, pod: str, container: str | None) -> Path | None:
         """The newest log file of a container of a pod this node runs (by name; first container if None)."""
