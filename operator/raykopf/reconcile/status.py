@@ -148,7 +148,7 @@ def next_status(
 
     all_ready = bool(head) and len(live) == desired_workers + 1 and all(podstate.is_ready(p) for p in live)
     if cluster.spec.suspend:
-        if not live:
+        if not observed.pods:  # terminating Pods still count: suspended means every Pod is gone
             status["state"] = SUSPENDED
             cond.set_condition(
                 conditions, "RayClusterSuspended", True, "RayClusterSuspended", "", now, generation

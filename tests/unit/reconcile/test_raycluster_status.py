@@ -122,6 +122,10 @@ def test_unchanged_observations_keep_the_last_update_time() -> None:
 def test_suspended_once_every_pod_is_gone() -> None:
     suspending = next_status(cluster(suspend=True), Observed((pod("head", True, "h"),)), now="t1")
     assert conditions(suspending)["RayClusterSuspending"] == ("True", "RayClusterSuspending")
+    terminating = pod("head", False, "h")
+    terminating["metadata"]["deletionTimestamp"] = "t1"
+    still = next_status(cluster(suspending, suspend=True), Observed((terminating,)), now="t2")
+    assert "state" not in still
     suspended = next_status(cluster(suspending, suspend=True), Observed(), now="t2")
     assert suspended["state"] == "suspended"
     assert conditions(suspended)["RayClusterSuspended"] == ("True", "RayClusterSuspended")
