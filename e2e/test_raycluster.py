@@ -52,6 +52,15 @@ def raycluster(kubectl: Kubectl, namespace: str, name: str) -> dict[str, Any]:
     return result
 
 
+def wait_ready(kubectl: Kubectl, namespace: str, what: str = "ready") -> None:
+    wait_for(
+        lambda: raycluster(kubectl, namespace, "raycluster-sample").get("status", {}).get("state") == "ready",
+        180,
+        f"the RayCluster to be {what}",
+        interval=2,
+    )
+
+
 def alive_nodes(head_ip: str) -> int:
     with urllib.request.urlopen(f"http://{head_ip}:8265/nodes?view=summary", timeout=5) as response:
         summary = json.load(response)["data"]["summary"]
@@ -60,12 +69,7 @@ def alive_nodes(head_ip: str) -> int:
 
 def test_sample_raycluster_becomes_ready_and_scales(kubectl: Kubectl, namespace: str, operator: Path) -> None:
     kubectl("apply", "-n", namespace, "-f", str(SAMPLE))
-    wait_for(
-        lambda: raycluster(kubectl, namespace, "raycluster-sample").get("status", {}).get("state") == "ready",
-        180,
-        "the RayCluster to become ready",
-        interval=2,
-    )
+    wait_ready(kubectl, namespace)
     status = raycluster(kubectl, namespace, "raycluster-sample")["status"]
     assert status["desiredWorkerReplicas"] == 1
     assert status["readyWorkerReplicas"] == 1
@@ -154,12 +158,7 @@ def test_suspend_deletes_every_pod_and_resume_brings_the_cluster_back(
     kubectl: Kubectl, namespace: str, operator: Path
 ) -> None:
     kubectl("apply", "-n", namespace, "-f", str(SAMPLE))
-    wait_for(
-        lambda: raycluster(kubectl, namespace, "raycluster-sample").get("status", {}).get("state") == "ready",
-        180,
-        "the RayCluster to become ready",
-        interval=2,
-    )
+    wait_ready(kubectl, namespace)
     kubectl(
         "patch",
         "raycluster",
@@ -193,12 +192,7 @@ def test_suspend_deletes_every_pod_and_resume_brings_the_cluster_back(
         "-p",
         '{"spec": {"suspend": false}}',
     )
-    wait_for(
-        lambda: raycluster(kubectl, namespace, "raycluster-sample").get("status", {}).get("state") == "ready",
-        180,
-        "the RayCluster to be ready again",
-        interval=2,
-    )
+    wait_ready(kubectl, namespace, "ready again")
     conditions = {
         c["type"]: c["status"]
         for c in raycluster(kubectl, namespace, "raycluster-sample")["status"]["conditions"]
