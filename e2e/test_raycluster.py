@@ -3,48 +3,15 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-import time
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 
 from e2e.conftest import ROOT, Kubectl, wait_for
-from raykopf.local.cluster import LocalCluster
 
 SAMPLE = ROOT / "manifests" / "samples" / "raycluster.sample.yaml"
-
-
-@pytest.fixture(scope="module")
-def operator(
-    local_cluster: LocalCluster, kubectl: Kubectl, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Path]:
-    kubectl("apply", "-f", str(ROOT / "crds"))
-    kubectl("wait", "--for=condition=Established", "crd/rayclusters.ray.io")
-    log = tmp_path_factory.mktemp("operator") / "operator.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "raykopf", "run", "--kubeconfig", str(local_cluster.kubeconfig)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        time.sleep(3)
-        assert process.poll() is None, log.read_text()
-        yield log
-    finally:
-        process.terminate()
-        try:
-            process.wait(20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        print(log.read_text()[-3000:], file=sys.stderr)
 
 
 def raycluster(kubectl: Kubectl, namespace: str, name: str) -> dict[str, Any]:

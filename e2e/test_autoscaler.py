@@ -1,0 +1,77 @@
+"""Ray's own autoscaler (v2) in the head Pod scales a worker group through the RayCluster, using the
+ServiceAccount and Role the operator created; the operator deletes exactly the Pods it names."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from e2e.conftest import ROOT, Kubectl, wait_for
+from e2e.test_raycluster import raycluster
+
+SAMPLE = ROOT / "manifests" / "samples" / "raycluster.autoscaler.yaml"
+NAME = "raycluster-autoscaler"
+
+
+def workers(kubectl: Kubectl, namespace: str) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = kubectl.json(
+        "get", "pods", "-n", namespace, "-l", f"ray.io/cluster={NAME},ray.io/node-type=worker"
+    )["items"]
+    return [p for p in items if not p["metadata"].get("deletionTimestamp")]
+
+
+@pytest.mark.timeout(600)
+def test_autoscaler_v2_scales_up_for_a_job_and_back_down_when_idle(
+    kubectl: Kubectl, namespace: str, operator: Path
+) -> None:
+    kubectl("apply", "-n", namespace, "-f", str(SAMPLE))
+    wait_for(
+        lambda: raycluster(kubectl, namespace, NAME).get("status", {}).get("state") == "ready",
+        180,
+        "ready",
+        interval=2,
+    )
+    head = kubectl.json("get", "pods", "-n", namespace, "-l", f"ray.io/cluster={NAME},ray.io/node-type=head")[
+        "items"
+    ][0]
+    assert [c["name"] for c in head["spec"]["containers"]] == ["ray-head", "autoscaler"]
+    assert head["spec"]["serviceAccountName"] == NAME
+    head_ip = head["status"]["podIP"]
+    entrypoint = (
+        'python -c "import ray, time; ray.init(); '
+        "f = ray.remote(num_cpus=1)(lambda: (time.sleep(5), ray.util.get_node_ip_address())[1]); "
+        "print('ran on', sorted(set(ray.get([f.remote() for _ in range(2)]))))\""
+    )
+    request = urllib.request.Request(
+        f"http://{head_ip}:8265/api/jobs/",
+        data=json.dumps({"entrypoint": entrypoint}).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        job = json.load(response)["submission_id"]
+    # The head has no CPUs: the autoscaler must raise replicas, and the operator must create workers.
+    wait_for(
+        lambda: (
+            (raycluster(kubectl, namespace, NAME)["spec"]["workerGroupSpecs"][0].get("replicas") or 0) >= 1
+        ),
+        120,
+        "the autoscaler to raise replicas",
+        interval=2,
+    )
+    wait_for(lambda: len(workers(kubectl, namespace)) >= 1, 60, "worker Pods", interval=2)
+
+    def finished() -> str | None:
+        with urllib.request.urlopen(f"http://{head_ip}:8265/api/jobs/{job}", timeout=10) as response:
+            status = json.load(response)["status"]
+        return status if status in ("SUCCEEDED", "FAILED", "STOPPED") else None
+
+    assert wait_for(finished, 240, "the job", interval=3) == "SUCCEEDED"
+    # Idle for idleTimeoutSeconds (30): the autoscaler names the workers to delete and lowers replicas.
+    wait_for(lambda: workers(kubectl, namespace) == [], 180, "the idle workers to be removed", interval=3)
+    spec = raycluster(kubectl, namespace, NAME)["spec"]["workerGroupSpecs"][0]
+    assert spec.get("replicas") == 0
