@@ -1,4 +1,4 @@
-"""Ray's own autoscaler (v2) in the head Pod scales a worker group through the RayCluster, using the
+"""Ray's own autoscaler (v1 and v2) in the head Pod scales a worker group through the RayCluster, using the
 ServiceAccount and Role the operator created; the operator deletes exactly the Pods it names."""
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from e2e.conftest import ROOT, Kubectl, wait_for
 from e2e.test_raycluster import raycluster
@@ -25,10 +26,13 @@ def workers(kubectl: Kubectl, namespace: str) -> list[dict[str, Any]]:
 
 
 @pytest.mark.timeout(600)
-def test_autoscaler_v2_scales_up_for_a_job_and_back_down_when_idle(
-    kubectl: Kubectl, namespace: str, operator: Path
+@pytest.mark.parametrize("version", ["v1", "v2"])
+def test_autoscaler_scales_up_for_a_job_and_back_down_when_idle(
+    version: str, kubectl: Kubectl, namespace: str, operator: Path
 ) -> None:
-    kubectl("apply", "-n", namespace, "-f", str(SAMPLE))
+    manifest = yaml.safe_load(SAMPLE.read_text())
+    manifest["spec"]["autoscalerOptions"]["version"] = version
+    kubectl.apply(yaml.safe_dump(manifest), namespace)
     wait_for(
         lambda: raycluster(kubectl, namespace, NAME).get("status", {}).get("state") == "ready",
         180,
@@ -39,6 +43,10 @@ def test_autoscaler_v2_scales_up_for_a_job_and_back_down_when_idle(
         "items"
     ][0]
     assert [c["name"] for c in head["spec"]["containers"]] == ["ray-head", "autoscaler"]
+    v2_env = next(
+        e["value"] for e in head["spec"]["containers"][0]["env"] if e["name"] == "RAY_enable_autoscaler_v2"
+    )
+    assert v2_env == ("true" if version == "v2" else "false")
     assert head["spec"]["serviceAccountName"] == NAME
     head_ip = head["status"]["podIP"]
     entrypoint = (
