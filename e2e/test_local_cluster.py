@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import time
@@ -12,6 +13,7 @@ import yaml
 from tests.compat import upstream
 
 from e2e.conftest import ROOT, Kubectl, create_namespace, wait_for
+from raykopf.cli import main
 from raykopf.local.cluster import LocalCluster
 
 PYTHON = "rayproject/ray:2.60.0"  # recorded in the pod status; the runtime environment provides it
@@ -205,6 +207,12 @@ spec:
     )
     kubectl("wait", "--for=condition=complete", "job/count", "-n", namespace, "--timeout=60s")
     assert kubectl("logs", "job/count", "-n", namespace).strip() == "45"
+    pod = kubectl(
+        "get", "pods", "-n", namespace, "-l", "job-name=count", "-o", "jsonpath={.items[0].metadata.name}"
+    )
+    out = io.StringIO()
+    assert main(["local", "logs", pod, "-n", namespace], out=out) == 0
+    assert out.getvalue().strip() == "45"
 
 
 def test_restart_policy_counts_restarts_and_backs_off(kubectl: Kubectl, namespace: str) -> None:
@@ -469,8 +477,6 @@ spec:
 def test_node_is_ready_with_its_allocatable_and_status_reports_every_component(
     kubectl: Kubectl, local_cluster: LocalCluster
 ) -> None:
-    from raykopf.cli import main
-
     node = kubectl.json("get", "node", "raykopf-node")
     assert node["status"]["allocatable"]["cpu"] == "16"
     assert node["status"]["allocatable"]["memory"] == "64Gi"

@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from raykopf.api.registry import KINDS
 from raykopf.crdgen import render
@@ -184,18 +185,18 @@ class LocalCluster:
 
     def pod_log(self, namespace: str, pod: str, container: str | None) -> Path | None:
         """The newest log file of a container of a pod this node runs (by name; first container if None)."""
-        import json
-        import ssl
-        import urllib.request
-
-        from raykopf.local.controlplane import LOCAL_SERVER
-
-        context = ssl.create_default_context(cafile=str(self.layout.pki / "ca.crt"))
-        context.load_cert_chain(str(self.layout.pki / "admin.crt"), str(self.layout.pki / "admin.key"))
-        url = f"{LOCAL_SERVER}/api/v1/namespaces/{namespace}/pods/{pod}"
-        with urllib.request.urlopen(url, context=context, timeout=5) as response:
-            body = json.load(response)
+        body = asyncio.run(_get(self.kubeconfig, f"/api/v1/namespaces/{namespace}/pods/{pod}"))
+        if body is None:
+            return None
         name = container or body["spec"]["containers"][0]["name"]
         folder = self.layout.state / "pods" / body["metadata"]["uid"] / "containers" / name
         logs = sorted(folder.glob("*.log"), key=lambda p: int(p.stem)) if folder.exists() else []
         return logs[-1] if logs else None
+
+
+async def _get(kubeconfig: Path, path: str) -> dict[str, Any] | None:
+    client = KubeClient.from_kubeconfig(kubeconfig)
+    try:
+        return await client.get(path)
+    finally:
+        await client.close()

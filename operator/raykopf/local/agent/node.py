@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import datetime
 import logging
+import os
 import signal
 import uuid
 from collections.abc import Coroutine
@@ -341,8 +342,6 @@ class ProcessNode:
             pid = dns_pid()
             if pid:
                 with contextlib.suppress(ProcessLookupError):
-                    import os
-
                     os.kill(pid, signal.SIGHUP)
             try:
                 await asyncio.to_thread(proxy.apply_rules, translations(services, endpoints))
