@@ -3,8 +3,6 @@ ServiceAccount and Role the operator created; the operator deletes exactly the P
 
 from __future__ import annotations
 
-import json
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +10,7 @@ import pytest
 import yaml
 
 from e2e.conftest import ROOT, Kubectl, wait_for
+from e2e.ray_jobs import submit_job, wait_job
 from e2e.test_raycluster import raycluster
 
 SAMPLE = ROOT / "manifests" / "samples" / "raycluster.autoscaler.yaml"
@@ -54,14 +53,7 @@ def test_autoscaler_scales_up_for_a_job_and_back_down_when_idle(
         "f = ray.remote(num_cpus=1)(lambda: (time.sleep(5), ray.util.get_node_ip_address())[1]); "
         "print('ran on', sorted(set(ray.get([f.remote() for _ in range(2)]))))\""
     )
-    request = urllib.request.Request(
-        f"http://{head_ip}:8265/api/jobs/",
-        data=json.dumps({"entrypoint": entrypoint}).encode(),
-        headers={"Content-Type": "application/json"},
-        method="POST",
-    )
-    with urllib.request.urlopen(request, timeout=30) as response:
-        job = json.load(response)["submission_id"]
+    job = submit_job(head_ip, entrypoint)
     # The head has no CPUs: the autoscaler must raise replicas, and the operator must create workers.
     wait_for(
         lambda: (
@@ -73,12 +65,8 @@ def test_autoscaler_scales_up_for_a_job_and_back_down_when_idle(
     )
     wait_for(lambda: len(workers(kubectl, namespace)) >= 1, 60, "worker Pods", interval=2)
 
-    def finished() -> str | None:
-        with urllib.request.urlopen(f"http://{head_ip}:8265/api/jobs/{job}", timeout=10) as response:
-            status = json.load(response)["status"]
-        return status if status in ("SUCCEEDED", "FAILED", "STOPPED") else None
-
-    assert wait_for(finished, 240, "the job", interval=3) == "SUCCEEDED"
+    status, logs = wait_job(head_ip, job, 240)
+    assert status == "SUCCEEDED", logs
     # Idle for idleTimeoutSeconds (30): the autoscaler names the workers to delete and lowers replicas.
     wait_for(lambda: workers(kubectl, namespace) == [], 180, "the idle workers to be removed", interval=3)
     spec = raycluster(kubectl, namespace, NAME)["spec"]["workerGroupSpecs"][0]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import json
 import subprocess
 import time
 import urllib.request
@@ -13,6 +12,7 @@ import yaml
 from tests.compat import upstream
 
 from e2e.conftest import ROOT, Kubectl, create_namespace, wait_for
+from e2e.ray_jobs import submit_job, wait_job
 from raykopf.cli import main
 from raykopf.local.cluster import LocalCluster
 
@@ -425,24 +425,10 @@ spec:
         f"ips = [f.options(resources={{'node:' + ip: 0.01}}).remote() for ip in ('{head_ip}', '{worker_ip}')]; "
         "print('nodes', sorted(ray.get(ips)))\""
     )
-    request = urllib.request.Request(
-        f"http://{head_ip}:8265/api/jobs/",
-        data=json.dumps({"entrypoint": entrypoint}).encode(),
-        headers={"Content-Type": "application/json"},
-        method="POST",
-    )
-    with urllib.request.urlopen(request, timeout=30) as response:
-        job = json.load(response)["submission_id"]
+    job = submit_job(head_ip, entrypoint)
 
-    def finished() -> dict | None:  # type: ignore[type-arg]
-        with urllib.request.urlopen(f"http://{head_ip}:8265/api/jobs/{job}", timeout=10) as response:
-            info = json.load(response)
-        return info if info["status"] in ("SUCCEEDED", "FAILED", "STOPPED") else None
-
-    info = wait_for(finished, 120, "the Ray job", interval=2)
-    with urllib.request.urlopen(f"http://{head_ip}:8265/api/jobs/{job}/logs", timeout=10) as response:
-        logs = json.load(response)["logs"]
-    assert info["status"] == "SUCCEEDED", logs
+    status, logs = wait_job(head_ip, job, 120)
+    assert status == "SUCCEEDED", logs
     assert f"nodes {sorted([head_ip, worker_ip])}" in logs
 
 

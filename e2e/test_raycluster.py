@@ -28,6 +28,11 @@ def wait_ready(kubectl: Kubectl, namespace: str, what: str = "ready") -> None:
     )
 
 
+def set_suspend(kubectl: Kubectl, namespace: str, suspend: bool) -> None:
+    patch = json.dumps({"spec": {"suspend": suspend}})
+    kubectl("patch", "raycluster", "raycluster-sample", "-n", namespace, "--type=merge", "-p", patch)
+
+
 def alive_nodes(head_ip: str) -> int:
     with urllib.request.urlopen(f"http://{head_ip}:8265/nodes?view=summary", timeout=5) as response:
         summary = json.load(response)["data"]["summary"]
@@ -126,16 +131,7 @@ def test_suspend_deletes_every_pod_and_resume_brings_the_cluster_back(
 ) -> None:
     kubectl("apply", "-n", namespace, "-f", str(SAMPLE))
     wait_ready(kubectl, namespace)
-    kubectl(
-        "patch",
-        "raycluster",
-        "raycluster-sample",
-        "-n",
-        namespace,
-        "--type=merge",
-        "-p",
-        '{"spec": {"suspend": true}}',
-    )
+    set_suspend(kubectl, namespace, True)
 
     def suspended() -> dict[str, Any] | None:
         status = raycluster(kubectl, namespace, "raycluster-sample").get("status", {})
@@ -149,16 +145,7 @@ def test_suspend_deletes_every_pod_and_resume_brings_the_cluster_back(
         kubectl.json("get", "pods", "-n", namespace, "-l", "ray.io/cluster=raycluster-sample")["items"] == []
     )
 
-    kubectl(
-        "patch",
-        "raycluster",
-        "raycluster-sample",
-        "-n",
-        namespace,
-        "--type=merge",
-        "-p",
-        '{"spec": {"suspend": false}}',
-    )
+    set_suspend(kubectl, namespace, False)
     wait_ready(kubectl, namespace, "ready again")
     conditions = {
         c["type"]: c["status"]

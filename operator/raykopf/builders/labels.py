@@ -40,6 +40,14 @@ def head_selector(cluster: str) -> dict[str, str]:
     }
 
 
+def owned_by(body: dict[str, Any], *, name: str, uid: str | None, kind: str = "RayCluster") -> dict[str, Any]:
+    """`body` with a controller owner reference, so that deleting the owner garbage-collects it."""
+    body["metadata"]["ownerReferences"] = [
+        owner_reference({"metadata": {"name": name, "uid": uid}}, kind=kind)
+    ]
+    return body
+
+
 def owner_reference(owner: dict[str, Any], *, kind: str, api_version: str = "ray.io/v1") -> dict[str, Any]:
     """A controller owner reference, so that deleting the owner garbage-collects the child."""
     meta = owner.get("metadata") or {}

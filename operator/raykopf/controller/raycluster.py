@@ -9,6 +9,7 @@ from typing import Any
 
 from raykopf import constants as c
 from raykopf.api import RayCluster
+from raykopf.builders.labels import owned_by
 from raykopf.builders.rbac import build_role, build_role_binding, build_service_account
 from raykopf.builders.service import (
     build_head_service,
@@ -23,7 +24,7 @@ from raykopf.k8s.events import post_event
 from raykopf.k8s.objects import item
 from raykopf.reconcile.raycluster import plan_pods
 from raykopf.reconcile.status import next_status, status_changed
-from raykopf.validation import validate
+from raykopf.validation import Problem, validate
 
 log = logging.getLogger("raykopf")
 # Re-check soon while something is in flight; otherwise rely on Pod events and the periodic resync.
@@ -35,18 +36,7 @@ def _now() -> str:
 
 
 def _owned(body: dict[str, Any], raw: dict[str, Any]) -> dict[str, Any]:
-    meta = raw["metadata"]
-    body["metadata"]["ownerReferences"] = [
-        {
-            "apiVersion": "ray.io/v1",
-            "kind": "RayCluster",
-            "name": meta["name"],
-            "uid": meta["uid"],
-            "controller": True,
-            "blockOwnerDeletion": True,
-        }
-    ]
-    return body
+    return owned_by(body, name=raw["metadata"]["name"], uid=raw["metadata"]["uid"])
 
 
 @dataclass
@@ -55,17 +45,34 @@ class RayClusterReconciler:
     config: OperatorConfig
     # (namespace, name) -> generation whose validation problems were already reported.
     reported_invalid: dict[tuple[str, str], int | None] = field(default_factory=dict)
+    # (namespace, name) -> (what the rules read, its errors): every Pod event reconciles the cluster,
+    # and schema-checking the pod templates each time would put that work on the hot path.
+    validated: dict[tuple[str, str], tuple[Any, list[Problem]]] = field(default_factory=dict)
+
+    def _errors(self, key: tuple[str, str], raw: dict[str, Any]) -> list[Problem]:
+        meta = raw["metadata"]
+        fingerprint = (
+            meta.get("uid"),
+            meta.get("generation"),
+            tuple(sorted((meta.get("annotations") or {}).items())),
+        )
+        cached = self.validated.get(key)
+        if cached is None or cached[0] != fingerprint:
+            cached = (fingerprint, [p for p in validate(raw) if p.is_error])
+            self.validated[key] = cached
+        return cached[1]
 
     async def reconcile(self, key: tuple[str, str]) -> float | None:
         namespace, name = key
         raw = await self.client.get(item("RayCluster", namespace, name))
         if raw is None or raw["metadata"].get("deletionTimestamp"):
             self.reported_invalid.pop(key, None)
+            self.validated.pop(key, None)
             return None
         managed_by = (raw.get("spec") or {}).get("managedBy")
         if managed_by not in (None, c.KUBERAY_MANAGED_BY):
             return None
-        errors = [p for p in validate(raw) if p.is_error]
+        errors = self._errors(key, raw)
         if errors:
             generation = raw["metadata"].get("generation")
             if self.reported_invalid.get(key, -1) != generation:

@@ -33,9 +33,7 @@ def effective_replicas(group: WorkerGroupSpec) -> int:
 
 
 def _owned(body: dict[str, Any], cluster: RayCluster) -> dict[str, Any]:
-    owner = {"metadata": {"name": cluster.metadata.name, "uid": cluster.metadata.uid}}
-    body["metadata"]["ownerReferences"] = [labels_builder.owner_reference(owner, kind="RayCluster")]
-    return body
+    return labels_builder.owned_by(body, name=cluster.metadata.name or "", uid=cluster.metadata.uid)
 
 
 def plan_pods(

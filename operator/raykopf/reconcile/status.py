@@ -207,7 +207,7 @@ def next_status(
         )
     else:
         cond.remove(conditions, "ReplicaFailure")
-    if _changed(previous, status):
+    if status_changed(previous, status):
         status["lastUpdateTime"] = now
     else:
         status["lastUpdateTime"] = previous.get("lastUpdateTime", now)
@@ -223,9 +223,6 @@ def _container_reason(pod: dict[str, Any]) -> tuple[str, str]:
     return "HeadPodNotReady", f"head Pod {podstate.name(pod)} is {podstate.phase(pod)} and not ready"
 
 
-def _changed(previous: dict[str, Any], status: dict[str, Any]) -> bool:
-    return any(previous.get(key) != status.get(key) for key in _COMPARED)
-
-
 def status_changed(previous: dict[str, Any] | None, status: dict[str, Any]) -> bool:
-    return _changed(previous or {}, status)
+    """Whether a field worth a status write changed (KubeRay's inconsistency check)."""
+    return any((previous or {}).get(key) != status.get(key) for key in _COMPARED)
