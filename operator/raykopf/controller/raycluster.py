@@ -18,10 +18,9 @@ from raykopf.builders.service import (
     head_service_name,
 )
 from raykopf.config import OperatorConfig
-from raykopf.k8s import raycluster as io
 from raykopf.k8s.client import KubeClient
-from raykopf.k8s.events import post_event
 from raykopf.k8s.objects import item
+from raykopf.k8s.raycluster import ClusterIO
 from raykopf.reconcile.raycluster import plan_pods
 from raykopf.reconcile.status import next_status, status_changed
 from raykopf.validation import Problem, validate
@@ -42,6 +41,7 @@ def _owned(body: dict[str, Any], raw: dict[str, Any]) -> dict[str, Any]:
 @dataclass
 class RayClusterReconciler:
     client: KubeClient
+    io: ClusterIO
     config: OperatorConfig
     # (namespace, name) -> generation whose validation problems were already reported.
     reported_invalid: dict[tuple[str, str], int | None] = field(default_factory=dict)
@@ -83,7 +83,7 @@ class RayClusterReconciler:
                     else c.INVALID_RAYCLUSTER_SPEC
                 )
                 message = "; ".join(str(p) for p in errors)
-                await post_event(self.client, raw, "RayCluster", "Warning", reason, message)
+                self.io.events.record(raw, "RayCluster", "Warning", reason, message)
                 log.warning(
                     "invalid RayCluster",
                     extra={"object": f"{namespace}/{name}", "problems": message[:500]},
@@ -92,34 +92,28 @@ class RayClusterReconciler:
         self.reported_invalid.pop(key, None)
         cluster = RayCluster.model_validate(raw)
         await self._ensure_children(cluster, raw)
-        observed = await io.observe(self.client, namespace, name, head_service_name(cluster))
+        observed = self.io.observe(namespace, name, head_service_name(cluster))
         plan = plan_pods(cluster, observed, self.config)
-        failure = await io.execute(self.client, raw, plan)
+        failure = await self.io.execute(raw, plan)
         if plan.creates or plan.deletes:
-            observed = await io.observe(self.client, namespace, name, head_service_name(cluster))
+            observed = self.io.observe(namespace, name, head_service_name(cluster))
         status = next_status(cluster, observed, now=_now(), reconcile_error=failure)
         previous = raw.get("status") or {}
         if status_changed(previous, status):
             patch = {**{k: None for k in previous if k not in status}, **status}
-            await io.write_status(self.client, namespace, name, patch)
+            await self.io.write_status(namespace, name, patch)
             return SHORT_REQUEUE
         return SHORT_REQUEUE if failure or plan.creates or plan.deletes else None
 
     async def _ensure_children(self, cluster: RayCluster, raw: dict[str, Any]) -> None:
         if cluster.spec.enable_in_tree_autoscaling:
-            await io.ensure(
-                self.client, raw, _owned(build_service_account(cluster), raw), "CreatedServiceAccount"
-            )
-            await io.ensure(self.client, raw, _owned(build_role(cluster), raw), "CreatedRole")
-            await io.ensure(self.client, raw, _owned(build_role_binding(cluster), raw), "CreatedRoleBinding")
-        await io.ensure(
-            self.client, raw, _owned(build_head_service(cluster, self.config), raw), "CreatedService"
-        )
+            await self.io.ensure(raw, _owned(build_service_account(cluster), raw), "CreatedServiceAccount")
+            await self.io.ensure(raw, _owned(build_role(cluster), raw), "CreatedRole")
+            await self.io.ensure(raw, _owned(build_role_binding(cluster), raw), "CreatedRoleBinding")
+        await self.io.ensure(raw, _owned(build_head_service(cluster, self.config), raw), "CreatedService")
         if any(g.num_of_hosts > 1 for g in cluster.spec.worker_group_specs or []):
-            await io.ensure(
-                self.client, raw, _owned(build_headless_worker_service(cluster), raw), "CreatedService"
-            )
+            await self.io.ensure(raw, _owned(build_headless_worker_service(cluster), raw), "CreatedService")
         if (cluster.metadata.annotations or {}).get("ray.io/enable-serve-service") == "true":
             serve = build_serve_service(cluster)
             if serve is not None:
-                await io.ensure(self.client, raw, _owned(serve, raw), "CreatedService")
+                await self.io.ensure(raw, _owned(serve, raw), "CreatedService")

@@ -1,46 +1,135 @@
-"""Kubernetes Events with KubeRay's reason strings, posted for the object they concern."""
+"""events.k8s.io/v1 Events with KubeRay's reason strings, recorded off the reconcile path.
+
+`record` never waits for the apiserver: events go through a bounded queue drained by a few background
+posters, so that a burst of events (500 "CreatedWorkerPod") cannot slow down the Pod creates that
+caused them. As client-go's recorder does, each object gets a burst of 25 events and then one per
+5 minutes; the rest are dropped (and counted in the log), never retried.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import logging
 import uuid
+from dataclasses import dataclass, field
 from typing import Any
 
-from raykopf.k8s.client import ApiError, KubeClient
-from raykopf.k8s.objects import collection
+from raykopf.k8s.client import KubeClient
 
 log = logging.getLogger("raykopf")
-COMPONENT = "raykopf-operator"
+CONTROLLER = "ray.io/raykopf-operator"
+BURST = 25
+REFILL_SECONDS = 300.0
+QUEUE_LIMIT = 10_000
+POSTERS = 2
+
+_ACTIONS = (("Created", "Create"), ("Deleted", "Delete"), ("FailedToCreate", "Create"))
 
 
-async def post_event(
-    client: KubeClient, obj: dict[str, Any], kind: str, event_type: str, reason: str, message: str
-) -> None:
-    """Best effort: an event that cannot be posted is logged, never raised."""
+def action_of(reason: str) -> str:
+    for prefix, action in _ACTIONS:
+        if reason.startswith(prefix):
+            return action
+    if "Delete" in reason:
+        return "Delete"
+    return "Validate" if reason.startswith("Invalid") else "Reconcile"
+
+
+def build_event(
+    obj: dict[str, Any],
+    kind: str,
+    event_type: str,
+    reason: str,
+    note: str,
+    *,
+    instance: str,
+    now: datetime.datetime,
+) -> dict[str, Any]:
     meta = obj["metadata"]
-    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    body = {
-        "apiVersion": "v1",
+    return {
+        "apiVersion": "events.k8s.io/v1",
         "kind": "Event",
         "metadata": {"name": f"{meta['name']}.{uuid.uuid4().hex[:16]}", "namespace": meta["namespace"]},
-        "involvedObject": {
+        "eventTime": now.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        "reportingController": CONTROLLER,
+        "reportingInstance": instance,
+        "regarding": {
             "apiVersion": obj.get("apiVersion", "ray.io/v1"),
             "kind": kind,
             "name": meta["name"],
             "namespace": meta["namespace"],
             "uid": meta.get("uid"),
+            "resourceVersion": meta.get("resourceVersion"),
         },
         "type": event_type,
         "reason": reason,
-        "message": message[:1024],
-        "firstTimestamp": stamp,
-        "lastTimestamp": stamp,
-        "count": 1,
-        "source": {"component": COMPONENT},
-        "reportingComponent": COMPONENT,
+        "action": action_of(reason),
+        "note": note[:1024],
     }
-    try:
-        await client.create(collection("Event", meta["namespace"]), body)
-    except (ApiError, OSError) as error:
-        log.warning("event not posted", extra={"reason": reason, "error": str(error)[:200]})
+
+
+@dataclass
+class _Bucket:
+    tokens: float
+    stamp: float
+
+
+@dataclass
+class EventRecorder:
+    client: KubeClient
+    instance: str = "raykopf"
+    _queue: asyncio.Queue[dict[str, Any]] = field(default_factory=lambda: asyncio.Queue(QUEUE_LIMIT))
+    _buckets: dict[str, _Bucket] = field(default_factory=dict)
+    dropped: int = 0
+
+    def record(self, obj: dict[str, Any], kind: str, event_type: str, reason: str, note: str) -> None:
+        if not self._allow(str(obj["metadata"].get("uid") or obj["metadata"]["name"])):
+            self.dropped += 1
+            return
+        now = datetime.datetime.now(datetime.UTC)
+        event = build_event(obj, kind, event_type, reason, note, instance=self.instance, now=now)
+        try:
+            self._queue.put_nowait(event)
+        except asyncio.QueueFull:
+            self.dropped += 1
+            log.warning("event dropped: queue full", extra={"reason": reason})
+
+    def _allow(self, key: str) -> bool:
+        now = asyncio.get_running_loop().time()
+        if len(self._buckets) > QUEUE_LIMIT:  # forget objects whose bucket has refilled anyway
+            idle = BURST * REFILL_SECONDS
+            self._buckets = {k: b for k, b in self._buckets.items() if now - b.stamp < idle}
+        bucket = self._buckets.setdefault(key, _Bucket(BURST, now))
+        bucket.tokens = min(BURST, bucket.tokens + (now - bucket.stamp) / REFILL_SECONDS)
+        bucket.stamp = now
+        if bucket.tokens < 1:
+            return False
+        bucket.tokens -= 1
+        return True
+
+    async def run(self) -> None:
+        posters = [asyncio.create_task(self._post()) for _ in range(POSTERS)]
+        try:
+            await asyncio.gather(*posters)
+        finally:
+            for task in posters:
+                task.cancel()
+
+    async def _post(self) -> None:
+        while True:
+            event = await self._queue.get()
+            try:
+                path = f"/apis/events.k8s.io/v1/namespaces/{event['metadata']['namespace']}/events"
+                await self.client.create(path, event)
+            except Exception as error:  # best effort: a lost event must not stop the posters
+                log.warning("event not posted", extra={"reason": event["reason"], "error": str(error)[:200]})
+            finally:
+                self._queue.task_done()
+
+    async def flush(self, timeout: float = 5.0) -> None:
+        """Wait (bounded) until queued events are posted; used on shutdown and in tests."""
+        try:
+            await asyncio.wait_for(self._queue.join(), timeout)
+        except TimeoutError:
+            log.warning("events not flushed", extra={"pending": self._queue.qsize()})

@@ -48,3 +48,39 @@ def group(pod: dict[str, Any]) -> str | None:
 
 def name(pod: dict[str, Any]) -> str:
     return str(pod.get("metadata", {}).get("name", ""))
+
+
+def _keep(source: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+    return {k: source[k] for k in keys if k in source}
+
+
+def slim_pod(pod: dict[str, Any]) -> dict[str, Any]:
+    """Only what the planners and the status read, so a cache of thousands of Pods stays small."""
+    status = pod.get("status") or {}
+    slim_status = _keep(status, ("phase", "podIP", "reason", "message"))
+    slim_status["conditions"] = [_keep(x, ("type", "status")) for x in status.get("conditions") or []]
+    slim_status["containerStatuses"] = [
+        {"name": s.get("name"), "restartCount": s.get("restartCount", 0), "state": s.get("state") or {}}
+        for s in status.get("containerStatuses") or []
+    ]
+    spec = pod.get("spec") or {}
+    return {
+        "metadata": _keep(
+            pod.get("metadata") or {},
+            ("name", "namespace", "uid", "labels", "annotations", "resourceVersion", "deletionTimestamp"),
+        ),
+        "spec": {
+            **_keep(spec, ("restartPolicy", "nodeName")),
+            "containers": [{"name": x.get("name")} for x in spec.get("containers") or []],
+        },
+        "status": slim_status,
+    }
+
+
+def slim_service(service: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "metadata": _keep(
+            service.get("metadata") or {}, ("name", "namespace", "uid", "labels", "resourceVersion")
+        ),
+        "spec": _keep(service.get("spec") or {}, ("type", "clusterIP", "ports", "selector")),
+    }

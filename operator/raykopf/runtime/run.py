@@ -6,17 +6,24 @@ import asyncio
 import base64
 import contextlib
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import kopf
 import yaml
 
+from raykopf import constants as c
 from raykopf.config import OperatorConfig
 from raykopf.controller import handlers
 from raykopf.controller.raycluster import RayClusterReconciler
 from raykopf.controller.workqueue import WorkQueue
 from raykopf.k8s.client import KubeClient
+from raykopf.k8s.events import EventRecorder
+from raykopf.k8s.informer import Informer
+from raykopf.k8s.objects import collection
+from raykopf.k8s.raycluster import ClusterIO
+from raykopf.reconcile.pods import slim_pod, slim_service
 
 log = logging.getLogger("raykopf")
 
@@ -47,7 +54,6 @@ async def run(
     ready: asyncio.Event | None = None,
 ) -> None:
     client = KubeClient.from_kubeconfig(kubeconfig)
-    reconciler = RayClusterReconciler(client, config)
 
     async def reconcile(key: Any) -> float | None:
         return await reconciler.reconcile(key)
@@ -55,6 +61,9 @@ async def run(
     queue = WorkQueue(
         reconcile, concurrency=concurrency, resync_seconds=float(config.raycluster_default_requeue_seconds)
     )
+    pods, services = _child_caches(client, namespaces, lambda ns, owner: queue.add((ns, owner)))
+    events = EventRecorder(client)
+    reconciler = RayClusterReconciler(client, ClusterIO(client, pods, services, events), config)
     registry = kopf.OperatorRegistry()
     handlers.register(registry, queue)
 
@@ -68,7 +77,15 @@ async def run(
         settings.watching.server_timeout = 300
 
     stop_flag = stop or asyncio.Event()
-    workers = asyncio.create_task(queue.run())
+    background = [asyncio.create_task(t.run()) for t in (pods, services, events)]
+
+    async def work_when_synced() -> None:
+        # Reconciling from a half-filled cache would create Pods that already exist.
+        await pods.synced.wait()
+        await services.synced.wait()
+        await queue.run()
+
+    workers = asyncio.create_task(work_when_synced())
     try:
         await kopf.operator(
             registry=registry,
@@ -82,4 +99,34 @@ async def run(
         workers.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await workers
+        await events.flush()
+        for task in background:
+            task.cancel()
+        await asyncio.gather(*background, return_exceptions=True)
         await client.close()
+
+
+def _child_caches(
+    client: KubeClient, namespaces: list[str], on_change: Callable[[str, str], None]
+) -> tuple[Informer, Informer]:
+    def paths(kind: str, everywhere: str) -> list[str]:
+        return [collection(kind, ns) for ns in namespaces] if namespaces else [everywhere]
+
+    # Only Ray Pods and head Services, so that memory and work grow with Ray, not with the whole cluster.
+    pods = Informer(
+        client,
+        paths("Pod", "/api/v1/pods"),
+        selector=f"{c.RAY_NODE_TYPE_LABEL},{c.RAY_CLUSTER_LABEL}",
+        index_label=c.RAY_CLUSTER_LABEL,
+        slim=slim_pod,
+        on_change=on_change,
+    )
+    services = Informer(
+        client,
+        paths("Service", "/api/v1/services"),
+        selector=c.RAY_CLUSTER_LABEL,
+        index_label=c.RAY_CLUSTER_LABEL,
+        slim=slim_service,
+        on_change=on_change,
+    )
+    return pods, services

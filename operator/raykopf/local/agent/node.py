@@ -361,6 +361,9 @@ class ProcessNode:
         return worker.log_file(container, previous), lambda: worker.pid(container) is not None
 
 
+SIMULATED_WRITES = 32
+
+
 class SimulatedNode:
     """A node that runs nothing: bound pods get an IP and become Running and Ready at once."""
 
@@ -370,17 +373,29 @@ class SimulatedNode:
             client,
             name,
             simulated=True,
-            allocatable={**ALLOCATABLE, "cpu": "64", "memory": "256Gi", "pods": "5000"},
+            allocatable={**ALLOCATABLE, "cpu": "2000", "memory": "8Ti", "pods": "10000"},
         )
         self.addresses = addresses
         self.ips: dict[str, str] = {}
+        # Status writes run concurrently (bounded), so thousands of Pods start in seconds, not minutes.
+        self.writes = asyncio.Semaphore(SIMULATED_WRITES)
+        self.pending: set[asyncio.Task[None]] = set()
 
     async def on_pod(self, kind: str, obj: Any) -> None:
         if kind == "SYNC":
             for item in obj:
                 await self.on_pod("MODIFIED", item)
             return
-        pod: dict[str, Any] = obj
+        await self.writes.acquire()
+        task = asyncio.create_task(self._handle(kind, obj))
+        self.pending.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self.pending.discard(task)
+        self.writes.release()
+
+    async def _handle(self, kind: str, pod: dict[str, Any]) -> None:
         meta = pod["metadata"]
         uid = meta["uid"]
         if kind == "DELETED":

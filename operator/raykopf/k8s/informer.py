@@ -1,0 +1,179 @@
+"""A watch cache of one kind of child object (client-go's informer, reduced to what the operator needs).
+
+It lists, then watches from the list's resourceVersion; when the watch expires (410 Gone) it lists
+again and *diffs* the listing against the cache, so an object deleted while no watch was open is
+dropped too (kopf's relist does not report those). Objects are kept slim, indexed by the value of one
+label (the owning RayCluster's name), and every change calls `on_change(namespace, owner)`.
+
+Writes made by the operator itself go into the cache at once (`upsert` with the API's response), so
+the next reconcile pass sees its own creates and deletes even before the watch delivers them; a newer
+resourceVersion always wins, so a late watch event can never roll an object back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from raykopf.k8s.client import ApiError, KubeClient
+
+log = logging.getLogger("raykopf")
+
+Slim = Callable[[dict[str, Any]], dict[str, Any]]
+OnChange = Callable[[str, str], None]
+Key = tuple[str, str]
+LIST_PAGE = 500
+
+
+def _version(obj: dict[str, Any]) -> int:
+    try:
+        return int(obj.get("metadata", {}).get("resourceVersion", "0"))
+    except ValueError:
+        return 0
+
+
+class Informer:
+    def __init__(
+        self,
+        client: KubeClient,
+        collection_paths: Iterable[str],
+        *,
+        selector: str,
+        index_label: str,
+        slim: Slim,
+        on_change: OnChange,
+    ) -> None:
+        self.client = client
+        self.paths = list(collection_paths)
+        self.selector = selector
+        self.index_label = index_label
+        self.slim = slim
+        self.on_change = on_change
+        self._objects: dict[Key, dict[str, Any]] = {}
+        self._by_owner: dict[Key, set[str]] = {}
+        self.synced = asyncio.Event()
+        self._synced_paths: set[str] = set()
+
+    # -- reads ---------------------------------------------------------------------------------------
+    def owned(self, namespace: str, owner: str) -> tuple[dict[str, Any], ...]:
+        names = self._by_owner.get((namespace, owner), ())
+        return tuple(self._objects[(namespace, n)] for n in sorted(names))
+
+    def get(self, namespace: str, name: str) -> dict[str, Any] | None:
+        return self._objects.get((namespace, name))
+
+    def __len__(self) -> int:
+        return len(self._objects)
+
+    # -- writes --------------------------------------------------------------------------------------
+    def upsert(self, obj: dict[str, Any]) -> None:
+        """Store `obj` (full or slim) unless the cache already holds a newer version."""
+        meta = obj["metadata"]
+        key = (meta["namespace"], meta["name"])
+        current = self._objects.get(key)
+        if current is not None and _version(current) > _version(obj):
+            return
+        slim = self.slim(obj)
+        old_owner = self._owner(current) if current is not None else None
+        new_owner = self._owner(slim)
+        self._objects[key] = slim
+        if old_owner is not None and old_owner != new_owner:
+            self._unindex(key, old_owner)
+        if new_owner is not None:
+            self._by_owner.setdefault((key[0], new_owner), set()).add(key[1])
+        if current is None or current != slim:
+            self._notify(key[0], old_owner, new_owner)
+
+    def remove(self, namespace: str, name: str) -> None:
+        current = self._objects.pop((namespace, name), None)
+        if current is None:
+            return
+        owner = self._owner(current)
+        if owner is not None:
+            self._unindex((namespace, name), owner)
+        self._notify(namespace, owner, None)
+
+    def _owner(self, obj: dict[str, Any]) -> str | None:
+        return (obj.get("metadata", {}).get("labels") or {}).get(self.index_label)
+
+    def _unindex(self, key: Key, owner: str) -> None:
+        names = self._by_owner.get((key[0], owner))
+        if names is not None:
+            names.discard(key[1])
+            if not names:
+                del self._by_owner[(key[0], owner)]
+
+    def _notify(self, namespace: str, *owners: str | None) -> None:
+        for owner in {o for o in owners if o is not None}:
+            self.on_change(namespace, owner)
+
+    # -- list and watch ------------------------------------------------------------------------------
+    async def run(self) -> None:
+        await asyncio.gather(*(self._run_path(path) for path in self.paths))
+
+    async def _run_path(self, path: str) -> None:
+        delay = 1.0
+        while True:
+            try:
+                version = await self._relist(path)
+                self._synced_paths.add(path)
+                if len(self._synced_paths) == len(self.paths):
+                    self.synced.set()
+                delay = 1.0
+                resume: str | None = version
+                while resume is not None:
+                    resume = await self._watch(path, resume)
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:  # a broken connection must not end the cache: list again
+                log.warning("watch interrupted", extra={"path": path, "error": str(error)[:200]})
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
+
+    async def _relist(self, path: str) -> str:
+        seen: set[Key] = set()
+        params: dict[str, Any] = {"labelSelector": self.selector, "limit": LIST_PAGE}
+        while True:
+            page = await self.client.request("GET", path, params=params)
+            for obj in page.get("items") or []:
+                meta = obj["metadata"]
+                seen.add((meta["namespace"], meta["name"]))
+                self.upsert(obj)
+            token = page.get("metadata", {}).get("continue")
+            if not token:
+                version: str = page.get("metadata", {}).get("resourceVersion", "0")
+                break
+            params = {**params, "continue": token}
+        for key in [k for k in self._objects if k not in seen and self._under(path, k[0])]:
+            self.remove(*key)
+        return version
+
+    @staticmethod
+    def _under(path: str, namespace: str) -> bool:
+        return "/namespaces/" not in path or f"/namespaces/{namespace}/" in path
+
+    async def _watch(self, path: str, version: str) -> str | None:
+        """Apply watch events; return the version to resume from, or None when a relist is needed."""
+        try:
+            async for event in self.client.watch(path, version, labelSelector=self.selector):
+                kind, obj = event.get("type"), event.get("object") or {}
+                if kind == "ERROR":
+                    return None  # 410 Gone: the version is too old
+                version = obj.get("metadata", {}).get("resourceVersion", version)
+                if kind == "DELETED":
+                    self.remove(obj["metadata"]["namespace"], obj["metadata"]["name"])
+                elif kind in ("ADDED", "MODIFIED"):
+                    self.upsert(obj)
+        except ApiError as error:
+            if error.status == 410:
+                return None
+            raise
+        return version
+
+    async def wait_synced(self, timeout: float) -> bool:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.synced.wait(), timeout)
+        return self.synced.is_set()

@@ -1,0 +1,69 @@
+"""events.k8s.io/v1 events: the body KubeRay's recorder posts, the per-object spam filter, the queue."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+from typing import Any
+
+from raykopf.k8s.events import BURST, EventRecorder, action_of, build_event
+
+CLUSTER = {"apiVersion": "ray.io/v1", "metadata": {"name": "c1", "namespace": "ns", "uid": "u1"}}
+
+
+class Recording:
+    def __init__(self) -> None:
+        self.posted: list[tuple[str, dict[str, Any]]] = []
+
+    async def create(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        self.posted.append((path, body))
+        return body
+
+
+def test_event_body_is_events_k8s_io_v1_regarding_the_object() -> None:
+    now = datetime.datetime(2026, 11, 25, 12, 0, 0, 123456, tzinfo=datetime.UTC)
+    event = build_event(
+        CLUSTER, "RayCluster", "Normal", "CreatedWorkerPod", "Created Pod ns/p", instance="i", now=now
+    )
+    assert event["apiVersion"] == "events.k8s.io/v1"
+    assert event["regarding"] == {
+        "apiVersion": "ray.io/v1",
+        "kind": "RayCluster",
+        "name": "c1",
+        "namespace": "ns",
+        "uid": "u1",
+        "resourceVersion": None,
+    }
+    assert (event["reason"], event["action"], event["note"]) == (
+        "CreatedWorkerPod",
+        "Create",
+        "Created Pod ns/p",
+    )
+    assert event["eventTime"] == "2026-11-25T12:00:00.123456Z"
+    assert event["metadata"]["name"].startswith("c1.")
+
+
+def test_actions_follow_the_reason() -> None:
+    assert action_of("DeletedWorkerPod") == "Delete"
+    assert action_of("FailedToDeleteWorkerPod") == "Delete"
+    assert action_of("InvalidRayClusterSpec") == "Validate"
+    assert action_of("ForceDeletedStuckCluster") == "Delete"
+
+
+def test_recording_returns_at_once_and_posts_in_the_background_with_a_burst_limit() -> None:
+    async def scenario() -> tuple[Recording, EventRecorder]:
+        client = Recording()
+        recorder = EventRecorder(client)  # type: ignore[arg-type]
+        poster = asyncio.create_task(recorder.run())
+        for i in range(BURST + 5):
+            recorder.record(CLUSTER, "RayCluster", "Normal", "CreatedWorkerPod", f"Created Pod ns/p{i}")
+        other = {**CLUSTER, "metadata": {**CLUSTER["metadata"], "uid": "u2", "name": "c2"}}
+        recorder.record(other, "RayCluster", "Normal", "CreatedHeadPod", "Created Pod ns/h")
+        await recorder.flush()
+        poster.cancel()
+        return client, recorder
+
+    client, recorder = asyncio.run(scenario())
+    assert len(client.posted) == BURST + 1  # the other object is not starved by the first one's burst
+    assert recorder.dropped == 5
+    assert all(path == "/apis/events.k8s.io/v1/namespaces/ns/events" for path, _ in client.posted)

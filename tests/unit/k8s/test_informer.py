@@ -1,0 +1,137 @@
+"""The watch cache: relist diffing, resourceVersion ordering, the owner index and change notices."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+from raykopf.k8s.client import ApiError
+from raykopf.k8s.informer import Informer
+from raykopf.reconcile import pods as podstate
+
+
+def pod(
+    name: str, cluster: str, version: int, *, phase: str = "Running", ready: bool = True
+) -> dict[str, Any]:
+    return {
+        "metadata": {
+            "name": name,
+            "namespace": "ns",
+            "resourceVersion": str(version),
+            "labels": {"ray.io/cluster": cluster, "ray.io/node-type": "worker"},
+            "managedFields": [{"manager": "x" * 1000}],
+        },
+        "spec": {
+            "restartPolicy": "Always",
+            "containers": [{"name": "ray-worker", "image": "ray", "env": []}],
+        },
+        "status": {
+            "phase": phase,
+            "podIP": "198.18.0.9",
+            "conditions": [{"type": "Ready", "status": "True" if ready else "False", "lastProbeTime": None}],
+        },
+    }
+
+
+class FakeClient:
+    """Serves scripted listings and watch streams; a watch script entry may be an exception to raise."""
+
+    def __init__(self, listings: list[list[dict[str, Any]]], watches: list[list[Any]]) -> None:
+        self.listings = listings
+        self.watches = watches
+        self.lists = 0
+
+    async def request(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        items = self.listings[min(self.lists, len(self.listings) - 1)]
+        self.lists += 1
+        return {"metadata": {"resourceVersion": "100"}, "items": items}
+
+    async def watch(self, path: str, version: str, **params: Any) -> AsyncIterator[dict[str, Any]]:
+        script = self.watches.pop(0) if self.watches else []
+        for entry in script:
+            if isinstance(entry, Exception):
+                raise entry
+            yield entry
+        if not self.watches:
+            await asyncio.Event().wait()  # an idle stream
+
+
+def informer(client: FakeClient, changes: list[tuple[str, str]]) -> Informer:
+    return Informer(
+        client,  # type: ignore[arg-type]
+        ["/api/v1/pods"],
+        selector="ray.io/cluster",
+        index_label="ray.io/cluster",
+        slim=podstate.slim_pod,
+        on_change=lambda ns, owner: changes.append((ns, owner)),
+    )
+
+
+async def run_until(cache: Informer, condition: Any) -> None:
+    task = asyncio.create_task(cache.run())
+    try:
+        for _ in range(200):
+            if condition():
+                return
+            await asyncio.sleep(0.005)
+        raise AssertionError("condition not reached")
+    finally:
+        task.cancel()
+
+
+def test_relist_after_410_drops_objects_deleted_while_no_watch_was_open() -> None:
+    client = FakeClient(
+        listings=[[pod("a", "c1", 1), pod("b", "c1", 2)], [pod("a", "c1", 1)]],
+        watches=[[ApiError(410, "Gone")], []],
+    )
+    changes: list[tuple[str, str]] = []
+    cache = informer(client, changes)
+    asyncio.run(run_until(cache, lambda: client.lists >= 2 and len(cache) == 1))
+    assert [p["metadata"]["name"] for p in cache.owned("ns", "c1")] == ["a"]
+    assert ("ns", "c1") in changes
+
+
+def test_watch_events_update_the_index_and_notify_old_and_new_owner() -> None:
+    moved = pod("a", "c2", 5)
+    client = FakeClient(
+        listings=[[pod("a", "c1", 1)]],
+        watches=[[{"type": "MODIFIED", "object": moved}, {"type": "DELETED", "object": pod("x", "c3", 6)}]],
+    )
+    changes: list[tuple[str, str]] = []
+    cache = informer(client, changes)
+    asyncio.run(run_until(cache, lambda: cache.get("ns", "a") is not None and cache.owned("ns", "c2")))
+    assert cache.owned("ns", "c1") == ()
+    assert changes.count(("ns", "c1")) == 2  # listed, then moved away
+    assert ("ns", "c2") in changes
+    assert ("ns", "c3") not in changes  # deleting an unknown object is no change
+
+
+def test_an_older_version_never_replaces_a_newer_one() -> None:
+    cache = informer(FakeClient([[]], []), [])
+    cache.upsert(pod("a", "c1", 10, phase="Running"))
+    cache.upsert(pod("a", "c1", 9, phase="Pending"))
+    assert podstate.phase(cache.owned("ns", "c1")[0]) == "Running"
+    cache.upsert(pod("a", "c1", 11, phase="Failed"))
+    assert podstate.phase(cache.owned("ns", "c1")[0]) == "Failed"
+
+
+def test_identical_updates_do_not_wake_the_owner() -> None:
+    changes: list[tuple[str, str]] = []
+    cache = informer(FakeClient([[]], []), changes)
+    cache.upsert(pod("a", "c1", 1))
+    cache.upsert(pod("a", "c1", 1))
+    assert changes == [("ns", "c1")]
+
+
+def test_slim_pods_keep_what_the_planner_reads_and_drop_the_rest() -> None:
+    full = pod("a", "c1", 1)
+    full["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:00Z"
+    slim = podstate.slim_pod(full)
+    assert "managedFields" not in slim["metadata"]
+    assert slim["spec"]["containers"] == [{"name": "ray-worker"}]
+    assert podstate.is_ready(slim)
+    assert podstate.is_terminating(slim)
+    assert podstate.group(slim) is None
+    assert podstate.node_type(slim) == "worker"
+    assert slim["status"]["podIP"] == "198.18.0.9"
