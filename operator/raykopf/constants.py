@@ -108,3 +108,13 @@ DEFAULT_HEAD_SERVICE_PORTS = {
     "metrics": DEFAULT_METRICS_PORT,
     "serve": DEFAULT_SERVING_PORT,
 }
+UPGRADE_STRATEGY_RECREATE_HASH_ANNOTATION = "ray.io/upgrade-strategy-recreate-hash"
+KUBERAY_VERSION_ANNOTATION = "ray.io/kuberay-version"
+# Written into ray.io/kuberay-version. Not KubeRay's own version string: a cluster handed over from
+# KubeRay then differs in version, so its head gets our hash instead of a needless Recreate.
+OPERATOR_VERSION = "raykopf-v0.1.0"
+DISABLE_PROVISIONED_HEAD_RESTART_ANNOTATION = "ray.io/disable-provisioned-head-restart"
+GCS_FT_REDIS_CLEANUP_FINALIZER = "ray.io/gcs-ft-redis-cleanup-finalizer"
+GCS_FT_DELETION_TIMEOUT_ANNOTATION = "ray.io/gcs-ft-deletion-timeout"
+GCS_FT_DELETION_TIMEOUT_SECONDS = 300
+REDIS_CLEANUP_NODE = "redis-cleanup"

@@ -50,3 +50,10 @@ def identifier(cluster: str, node_type: str) -> str:
 
 def fqdn(service: str, namespace: str, domain: str) -> str:
     return f"{service}.{namespace}.svc.{domain}"
+
+
+def redis_cleanup_job(cluster: str) -> str:
+    """`<cluster>-redis-cleanup`, its tail kept within the 63 characters a label value allows."""
+    name = f"{cluster}-redis-cleanup"
+    name = name[-63:]
+    return name if name[0].isalpha() else "r" + name[1:]

@@ -85,7 +85,7 @@ def is_autoscaling_v2(cluster: RayCluster) -> bool:
     )
 
 
-def _is_ft_enabled(cluster: RayCluster) -> bool:
+def is_ft_enabled(cluster: RayCluster) -> bool:
     annotations = cluster.metadata.annotations or {}
     return (
         cluster.spec.gcs_fault_tolerance_options is not None
@@ -103,7 +103,7 @@ def _add_metrics_port(container: dict[str, Any]) -> None:
 def _configure_gcs_ft(
     template: dict[str, Any], cluster: RayCluster, node_type: str, params: dict[str, str]
 ) -> None:
-    enabled = _is_ft_enabled(cluster)
+    enabled = is_ft_enabled(cluster)
     annotations = template["metadata"].setdefault("annotations", {})
     if node_type == c.HEAD_NODE:
         annotations[c.RAY_FT_ENABLED_ANNOTATION] = "true" if enabled else "false"

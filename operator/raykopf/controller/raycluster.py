@@ -8,9 +8,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from raykopf import constants as c
+from raykopf import naming
 from raykopf.api import RayCluster
 from raykopf.builders.labels import owned_by
 from raykopf.builders.rbac import build_role, build_role_binding, build_service_account
+from raykopf.builders.redis_cleanup import build_redis_cleanup_job
 from raykopf.builders.service import (
     build_head_service,
     build_headless_worker_service,
@@ -21,6 +23,9 @@ from raykopf.config import OperatorConfig
 from raykopf.k8s.client import KubeClient
 from raykopf.k8s.objects import item
 from raykopf.k8s.raycluster import ClusterIO
+from raykopf.k8s.store import LatestStore
+from raykopf.reconcile import gcs_ft
+from raykopf.reconcile.plan import Plan
 from raykopf.reconcile.raycluster import plan_pods
 from raykopf.reconcile.status import next_status, status_changed
 from raykopf.validation import Problem, validate
@@ -30,8 +35,12 @@ log = logging.getLogger("raykopf")
 SHORT_REQUEUE = 2.0
 
 
+def _utcnow() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC)
+
+
 def _now() -> str:
-    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return _utcnow().strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _owned(body: dict[str, Any], raw: dict[str, Any]) -> dict[str, Any]:
@@ -43,6 +52,8 @@ class RayClusterReconciler:
     client: KubeClient
     io: ClusterIO
     config: OperatorConfig
+    # The latest RayCluster bodies (from kopf's events and our own status writes).
+    bodies: LatestStore = field(default_factory=LatestStore)
     # (namespace, name) -> generation whose validation problems were already reported.
     reported_invalid: dict[tuple[str, str], int | None] = field(default_factory=dict)
     # (namespace, name) -> (what the rules read, its errors): every Pod event reconciles the cluster,
@@ -64,13 +75,15 @@ class RayClusterReconciler:
 
     async def reconcile(self, key: tuple[str, str]) -> float | None:
         namespace, name = key
-        raw = await self.client.get(item("RayCluster", namespace, name))
-        if raw is None or raw["metadata"].get("deletionTimestamp"):
+        raw = self.bodies.get(namespace, name) or await self.client.get(item("RayCluster", namespace, name))
+        managed_by = ((raw or {}).get("spec") or {}).get("managedBy")
+        if raw is None or managed_by not in (None, c.KUBERAY_MANAGED_BY):
+            return None
+        if raw["metadata"].get("deletionTimestamp"):
             self.reported_invalid.pop(key, None)
             self.validated.pop(key, None)
-            return None
-        managed_by = (raw.get("spec") or {}).get("managedBy")
-        if managed_by not in (None, c.KUBERAY_MANAGED_BY):
+            if c.GCS_FT_REDIS_CLEANUP_FINALIZER in (raw["metadata"].get("finalizers") or []):
+                return await self._redis_cleanup(raw)
             return None
         errors = self._errors(key, raw)
         if errors:
@@ -91,6 +104,11 @@ class RayClusterReconciler:
             return None
         self.reported_invalid.pop(key, None)
         cluster = RayCluster.model_validate(raw)
+        if gcs_ft.applies(cluster, self.config):
+            step = gcs_ft.plan_finalizer(cluster, raw, (), None, now=_utcnow())
+            if not step.proceed:
+                await self._set_finalizer(raw, present=True)
+                return step.requeue_after
         await self._ensure_children(cluster, raw)
         observed = self.io.observe(namespace, name, head_service_name(cluster))
         plan = plan_pods(cluster, observed, self.config)
@@ -101,9 +119,40 @@ class RayClusterReconciler:
         previous = raw.get("status") or {}
         if status_changed(previous, status):
             patch = {**{k: None for k in previous if k not in status}, **status}
-            await self.io.write_status(namespace, name, patch)
+            self.bodies.put(await self.io.write_status(namespace, name, patch))
             return SHORT_REQUEUE
         return SHORT_REQUEUE if failure or plan.creates or plan.deletes else None
+
+    async def _redis_cleanup(self, raw: dict[str, Any]) -> float | None:
+        namespace, name = raw["metadata"]["namespace"], raw["metadata"]["name"]
+        try:
+            cluster = RayCluster.model_validate(raw)
+        except ValueError as error:  # nothing to build a cleanup Job from: never wedge the deletion
+            self.io.events.record(
+                raw, "RayCluster", "Warning", "ForceDeletedStuckCluster", f"invalid spec: {error}"
+            )
+            await self._set_finalizer(raw, present=False)
+            return None
+        job_name = naming.redis_cleanup_job(name)
+        job = await self.client.get(item("Job", namespace, job_name))
+        step = gcs_ft.plan_finalizer(cluster, raw, self.io.pods.owned(namespace, name), job, now=_utcnow())
+        plan = Plan(deletes=step.deletes, events=step.events)
+        await self.io.execute(raw, plan)
+        if step.create_job:
+            await self.io.create_job(raw, _owned(build_redis_cleanup_job(cluster, self.config), raw))
+        if step.remove_finalizer:
+            await self._set_finalizer(raw, present=False)
+        return step.requeue_after
+
+    async def _set_finalizer(self, raw: dict[str, Any], *, present: bool) -> None:
+        """Add or remove only our finalizer; the resourceVersion makes a concurrent change a 409 (retried)."""
+        meta = raw["metadata"]
+        finalizers = [f for f in meta.get("finalizers") or [] if f != c.GCS_FT_REDIS_CLEANUP_FINALIZER]
+        if present:
+            finalizers.append(c.GCS_FT_REDIS_CLEANUP_FINALIZER)
+        patch = {"metadata": {"finalizers": finalizers, "resourceVersion": meta.get("resourceVersion")}}
+        updated = await self.client.merge_patch(item("RayCluster", meta["namespace"], meta["name"]), patch)
+        self.bodies.put(updated)
 
     async def _ensure_children(self, cluster: RayCluster, raw: dict[str, Any]) -> None:
         if cluster.spec.enable_in_tree_autoscaling:

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from raykopf.k8s.client import ApiError, KubeClient
+from raykopf.k8s.store import LatestStore
 
 log = logging.getLogger("raykopf")
 
@@ -26,13 +27,6 @@ Slim = Callable[[dict[str, Any]], dict[str, Any]]
 OnChange = Callable[[str, str], None]
 Key = tuple[str, str]
 LIST_PAGE = 500
-
-
-def _version(obj: dict[str, Any]) -> int:
-    try:
-        return int(obj.get("metadata", {}).get("resourceVersion", "0"))
-    except ValueError:
-        return 0
 
 
 class Informer:
@@ -52,7 +46,7 @@ class Informer:
         self.index_label = index_label
         self.slim = slim
         self.on_change = on_change
-        self._objects: dict[Key, dict[str, Any]] = {}
+        self._objects = LatestStore()
         self._by_owner: dict[Key, set[str]] = {}
         self.synced = asyncio.Event()
         self._synced_paths: set[str] = set()
@@ -60,26 +54,30 @@ class Informer:
     # -- reads ---------------------------------------------------------------------------------------
     def owned(self, namespace: str, owner: str) -> tuple[dict[str, Any], ...]:
         names = self._by_owner.get((namespace, owner), ())
-        return tuple(self._objects[(namespace, n)] for n in sorted(names))
+        return tuple(obj for n in sorted(names) if (obj := self._objects.get(namespace, n)) is not None)
 
     def get(self, namespace: str, name: str) -> dict[str, Any] | None:
-        return self._objects.get((namespace, name))
+        return self._objects.get(namespace, name)
 
     def __len__(self) -> int:
         return len(self._objects)
+
+    def covers(self, obj: dict[str, Any]) -> bool:
+        """Whether the cache is authoritative for `obj`: synced, and `obj` carries the indexed label
+        (an object absent from a synced cache does not exist, or its create is already in flight)."""
+        return self.synced.is_set() and self.index_label in (obj["metadata"].get("labels") or {})
 
     # -- writes --------------------------------------------------------------------------------------
     def upsert(self, obj: dict[str, Any]) -> None:
         """Store `obj` (full or slim) unless the cache already holds a newer version."""
         meta = obj["metadata"]
         key = (meta["namespace"], meta["name"])
-        current = self._objects.get(key)
-        if current is not None and _version(current) > _version(obj):
-            return
+        current = self._objects.get(*key)
         slim = self.slim(obj)
+        if not self._objects.put(slim):
+            return
         old_owner = self._owner(current) if current is not None else None
         new_owner = self._owner(slim)
-        self._objects[key] = slim
         if old_owner is not None and old_owner != new_owner:
             self._unindex(key, old_owner)
         if new_owner is not None:
@@ -88,7 +86,7 @@ class Informer:
             self._notify(key[0], old_owner, new_owner)
 
     def remove(self, namespace: str, name: str) -> None:
-        current = self._objects.pop((namespace, name), None)
+        current = self._objects.pop(namespace, name)
         if current is None:
             return
         owner = self._owner(current)

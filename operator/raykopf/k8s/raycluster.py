@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import Any
 
@@ -9,9 +10,11 @@ from raykopf.k8s.client import ApiError, KubeClient
 from raykopf.k8s.events import EventRecorder
 from raykopf.k8s.informer import Informer
 from raykopf.k8s.objects import item, path_of
-from raykopf.reconcile.plan import Plan
+from raykopf.reconcile.plan import Create, Delete, Plan
 from raykopf.reconcile.raycluster import Observed
 
+# Requests one pass keeps in flight at most; the HTTP pool (50) stays open to the other clusters.
+MAX_BATCH = 32
 FAILED_REASONS = {
     "CreatedHeadPod": "FailedCreateHeadPod",
     "CreatedWorkerPod": "FailedCreateWorkerPod",
@@ -44,9 +47,10 @@ class ClusterIO:
     async def ensure(self, owner: dict[str, Any], body: dict[str, Any], reason: str) -> None:
         """Create `body` unless an object of that name exists (KubeRay creates these once, never updates)."""
         meta = body["metadata"]
-        if body["kind"] == "Service" and self.services.get(meta["namespace"], meta["name"]) is not None:
+        cached = body["kind"] == "Service" and self.services.covers(body)
+        if cached and self.services.get(meta["namespace"], meta["name"]) is not None:
             return
-        if await self.client.get(f"{path_of(body)}/{meta['name']}") is not None:
+        if not cached and await self.client.get(f"{path_of(body)}/{meta['name']}") is not None:
             return
         try:
             created = await self.client.create(path_of(body), body)
@@ -65,46 +69,81 @@ class ClusterIO:
         )
 
     async def execute(self, owner: dict[str, Any], plan: Plan) -> str | None:
-        """Carry out the plan's deletes and creates; return the first failure as `<ReplicaFailure reason>: <message>`.
+        """Carry out the plan's deletes, then its creates; return the first failure as
+        `<ReplicaFailure reason>: <message>`.
 
-        Every write goes into the Pod cache at once, so the next pass never creates a Pod twice."""
-        failure: str | None = None
-        for delete in plan.deletes:
-            try:
-                gone = await self.client.request("DELETE", item(delete.kind, delete.namespace, delete.name))
-            except ApiError as error:
-                if error.status == 404:
-                    self.pods.remove(delete.namespace, delete.name)
-                    continue
-                failure = failure or f"{FAILED_REASONS[delete.reason]}: {error}"
-                self.events.record(owner, "RayCluster", "Warning", EVENT_FAILURE[delete.reason], str(error))
-                continue
-            if gone.get("kind") == "Pod" and gone.get("metadata", {}).get("deletionTimestamp"):
-                self.pods.upsert(gone)
-            else:
-                self.pods.remove(delete.namespace, delete.name)
-            self.events.record(
-                owner, "RayCluster", "Normal", delete.reason, f"Deleted Pod {delete.namespace}/{delete.name}"
+        Creates go in "slow start" batches of 1, 2, 4, ... (as the ReplicaSet controller does): the head
+        first, then ever larger batches while everything succeeds, stopping after a batch with a failure
+        (KubeRay stops at the first failed create). Every write goes into the Pod cache at once, so the
+        next pass never creates a Pod twice."""
+        results = await asyncio.gather(*(self._delete(owner, d) for d in plan.deletes))
+        failure = next((r for r in results if r), None)
+        for patch in plan.patches:
+            self.pods.upsert(
+                await self.client.merge_patch(item(patch.kind, patch.namespace, patch.name), patch.body)
             )
-        for create in plan.creates:
-            try:
-                created = await self.client.create(path_of(create.body), create.body)
-            except ApiError as error:
-                failure = failure or f"{FAILED_REASONS[create.reason]}: {error}"
-                self.events.record(owner, "RayCluster", "Warning", EVENT_FAILURE[create.reason], str(error))
-                break  # as KubeRay: stop at the first failed create, retry on the next pass
-            self.pods.upsert(created)
-            meta = created["metadata"]
-            self.events.record(
-                owner,
-                "RayCluster",
-                "Normal",
-                create.reason,
-                f"Created Pod {meta['namespace']}/{meta['name']}",
-            )
+        pending, size = list(plan.creates), 1
+        while pending:
+            batch, pending = pending[:size], pending[size:]
+            results = await asyncio.gather(*(self._create(owner, c) for c in batch))
+            if any(results):
+                failure = failure or next(r for r in results if r)
+                break
+            size = min(size * 2, MAX_BATCH)
         for event in plan.events:
             self.events.record(owner, "RayCluster", event.type, event.reason, event.message)
         return failure
 
-    async def write_status(self, namespace: str, name: str, status: dict[str, Any]) -> None:
-        await self.client.merge_patch(f"{item('RayCluster', namespace, name)}/status", {"status": status})
+    async def _delete(self, owner: dict[str, Any], delete: Delete) -> str | None:
+        try:
+            gone = await self.client.request("DELETE", item(delete.kind, delete.namespace, delete.name))
+        except ApiError as error:
+            if error.status == 404:
+                self.pods.remove(delete.namespace, delete.name)
+                return None
+            self.events.record(owner, "RayCluster", "Warning", EVENT_FAILURE[delete.reason], str(error))
+            return f"{FAILED_REASONS[delete.reason]}: {error}"
+        if gone.get("kind") == "Pod" and gone.get("metadata", {}).get("deletionTimestamp"):
+            self.pods.upsert(gone)
+        else:
+            self.pods.remove(delete.namespace, delete.name)
+        self.events.record(
+            owner, "RayCluster", "Normal", delete.reason, f"Deleted Pod {delete.namespace}/{delete.name}"
+        )
+        return None
+
+    async def _create(self, owner: dict[str, Any], create: Create) -> str | None:
+        try:
+            created = await self.client.create(path_of(create.body), create.body)
+        except ApiError as error:
+            self.events.record(owner, "RayCluster", "Warning", EVENT_FAILURE[create.reason], str(error))
+            return f"{FAILED_REASONS[create.reason]}: {error}"
+        self.pods.upsert(created)
+        meta = created["metadata"]
+        self.events.record(
+            owner, "RayCluster", "Normal", create.reason, f"Created Pod {meta['namespace']}/{meta['name']}"
+        )
+        return None
+
+    async def create_job(self, owner: dict[str, Any], body: dict[str, Any]) -> None:
+        meta = body["metadata"]
+        try:
+            await self.client.create(path_of(body), body)
+        except ApiError as error:
+            if error.status == 409:
+                return
+            self.events.record(owner, "RayCluster", "Warning", "FailedToCreateRedisCleanupJob", str(error))
+            raise
+        self.events.record(
+            owner,
+            "RayCluster",
+            "Normal",
+            "CreatedRedisCleanupJob",
+            f"Created Redis cleanup Job {meta['namespace']}/{meta['name']}",
+        )
+
+    async def write_status(self, namespace: str, name: str, status: dict[str, Any]) -> dict[str, Any]:
+        """Patch the status subresource; return the updated object."""
+        return await self.client.merge_patch(
+            f"{item('RayCluster', namespace, name)}/status", {"status": status}
+        )

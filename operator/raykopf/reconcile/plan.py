@@ -22,6 +22,16 @@ class Delete:
 
 
 @dataclass(frozen=True)
+class Patch:
+    """A JSON merge patch of a child object (e.g. refreshing the head Pod's annotations)."""
+
+    kind: str
+    namespace: str
+    name: str
+    body: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class Event:
     type: str  # Normal | Warning
     reason: str
@@ -32,6 +42,7 @@ class Event:
 class Plan:
     creates: list[Create] = field(default_factory=list)
     deletes: list[Delete] = field(default_factory=list)
+    patches: list[Patch] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
     status: dict[str, Any] | None = None
     """The whole new status, or None when nothing worth writing changed."""

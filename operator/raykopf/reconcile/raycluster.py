@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import random
+import string
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,8 +13,10 @@ from raykopf.api.raycluster import RayCluster, WorkerGroupSpec
 from raykopf.builders import labels as labels_builder
 from raykopf.builders.pod import RAYCLUSTER_CREATOR, Creator, build_head_pod, build_worker_pod, is_autoscaling
 from raykopf.config import OperatorConfig
+from raykopf.reconcile import conditions as cond
 from raykopf.reconcile import pods as podstate
-from raykopf.reconcile.plan import Create, Delete, Event, Plan
+from raykopf.reconcile.hashing import recreate_hash
+from raykopf.reconcile.plan import Create, Delete, Event, Patch, Plan
 
 
 @dataclass(frozen=True)
@@ -20,6 +25,11 @@ class Observed:
 
     pods: tuple[dict[str, Any], ...] = ()
     head_service: dict[str, Any] | None = None
+
+
+def random_suffix() -> str:
+    """Five lowercase alphanumerics, as Kubernetes' generateName uses."""
+    return "".join(random.choices(string.ascii_lowercase + string.digits, k=5))
 
 
 def effective_replicas(group: WorkerGroupSpec) -> int:
@@ -37,22 +47,74 @@ def _owned(body: dict[str, Any], cluster: RayCluster) -> dict[str, Any]:
 
 
 def plan_pods(
-    cluster: RayCluster, observed: Observed, config: OperatorConfig, creator: Creator = RAYCLUSTER_CREATOR
+    cluster: RayCluster,
+    observed: Observed,
+    config: OperatorConfig,
+    creator: Creator = RAYCLUSTER_CREATOR,
+    *,
+    suffix: Callable[[], str] = random_suffix,
 ) -> Plan:
-    """Head first, then each worker group: replace failed Pods, honour workersToDelete, scale to the
-    effective replica count. With autoscaling on, only the autoscaler chooses which workers go."""
+    """Suspend first, then Recreate upgrades, the head, and each worker group: replace failed Pods,
+    honour workersToDelete, scale to the effective replica count. With autoscaling on, only the
+    autoscaler chooses which workers go. `suffix` names multi-host replicas (injected for tests)."""
     plan = Plan()
     namespace = cluster.metadata.namespace or "default"
     live = [p for p in observed.pods if not podstate.is_terminating(p)]
-    if cluster.spec.suspend:
-        for pod in live:
-            plan.deletes.append(Delete("Pod", namespace, podstate.name(pod), "DeletedPod"))
+    conditions = (cluster.to_dict().get("status") or {}).get("conditions") or []
+    if cond.is_true(conditions, "RayClusterSuspending"):
+        # Atomic: once Suspending is recorded, every Pod goes even if `suspend` is flipped back.
+        plan.deletes += [Delete("Pod", namespace, podstate.name(p), "DeletedPod") for p in live]
         return plan
+    if cluster.spec.suspend:
+        return plan  # Suspended, or Suspending is written by this pass's status first
     heads = [p for p in live if podstate.node_type(p) == c.HEAD_NODE]
+    expected_hash = _recreate_hash(cluster)
+    if expected_hash and len(heads) == 1:
+        head = heads[0]
+        annotations = head["metadata"].get("annotations") or {}
+        version = annotations.get(c.KUBERAY_VERSION_ANNOTATION, "")
+        if version and version != c.OPERATOR_VERSION:
+            # Another operator version built these Pods: adopt them instead of recreating everything.
+            plan.patches.append(
+                Patch(
+                    "Pod",
+                    namespace,
+                    podstate.name(head),
+                    {
+                        "metadata": {
+                            "annotations": {
+                                c.UPGRADE_STRATEGY_RECREATE_HASH_ANNOTATION: expected_hash,
+                                c.KUBERAY_VERSION_ANNOTATION: c.OPERATOR_VERSION,
+                            }
+                        }
+                    },
+                )
+            )
+        elif annotations.get(c.UPGRADE_STRATEGY_RECREATE_HASH_ANNOTATION, expected_hash) != expected_hash:
+            plan.deletes += [Delete("Pod", namespace, podstate.name(p), "DeletedPod") for p in live]
+            plan.events.append(
+                Event(
+                    "Normal",
+                    "DeletedPod",
+                    "Deleted every Pod: the spec changed and upgradeStrategy is Recreate",
+                )
+            )
+            return plan
     if not heads:
-        plan.creates.append(
-            Create(_owned(build_head_pod(cluster, config, creator), cluster), "CreatedHeadPod")
-        )
+        if cond.is_true(conditions, "RayClusterProvisioned") and (
+            (cluster.metadata.annotations or {}).get(c.DISABLE_PROVISIONED_HEAD_RESTART_ANNOTATION) == "true"
+        ):
+            pass  # a RayJob in SidecarMode: a new head could not rerun the job
+        else:
+            body = _owned(build_head_pod(cluster, config, creator), cluster)
+            if expected_hash:
+                body["metadata"].setdefault("annotations", {}).update(
+                    {
+                        c.UPGRADE_STRATEGY_RECREATE_HASH_ANNOTATION: expected_hash,
+                        c.KUBERAY_VERSION_ANNOTATION: c.OPERATOR_VERSION,
+                    }
+                )
+            plan.creates.append(Create(body, "CreatedHeadPod"))
     elif len(heads) == 1:
         unhealthy, why = podstate.should_delete(heads[0])
         if unhealthy:
@@ -79,6 +141,7 @@ def plan_pods(
             config,
             creator,
             autoscaling=autoscaling,
+            suffix=suffix,
         )
     return plan
 
@@ -92,9 +155,18 @@ def plan_group(
     creator: Creator,
     *,
     autoscaling: bool,
+    suffix: Callable[[], str] = random_suffix,
 ) -> None:
     namespace = cluster.metadata.namespace or "default"
     remaining = sorted(pods, key=podstate.name)
+    if group.suspend:
+        plan.deletes += [Delete("Pod", namespace, podstate.name(p), "DeletedWorkerPod") for p in remaining]
+        return
+    if group.num_of_hosts > 1:
+        plan_multi_host_group(
+            plan, cluster, group, remaining, config, creator, autoscaling=autoscaling, suffix=suffix
+        )
+        return
     unhealthy = [p for p in remaining if podstate.should_delete(p)[0]]
     for pod in unhealthy:
         plan.deletes.append(Delete("Pod", namespace, podstate.name(pod), "DeletedWorkerPod"))
@@ -118,3 +190,64 @@ def plan_group(
     elif diff < 0 and (not autoscaling or config.enable_random_pod_delete):
         for pod in remaining[:-diff]:
             plan.deletes.append(Delete("Pod", namespace, podstate.name(pod), "DeletedWorkerPod"))
+
+
+def _replica_index(pod: dict[str, Any]) -> int:
+    return int((pod["metadata"].get("labels") or {}).get(c.RAY_WORKER_REPLICA_INDEX_LABEL, -1))
+
+
+def plan_multi_host_group(
+    plan: Plan,
+    cluster: RayCluster,
+    group: WorkerGroupSpec,
+    pods: list[dict[str, Any]],
+    config: OperatorConfig,
+    creator: Creator,
+    *,
+    autoscaling: bool,
+    suffix: Callable[[], str],
+) -> None:
+    """`numOfHosts > 1`: a replica is `numOfHosts` Pods sharing `ray.io/worker-group-replica-name`, and
+    is created and deleted as a whole. An incomplete or unhealthy replica, or one named (through any
+    of its Pods) in workersToDelete, is deleted entirely; nothing is created in that pass."""
+    namespace = cluster.metadata.namespace or "default"
+    replicas: dict[str, list[dict[str, Any]]] = {}
+    for pod in pods:
+        replica = (pod["metadata"].get("labels") or {}).get(c.RAY_WORKER_REPLICA_NAME_LABEL, "")
+        replicas.setdefault(replica, []).append(pod)
+    to_delete = set((group.scale_strategy.workers_to_delete if group.scale_strategy else None) or [])
+    doomed = [
+        name
+        for name, members in sorted(replicas.items())
+        if len(members) < group.num_of_hosts
+        or not name
+        or any(podstate.should_delete(p)[0] or podstate.name(p) in to_delete for p in members)
+    ]
+    for name in doomed:
+        for pod in replicas.pop(name):
+            plan.deletes.append(Delete("Pod", namespace, podstate.name(pod), "DeletedWorkerPod"))
+    if doomed:
+        return
+    wanted = effective_replicas(group) // group.num_of_hosts
+    diff = wanted - len(replicas)
+    if diff > 0:
+        used = {_replica_index(members[0]) for members in replicas.values()}
+        free = (i for i in range(10**6) if i not in used)
+        for _ in range(diff):
+            index, name = next(free), f"{group.group_name}-{suffix()}"
+            for host in range(group.num_of_hosts):
+                body = build_worker_pod(
+                    cluster, group, config, creator, replica_index=index, host_index=host, replica_name=name
+                )
+                plan.creates.append(Create(_owned(body, cluster), "CreatedWorkerPod"))
+    elif diff < 0 and (not autoscaling or config.enable_random_pod_delete):
+        for name in sorted(replicas)[:-diff]:
+            for pod in replicas[name]:
+                plan.deletes.append(Delete("Pod", namespace, podstate.name(pod), "DeletedWorkerPod"))
+
+
+def _recreate_hash(cluster: RayCluster) -> str | None:
+    strategy = cluster.spec.upgrade_strategy
+    if strategy is None or strategy.type != "Recreate":
+        return None
+    return recreate_hash(cluster.to_dict()["spec"])

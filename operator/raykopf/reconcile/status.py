@@ -147,8 +147,12 @@ def next_status(
         cond.set_condition(conditions, "HeadPodReady", False, reason, message, now, generation)
 
     all_ready = bool(head) and len(live) == desired_workers + 1 and all(podstate.is_ready(p) for p in live)
-    if cluster.spec.suspend:
-        if not observed.pods:  # terminating Pods still count: suspended means every Pod is gone
+    suspending = cond.is_true(conditions, "RayClusterSuspending")
+    suspended = cond.is_true(conditions, "RayClusterSuspended")
+    if suspending or (cluster.spec.suspend and not suspended):
+        # Suspending is committed first; the next pass deletes the Pods, and it finishes even if
+        # `suspend` is flipped back meanwhile (KubeRay's atomic suspend).
+        if suspending and not observed.pods:  # terminating Pods still count: every Pod must be gone
             status["state"] = SUSPENDED
             cond.set_condition(
                 conditions, "RayClusterSuspended", True, "RayClusterSuspended", "", now, generation
@@ -163,7 +167,7 @@ def next_status(
             cond.set_condition(
                 conditions, "RayClusterSuspending", True, "RayClusterSuspending", "", now, generation
             )
-    else:
+    elif not cluster.spec.suspend:  # running, or resuming (a suspended cluster otherwise stays as it is)
         if cond.is_true(conditions, "RayClusterSuspended"):
             cond.set_condition(
                 conditions, "RayClusterSuspended", False, "RayClusterResumed", "", now, generation

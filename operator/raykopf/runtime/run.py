@@ -65,7 +65,7 @@ async def run(
     events = EventRecorder(client)
     reconciler = RayClusterReconciler(client, ClusterIO(client, pods, services, events), config)
     registry = kopf.OperatorRegistry()
-    handlers.register(registry, queue)
+    handlers.register(registry, queue, reconciler.bodies)
 
     @kopf.on.login(registry=registry)
     def login(**_: Any) -> kopf.ConnectionInfo:

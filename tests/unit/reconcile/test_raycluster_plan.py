@@ -131,8 +131,158 @@ def test_two_heads_are_reported_not_guessed_at() -> None:
     assert plan.events[0].type == "Warning"
 
 
-def test_suspend_deletes_every_pod() -> None:
-    demo = cluster(2)
-    demo.spec.suspend = True
+def with_conditions(demo: RayCluster, *kinds: str) -> RayCluster:
+    data = demo.to_dict()
+    data["status"] = {
+        "conditions": [
+            {
+                "type": k,
+                "status": "True",
+                "reason": k,
+                "message": "",
+                "lastTransitionTime": "2026-01-01T00:00:00Z",
+            }
+            for k in kinds
+        ]
+    }
+    return RayCluster.model_validate(data)
+
+
+def test_suspend_is_committed_first_then_deletes_every_pod_atomically() -> None:
     pods = (pod("head", name="h"), pod("worker", name="w"))
-    assert summary(plan_pods(demo, Observed(pods), CONFIG)) == ([], ["h", "w"])
+    requested = cluster(2)
+    requested.spec.suspend = True
+    assert summary(plan_pods(requested, Observed(pods), CONFIG)) == ([], [])  # Suspending is written first
+    suspending = with_conditions(requested, "RayClusterSuspending")
+    assert summary(plan_pods(suspending, Observed(pods), CONFIG)) == ([], ["h", "w"])
+    flipped_back = with_conditions(cluster(2), "RayClusterSuspending")  # suspend: false, mid-suspend
+    assert summary(plan_pods(flipped_back, Observed(pods), CONFIG)) == ([], ["h", "w"])
+
+
+def test_a_suspended_cluster_stays_empty_until_resumed() -> None:
+    suspended = with_conditions(cluster(2), "RayClusterSuspended")
+    still = suspended.model_copy(deep=True)
+    still.spec.suspend = True
+    assert summary(plan_pods(still, Observed(), CONFIG)) == ([], [])
+    assert summary(plan_pods(suspended, Observed(), CONFIG)) == (
+        ["CreatedHeadPod", "CreatedWorkerPod", "CreatedWorkerPod"],
+        [],
+    )
+
+
+def test_a_suspended_worker_group_loses_its_pods_and_only_those() -> None:
+    demo = cluster(2, suspend=True)
+    pods = (pod("head", name="h"), pod("worker", name="w1"), pod("worker", name="w2"))
+    assert summary(plan_pods(demo, Observed(pods), CONFIG)) == ([], ["w1", "w2"])
+    assert summary(plan_pods(demo, Observed((pod("head", name="h"),)), CONFIG)) == ([], [])
+
+
+def host(replica: str, index: int, host_index: int, *, phase: str = "Running") -> dict[str, Any]:
+    item = pod("worker", name=f"{replica}-h{host_index}", index=index, phase=phase)
+    item["metadata"]["labels"].update(
+        {"ray.io/worker-group-replica-name": replica, "ray.io/replica-host-index": str(host_index)}
+    )
+    return item
+
+
+def test_multi_host_replicas_are_created_whole_with_their_labels() -> None:
+    names = iter(["aaaaa", "bbbbb"])
+    plan = plan_pods(cluster(2, numOfHosts=2), Observed((pod("head"),)), CONFIG, suffix=lambda: next(names))
+    labels = [c.body["metadata"]["labels"] for c in plan.creates]
+    assert [
+        (
+            x["ray.io/worker-group-replica-name"],
+            x["ray.io/worker-group-replica-index"],
+            x["ray.io/replica-host-index"],
+        )
+        for x in labels
+    ] == [
+        ("small-aaaaa", "0", "0"),
+        ("small-aaaaa", "0", "1"),
+        ("small-bbbbb", "1", "0"),
+        ("small-bbbbb", "1", "1"),
+    ]
+
+
+def test_an_incomplete_or_unhealthy_multi_host_replica_is_deleted_whole_before_anything_is_created() -> None:
+    demo = cluster(2, numOfHosts=2)
+    incomplete = (pod("head"), host("r1", 0, 0), host("r1", 0, 1), host("r2", 1, 0))
+    assert summary(plan_pods(demo, Observed(incomplete), CONFIG)) == ([], ["r2-h0"])
+    unhealthy = (
+        pod("head"),
+        host("r1", 0, 0),
+        host("r1", 0, 1, phase="Failed"),
+        host("r2", 1, 0),
+        host("r2", 1, 1),
+    )
+    assert summary(plan_pods(demo, Observed(unhealthy), CONFIG)) == ([], ["r1-h0", "r1-h1"])
+    refill = plan_pods(
+        demo, Observed((pod("head"), host("r2", 1, 0), host("r2", 1, 1))), CONFIG, suffix=lambda: "c"
+    )
+    assert [c.body["metadata"]["labels"]["ray.io/worker-group-replica-index"] for c in refill.creates] == [
+        "0",
+        "0",
+    ]
+
+
+def test_workers_to_delete_naming_one_host_removes_its_whole_replica() -> None:
+    demo = cluster(1, autoscaling=True, numOfHosts=2, scaleStrategy={"workersToDelete": ["r2-h1"]})
+    pods = (pod("head"), host("r1", 0, 0), host("r1", 0, 1), host("r2", 1, 0), host("r2", 1, 1))
+    assert summary(plan_pods(demo, Observed(pods), CONFIG)) == ([], ["r2-h0", "r2-h1"])
+
+
+def test_multi_host_scale_down_removes_whole_replicas() -> None:
+    pods = (pod("head"), host("r1", 0, 0), host("r1", 0, 1), host("r2", 1, 0), host("r2", 1, 1))
+    assert summary(plan_pods(cluster(1, numOfHosts=2), Observed(pods), CONFIG)) == ([], ["r1-h0", "r1-h1"])
+
+
+def recreate_cluster(**changes: Any) -> RayCluster:
+    data = cluster(2).to_dict()
+    data["spec"]["upgradeStrategy"] = {"type": "Recreate"}
+    for group in data["spec"]["workerGroupSpecs"]:
+        group.update(changes)
+    return RayCluster.model_validate(data)
+
+
+def test_recreate_stamps_the_head_with_the_spec_hash_and_deletes_every_pod_when_it_changes() -> None:
+    head = plan_pods(recreate_cluster(), Observed(), CONFIG).creates[0].body
+    annotations = head["metadata"]["annotations"]
+    stamp = annotations["ray.io/upgrade-strategy-recreate-hash"]
+    assert annotations["ray.io/kuberay-version"] == "raykopf-v0.1.0"
+    running = pod("head", name="h")
+    running["metadata"]["annotations"] = dict(annotations)
+    pods = (running, pod("worker", name="w1"), pod("worker", name="w2"))
+    # Scaling and autoscaler fields are not a spec change.
+    scaled = recreate_cluster(replicas=3, maxReplicas=9, scaleStrategy={"workersToDelete": ["w1"]})
+    assert plan_pods(scaled, Observed(pods), CONFIG).creates[0].reason == "CreatedWorkerPod"
+    changed = recreate_cluster(rayStartParams={"num-cpus": "2"})
+    plan = plan_pods(changed, Observed(pods), CONFIG)
+    assert summary(plan) == ([], ["h", "w1", "w2"])
+    assert "Recreate" in plan.events[0].message
+    assert (
+        stamp
+        != plan_pods(changed, Observed(), CONFIG)
+        .creates[0]
+        .body["metadata"]["annotations"]["ray.io/upgrade-strategy-recreate-hash"]
+    )
+
+
+def test_recreate_adopts_pods_built_by_another_operator_version_instead_of_recreating() -> None:
+    running = pod("head", name="h")
+    running["metadata"]["annotations"] = {
+        "ray.io/upgrade-strategy-recreate-hash": "kuberay-hash",
+        "ray.io/kuberay-version": "v1.7.0",
+    }
+    plan = plan_pods(
+        recreate_cluster(), Observed((running, pod("worker", name="w1"), pod("worker", name="w2"))), CONFIG
+    )
+    assert plan.deletes == []
+    assert [(p.name, p.body["metadata"]["annotations"]["ray.io/kuberay-version"]) for p in plan.patches] == [
+        ("h", "raykopf-v0.1.0")
+    ]
+
+
+def test_a_provisioned_sidecar_job_cluster_does_not_restart_its_head() -> None:
+    data = with_conditions(cluster(0), "RayClusterProvisioned").to_dict()
+    data["metadata"]["annotations"] = {"ray.io/disable-provisioned-head-restart": "true"}
+    assert summary(plan_pods(RayCluster.model_validate(data), Observed(), CONFIG)) == ([], [])

@@ -133,6 +133,26 @@ def test_suspended_once_every_pod_is_gone() -> None:
     assert conditions(suspended)["RayClusterProvisioned"][0] == "False"
 
 
+def test_a_started_suspend_completes_even_if_the_flag_is_flipped_back_then_resumes() -> None:
+    suspending = next_status(cluster(suspend=True), Observed((pod("head", True, "h"),)), now="t1")
+    flipped = next_status(cluster(suspending, suspend=False), Observed((pod("head", True, "h"),)), now="t2")
+    assert conditions(flipped)["RayClusterSuspending"][0] == "True"
+    suspended = next_status(cluster(flipped, suspend=False), Observed(), now="t3")
+    assert suspended["state"] == "suspended"
+    resumed = next_status(cluster(suspended, suspend=False), Observed(), now="t4")
+    assert conditions(resumed)["RayClusterSuspended"] == ("False", "RayClusterResumed")
+    assert "state" not in resumed
+
+
+def test_a_suspended_cluster_stays_suspended_while_the_flag_is_set() -> None:
+    suspending = next_status(cluster(suspend=True), Observed(), now="t1")
+    suspended = next_status(cluster(suspending, suspend=True), Observed(), now="t2")
+    again = next_status(cluster(suspended, suspend=True), Observed(), now="t3")
+    assert again["state"] == "suspended"
+    assert conditions(again)["RayClusterSuspended"][0] == "True"
+    assert conditions(again)["RayClusterSuspending"][0] == "False"
+
+
 def test_a_create_failure_sets_replica_failure_until_a_clean_pass() -> None:
     failed = next_status(
         cluster(), Observed(), now="t1", reconcile_error="FailedCreateWorkerPod: quota exceeded"

@@ -1,0 +1,187 @@
+"""Shared pieces of the benchmarks: the local cluster's client, bench RayClusters that land on simulated
+nodes, the operator as a child process with its memory sampled, and a Pod-arrival clock."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from raykopf.k8s.client import ApiError, KubeClient
+from raykopf.local.cluster import LocalCluster
+
+SIMULATED = {"raykopf.io/simulated": "true"}
+TOLERATION = {"key": "raykopf.io/simulated", "operator": "Equal", "value": "true", "effect": "NoSchedule"}
+
+
+def say(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def ensure_cluster() -> Path:
+    """Use the running local cluster if it has a simulated node; otherwise start one (left running)."""
+    cluster = LocalCluster()
+    if cluster.processes.pid("kube-apiserver") is None:
+        cluster.up(say, simulated_nodes=1)
+    return cluster.kubeconfig
+
+
+def pod_template(container: str, cpu: str = "10m", memory: str = "32Mi") -> dict[str, Any]:
+    return {
+        "spec": {
+            "nodeSelector": SIMULATED,
+            "tolerations": [TOLERATION],
+            "containers": [
+                {
+                    "name": container,
+                    "image": "rayproject/ray:2.60.0",
+                    "resources": {"requests": {"cpu": cpu, "memory": memory}},
+                }
+            ],
+        }
+    }
+
+
+def raycluster(name: str, namespace: str, workers: int) -> dict[str, Any]:
+    return {
+        "apiVersion": "ray.io/v1",
+        "kind": "RayCluster",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {
+            "rayVersion": "2.60.0",
+            "headGroupSpec": {"rayStartParams": {}, "template": pod_template("ray-head")},
+            "workerGroupSpecs": [
+                {
+                    "groupName": "small",
+                    "replicas": workers,
+                    "minReplicas": 0,
+                    "maxReplicas": 1000,
+                    "rayStartParams": {},
+                    "template": pod_template("ray-worker"),
+                }
+            ],
+        },
+    }
+
+
+async def create_namespace(client: KubeClient, name: str) -> None:
+    with contextlib.suppress(ApiError):
+        await client.create(
+            "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
+        )
+    # Pods are admitted only once the default ServiceAccount has its token (Kubernetes 1.20).
+    for _ in range(300):
+        account = await client.get(f"/api/v1/namespaces/{name}/serviceaccounts/default")
+        if account and account.get("secrets"):
+            return
+        await asyncio.sleep(0.1)
+    raise RuntimeError(f"namespace {name}: no default ServiceAccount token")
+
+
+async def delete_namespace(client: KubeClient, name: str, timeout: float = 600) -> float:
+    started = time.monotonic()
+    await client.delete(f"/api/v1/namespaces/{name}")
+    while time.monotonic() - started < timeout:
+        if await client.get(f"/api/v1/namespaces/{name}") is None:
+            return time.monotonic() - started
+        await asyncio.sleep(1)
+    raise RuntimeError(f"namespace {name} still there after {timeout:.0f} s")
+
+
+async def bounded(concurrency: int, jobs: list[Any]) -> list[Any]:
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(job: Any) -> Any:
+        async with gate:
+            return await job
+
+    return await asyncio.gather(*(one(j) for j in jobs))
+
+
+@dataclass
+class PodClock:
+    """Local arrival time of every Pod ADDED in a namespace (creationTimestamp has 1 s resolution)."""
+
+    client: KubeClient
+    namespace: str
+    added: dict[str, float] = field(default_factory=dict)
+    ready: dict[str, float] = field(default_factory=dict)
+
+    async def run(self) -> None:
+        path = f"/api/v1/namespaces/{self.namespace}/pods"
+        listing = await self.client.request("GET", path, params={"limit": 1})
+        version = listing["metadata"]["resourceVersion"]
+        while True:
+            async for event in self.client.watch(path, version):
+                obj = event["object"]
+                version = obj.get("metadata", {}).get("resourceVersion", version)
+                name = obj.get("metadata", {}).get("name")
+                if event["type"] == "ADDED":
+                    self.added.setdefault(name, time.monotonic())
+                if obj.get("status", {}).get("phase") == "Running":
+                    self.ready.setdefault(name, time.monotonic())
+
+    async def wait_added(self, count: int, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while len(self.added) < count:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"only {len(self.added)} of {count} Pods after {timeout:.0f} s")
+            await asyncio.sleep(0.05)
+
+
+@contextlib.asynccontextmanager
+async def running(clock: PodClock) -> AsyncIterator[PodClock]:
+    task = asyncio.create_task(clock.run())
+    await asyncio.sleep(0.5)  # let the watch open
+    try:
+        yield clock
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+@dataclass
+class Operator:
+    """`raykopf run` as a child process; `peak_rss_mb` is the kernel's high-water mark (VmHWM)."""
+
+    kubeconfig: Path
+    concurrency: int
+    log: Path
+    process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        argv = [sys.executable, "-m", "raykopf", "run", "--kubeconfig", str(self.kubeconfig)]
+        argv += ["--reconcile-concurrency", str(self.concurrency)]
+        with self.log.open("wb") as sink:
+            self.process = subprocess.Popen(argv, stdout=sink, stderr=subprocess.STDOUT)
+
+    def _status_kb(self, field_name: str) -> int:
+        assert self.process is not None
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith(field_name + ":"):
+                return int(line.split()[1])
+        return 0
+
+    @property
+    def rss_mb(self) -> float:
+        return self._status_kb("VmRSS") / 1024
+
+    @property
+    def peak_rss_mb(self) -> float:
+        return self._status_kb("VmHWM") / 1024
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()

@@ -1,0 +1,167 @@
+"""1,000 RayClusters (1 head + 3 workers) on simulated nodes, against a plain async client.
+
+    python -m bench.raycluster_scale [--clusters 1000] [--workers 3] [--concurrency 10]
+
+1. Baseline: a plain async client (the operator's own httpx client) creates the very Pods the operator
+   would create (same bodies, from the same builders), once with `--concurrency` requests in flight and
+   once with `--client-concurrency` (50: the HTTP pool's size); the faster run is the baseline.
+2. The operator (`raykopf run --reconcile-concurrency N`, a child process) is started; the RayClusters
+   are applied by the same client with the same concurrency; we time the arrival of every Pod and wait until every RayCluster is `ready`.
+Prints: baseline Pods/s, operator Pods/s from the first apply to the last Pod, their ratio (target >= 0.7),
+time until all clusters are ready, and the operator's RSS now and at its peak (target <= 200 MB).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.harness import (
+    Operator,
+    PodClock,
+    bounded,
+    create_namespace,
+    delete_namespace,
+    ensure_cluster,
+    raycluster,
+    running,
+    say,
+)
+from raykopf.api import RayCluster
+from raykopf.builders.pod import build_head_pod, build_worker_pod
+from raykopf.config import OperatorConfig
+from raykopf.k8s.client import KubeClient
+
+BASELINE_NS = "bench-baseline"
+OPERATOR_NS = "bench-operator"
+
+
+def pod_bodies(clusters: int, workers: int) -> list[dict[str, Any]]:
+    config = OperatorConfig()
+    bodies = []
+    for i in range(clusters):
+        cluster = RayCluster.model_validate(raycluster(f"rc-{i:04d}", BASELINE_NS, workers))
+        bodies.append(build_head_pod(cluster, config))
+        group = cluster.spec.worker_group_specs[0]
+        bodies += [build_worker_pod(cluster, group, config, replica_index=k) for k in range(workers)]
+    return bodies
+
+
+async def baseline(client: KubeClient, clusters: int, workers: int, concurrency: int) -> float:
+    say(f"baseline with {concurrency} requests in flight")
+    await create_namespace(client, BASELINE_NS)
+    bodies = pod_bodies(clusters, workers)
+    path = f"/api/v1/namespaces/{BASELINE_NS}/pods"
+    async with running(PodClock(client, BASELINE_NS)) as clock:
+        started = time.monotonic()
+        await bounded(concurrency, [client.create(path, body) for body in bodies])
+        await clock.wait_added(len(bodies), 120)
+        elapsed = max(clock.added.values()) - started
+    say(f"baseline: {len(bodies)} Pods created in {elapsed:.1f} s ({len(bodies) / elapsed:.0f} Pods/s)")
+    say(f"baseline namespace deleted in {await delete_namespace(client, BASELINE_NS):.0f} s")
+    return len(bodies) / elapsed
+
+
+async def all_ready(client: KubeClient, clusters: int) -> int:
+    listing = await client.request("GET", f"/apis/ray.io/v1/namespaces/{OPERATOR_NS}/rayclusters")
+    return sum(1 for rc in listing.get("items") or [] if (rc.get("status") or {}).get("state") == "ready")
+
+
+async def with_operator(
+    client: KubeClient, operator: Operator, clusters: int, workers: int, concurrency: int
+) -> dict[str, float]:
+    await create_namespace(client, OPERATOR_NS)
+    total = clusters * (1 + workers)
+    path = f"/apis/ray.io/v1/namespaces/{OPERATOR_NS}/rayclusters"
+    peak_during = 0.0
+    async with running(PodClock(client, OPERATOR_NS)) as clock:
+        started = time.monotonic()
+        await bounded(
+            concurrency,
+            [client.create(path, raycluster(f"rc-{i:04d}", OPERATOR_NS, workers)) for i in range(clusters)],
+        )
+        applied = time.monotonic() - started
+        say(f"applied {clusters} RayClusters in {applied:.1f} s")
+        deadline = started + 900
+        while len(clock.added) < total and time.monotonic() < deadline:
+            peak_during = max(peak_during, operator.rss_mb)
+            await asyncio.sleep(0.5)
+        await clock.wait_added(total, 5)
+        created = max(clock.added.values()) - started
+        say(f"operator: {total} Pods created {created:.1f} s after the first apply")
+        ready = 0
+        while time.monotonic() < deadline:
+            ready = await all_ready(client, clusters)
+            peak_during = max(peak_during, operator.rss_mb)
+            if ready == clusters:
+                break
+            await asyncio.sleep(1)
+        all_ready_s = time.monotonic() - started
+        say(f"{ready}/{clusters} RayClusters ready {all_ready_s:.1f} s after the first apply")
+    return {
+        "apply_seconds": applied,
+        "pods_created_seconds": created,
+        "operator_pods_per_second": total / created,
+        "all_ready_seconds": all_ready_s,
+        "ready_clusters": ready,
+        "rss_mb_at_all_pods": operator.rss_mb,
+        "peak_rss_mb": max(operator.peak_rss_mb, peak_during),
+    }
+
+
+async def main(args: argparse.Namespace, kubeconfig: Path) -> dict[str, Any]:
+    client = KubeClient.from_kubeconfig(kubeconfig)
+    operator = Operator(kubeconfig, args.concurrency, Path("/tmp/raykopf-bench-operator.log"))
+    try:
+        # The plain client's best rate, at the operator's concurrency and at the pool's: the harder target.
+        base = max(
+            [
+                await baseline(client, args.clusters, args.workers, n)
+                for n in (args.concurrency, args.client_concurrency)
+            ]
+        )
+        operator.start()
+        await asyncio.sleep(3)  # imports and the initial listings
+        result = await with_operator(client, operator, args.clusters, args.workers, args.client_concurrency)
+        result["baseline_pods_per_second"] = base
+        result["ratio"] = result["operator_pods_per_second"] / base
+        say(
+            f"RESULT pods/s operator {result['operator_pods_per_second']:.0f} vs plain client {base:.0f}: "
+            f"ratio {result['ratio']:.2f} (target >= 0.7); all ready in {result['all_ready_seconds']:.0f} s; "
+            f"operator RSS {result['rss_mb_at_all_pods']:.0f} MB, peak {result['peak_rss_mb']:.0f} MB (target <= 200)"
+        )
+        if not args.keep:
+            say(f"operator namespace deleted in {await delete_namespace(client, OPERATOR_NS):.0f} s")
+        return result
+    finally:
+        operator.stop()
+        await client.close()
+
+
+def parse() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--clusters", type=int, default=1000)
+    parser.add_argument("--workers", type=int, default=3)
+    parser.add_argument("--concurrency", type=int, default=10, help="the operator's --reconcile-concurrency")
+    parser.add_argument(
+        "--client-concurrency",
+        type=int,
+        default=50,
+        help="requests the plain client (and the apply) keeps in flight; 50 = the HTTP pool of both",
+    )
+    parser.add_argument("--keep", action="store_true", help="leave the benchmark's RayClusters in place")
+    parser.add_argument("--json", type=Path, help="also write the numbers to this file")
+    return parser.parse_args()
+
+
+if __name__ == "__main__":
+    arguments = parse()
+    numbers = asyncio.run(main(arguments, ensure_cluster()))
+    if arguments.json:
+        arguments.json.write_text(json.dumps(numbers, indent=2))

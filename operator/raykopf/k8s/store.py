@@ -1,0 +1,43 @@
+"""The latest known version of objects, by (namespace, name): a newer resourceVersion always wins, so
+a late event can never roll an object back past what the operator itself wrote."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+Key = tuple[str, str]
+
+
+def resource_version(obj: dict[str, Any]) -> int:
+    try:
+        return int(obj.get("metadata", {}).get("resourceVersion", "0"))
+    except ValueError:  # opaque by contract; every apiserver backed by etcd3 uses integers
+        return 0
+
+
+class LatestStore:
+    def __init__(self) -> None:
+        self._objects: dict[Key, dict[str, Any]] = {}
+
+    def put(self, obj: dict[str, Any]) -> bool:
+        """Keep `obj` unless a newer version is held; return whether it was kept."""
+        meta = obj["metadata"]
+        key = (meta["namespace"], meta["name"])
+        current = self._objects.get(key)
+        if current is not None and resource_version(current) > resource_version(obj):
+            return False
+        self._objects[key] = obj
+        return True
+
+    def get(self, namespace: str, name: str) -> dict[str, Any] | None:
+        return self._objects.get((namespace, name))
+
+    def pop(self, namespace: str, name: str) -> dict[str, Any] | None:
+        return self._objects.pop((namespace, name), None)
+
+    def __iter__(self) -> Iterator[Key]:
+        return iter(list(self._objects))
+
+    def __len__(self) -> int:
+        return len(self._objects)

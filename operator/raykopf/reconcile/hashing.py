@@ -1,0 +1,36 @@
+"""Spec hashes that decide whether running Pods are out of date (pure)."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from typing import Any
+
+# Fields the autoscaler or the scheduler change without making the Pods' spec stale.
+_GROUP_SCALE_FIELDS = ("replicas", "minReplicas", "maxReplicas")
+_POD_SCHEDULING_FIELDS = ("tolerations", "schedulingGates")
+
+
+def _forget_scheduling(template: dict[str, Any] | None) -> None:
+    spec = (template or {}).get("spec") or {}
+    for key in _POD_SCHEDULING_FIELDS:
+        spec.pop(key, None)
+
+
+def recreate_hash(spec: dict[str, Any]) -> str:
+    """KubeRay's `upgradeStrategy: Recreate` hash: the cluster spec without replicas, min, max,
+    workersToDelete, tolerations, schedulingGates and the upgrade strategy itself."""
+    spec = copy.deepcopy(spec)
+    spec.pop("upgradeStrategy", None)
+    _forget_scheduling((spec.get("headGroupSpec") or {}).get("template"))
+    for group in spec.get("workerGroupSpecs") or []:
+        for key in _GROUP_SCALE_FIELDS:
+            group.pop(key, None)
+        strategy = group.get("scaleStrategy") or {}
+        strategy.pop("workersToDelete", None)
+        if not strategy:
+            group.pop("scaleStrategy", None)
+        _forget_scheduling(group.get("template"))
+    canonical = json.dumps(spec, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha1(canonical.encode(), usedforsecurity=False).hexdigest()
