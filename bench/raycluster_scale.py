@@ -118,12 +118,8 @@ async def main(args: argparse.Namespace, kubeconfig: Path) -> dict[str, Any]:
     operator = Operator(kubeconfig, args.concurrency, Path("/tmp/raykopf-bench-operator.log"))
     try:
         # The plain client's best rate, at the operator's concurrency and at the pool's: the harder target.
-        base = max(
-            [
-                await baseline(client, args.clusters, args.workers, n)
-                for n in (args.concurrency, args.client_concurrency)
-            ]
-        )
+        rates = [] if args.baseline else [args.concurrency, args.client_concurrency]
+        base = args.baseline or max([await baseline(client, args.clusters, args.workers, n) for n in rates])
         operator.start()
         await asyncio.sleep(3)  # imports and the initial listings
         result = await with_operator(client, operator, args.clusters, args.workers, args.client_concurrency)
@@ -154,6 +150,11 @@ def parse() -> argparse.Namespace:
         type=int,
         default=50,
         help="requests the plain client (and the apply) keeps in flight; 50 = the HTTP pool of both",
+    )
+    parser.add_argument(
+        "--baseline",
+        type=float,
+        help="use this plain-client rate (Pods/s) from an earlier run instead of measuring",
     )
     parser.add_argument("--keep", action="store_true", help="leave the benchmark's RayClusters in place")
     parser.add_argument("--json", type=Path, help="also write the numbers to this file")

@@ -34,8 +34,12 @@ def set_suspend(kubectl: Kubectl, namespace: str, suspend: bool) -> None:
 
 
 def alive_nodes(head_ip: str) -> int:
-    with urllib.request.urlopen(f"http://{head_ip}:8265/nodes?view=summary", timeout=5) as response:
-        summary = json.load(response)["data"]["summary"]
+    """Alive Ray nodes as the head's dashboard reports them; -1 while the dashboard does not answer."""
+    try:
+        with urllib.request.urlopen(f"http://{head_ip}:8265/nodes?view=summary", timeout=5) as response:
+            summary = json.load(response)["data"]["summary"]
+    except OSError:
+        return -1
     return sum(1 for node in summary if node["raylet"]["state"] == "ALIVE")
 
 
@@ -95,6 +99,33 @@ def test_sample_raycluster_becomes_ready_and_scales(kubectl: Kubectl, namespace:
         return len(live) == 2 and worker not in {p["metadata"]["name"] for p in live}
 
     wait_for(replaced, 60, "the deleted worker to be replaced")
+
+    # A deleted head Pod is recreated, and Ray on the new head gets both workers back.
+    old_head = raycluster(kubectl, namespace, "raycluster-sample")["status"]["head"]["podName"]
+    kubectl("delete", "pod", old_head, "-n", namespace, "--wait=false")
+
+    def new_head_ip() -> str | None:
+        status = raycluster(kubectl, namespace, "raycluster-sample")["status"]
+        conditions = {c["type"]: c["status"] for c in status.get("conditions", [])}
+        head = status.get("head", {})
+        fresh = head.get("podName") not in (None, old_head) and conditions.get("HeadPodReady") == "True"
+        return head.get("podIP") if fresh else None
+
+    new_ip = wait_for(new_head_ip, 150, "a new ready head Pod", interval=2)
+    assert wait_for(
+        lambda: alive_nodes(new_ip) == 3, 240, "Ray on the new head to see both workers", interval=3
+    )
+
+    # Deleting the RayCluster removes every child.
+    kubectl("delete", "raycluster", "raycluster-sample", "-n", namespace, "--wait=false")
+
+    def children() -> list[str]:
+        listed = kubectl.json(
+            "get", "pods,services", "-n", namespace, "-l", "ray.io/cluster=raycluster-sample"
+        )
+        return [f"{i['kind']}/{i['metadata']['name']}" for i in listed["items"]]
+
+    wait_for(lambda: children() == [], 120, "every child of the RayCluster to be gone", interval=2)
 
 
 def test_an_invalid_raycluster_gets_a_warning_and_does_not_block_others(

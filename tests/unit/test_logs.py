@@ -19,3 +19,15 @@ def test_a_record_is_one_json_line_with_its_extra_fields() -> None:
     assert entry["message"] == "reconcile failed"
     assert entry["namespace"] == "ns"
     assert entry["name_"] == "demo"
+
+
+def test_kopf_records_name_their_object_and_drop_the_settings_dump() -> None:
+    record = logging.LogRecord("kopf.objects", logging.WARNING, __file__, 1, "Handler failed", None, None)
+    record.settings = object()
+    record.k8s_skip = True
+    record.k8s_ref = {"kind": "RayCluster", "namespace": "ns", "name": "demo", "uid": "u"}
+    entry = json.loads(JsonFormatter().format(record))
+    assert entry["object"] == "ns/demo"
+    assert "settings" not in entry
+    assert "k8s_skip" not in entry
+    assert "k8s_ref" not in entry

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,6 +34,8 @@ from raykopf.validation import Problem, validate
 log = logging.getLogger("raykopf")
 # Re-check soon while something is in flight; otherwise rely on Pod events and the periodic resync.
 SHORT_REQUEUE = 2.0
+# At most one status write per cluster per interval; later changes are written when it has passed.
+STATUS_INTERVAL = 1.0
 
 
 def _utcnow() -> datetime.datetime:
@@ -54,6 +57,7 @@ class RayClusterReconciler:
     config: OperatorConfig
     # The latest RayCluster bodies (from kopf's events and our own status writes).
     bodies: LatestStore = field(default_factory=LatestStore)
+    status_written: dict[tuple[str, str], float] = field(default_factory=dict)
     # (namespace, name) -> generation whose validation problems were already reported.
     reported_invalid: dict[tuple[str, str], int | None] = field(default_factory=dict)
     # (namespace, name) -> (what the rules read, its errors): every Pod event reconciles the cluster,
@@ -77,11 +81,13 @@ class RayClusterReconciler:
         namespace, name = key
         raw = self.bodies.get(namespace, name) or await self.client.get(item("RayCluster", namespace, name))
         managed_by = ((raw or {}).get("spec") or {}).get("managedBy")
-        if raw is None or managed_by not in (None, c.KUBERAY_MANAGED_BY):
+        if raw is None:
+            self._forget(key)
+            return None
+        if managed_by not in (None, c.KUBERAY_MANAGED_BY):
             return None
         if raw["metadata"].get("deletionTimestamp"):
-            self.reported_invalid.pop(key, None)
-            self.validated.pop(key, None)
+            self._forget(key)
             if c.GCS_FT_REDIS_CLEANUP_FINALIZER in (raw["metadata"].get("finalizers") or []):
                 return await self._redis_cleanup(raw)
             return None
@@ -118,10 +124,20 @@ class RayClusterReconciler:
         status = next_status(cluster, observed, now=_now(), reconcile_error=failure)
         previous = raw.get("status") or {}
         if status_changed(previous, status):
+            # Pods of one cluster get ready within moments of each other: one write, not one per Pod.
+            wait = self.status_written.get(key, -STATUS_INTERVAL) + STATUS_INTERVAL - time.monotonic()
+            if wait > 0:
+                return wait
             patch = {**{k: None for k in previous if k not in status}, **status}
             self.bodies.put(await self.io.write_status(namespace, name, patch))
+            self.status_written[key] = time.monotonic()
             return SHORT_REQUEUE
         return SHORT_REQUEUE if failure or plan.creates or plan.deletes else None
+
+    def _forget(self, key: tuple[str, str]) -> None:
+        self.reported_invalid.pop(key, None)
+        self.validated.pop(key, None)
+        self.status_written.pop(key, None)
 
     async def _redis_cleanup(self, raw: dict[str, Any]) -> float | None:
         namespace, name = raw["metadata"]["namespace"], raw["metadata"]["name"]

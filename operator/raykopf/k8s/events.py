@@ -23,6 +23,10 @@ BURST = 25
 REFILL_SECONDS = 300.0
 QUEUE_LIMIT = 10_000
 POSTERS = 2
+# All events together: at most this many per second (bursts of BURST_ALL), queued rather than
+# competing with Pod creates for the apiserver during a large scale-up.
+EVENTS_PER_SECOND = 20.0
+BURST_ALL = 100
 
 _ACTIONS = (("Created", "Create"), ("Deleted", "Delete"), ("FailedToCreate", "Create"))
 
@@ -81,6 +85,7 @@ class EventRecorder:
     instance: str = "raykopf"
     _queue: asyncio.Queue[dict[str, Any]] = field(default_factory=lambda: asyncio.Queue(QUEUE_LIMIT))
     _buckets: dict[str, _Bucket] = field(default_factory=dict)
+    _global: _Bucket | None = None
     dropped: int = 0
 
     def record(self, obj: dict[str, Any], kind: str, event_type: str, reason: str, note: str) -> None:
@@ -116,9 +121,19 @@ class EventRecorder:
             for task in posters:
                 task.cancel()
 
+    async def _pace(self) -> None:
+        now = asyncio.get_running_loop().time()
+        bucket = self._global = self._global or _Bucket(BURST_ALL, now)
+        bucket.tokens = min(BURST_ALL, bucket.tokens + (now - bucket.stamp) * EVENTS_PER_SECOND)
+        bucket.stamp = now
+        bucket.tokens -= 1
+        if bucket.tokens < 0:
+            await asyncio.sleep(-bucket.tokens / EVENTS_PER_SECOND)
+
     async def _post(self) -> None:
         while True:
             event = await self._queue.get()
+            await self._pace()
             try:
                 path = f"/apis/events.k8s.io/v1/namespaces/{event['metadata']['namespace']}/events"
                 await self.client.create(path, event)

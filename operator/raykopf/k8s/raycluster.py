@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +29,29 @@ EVENT_FAILURE = {
     "DeletedHeadPod": "FailedToDeleteHeadPod",
     "DeletedWorkerPod": "FailedToDeleteWorkerPod",
     "DeletedPod": "FailedToDeletePodCollection",
+}
+
+
+def _note(what: str) -> Callable[[list[str]], str]:
+    """KubeRay's "Created worker Pod ns/name", or the plural listing every Pod of the pass."""
+
+    def note(names: list[str]) -> str:
+        verb, noun = what.split(" ", 1)
+        return (
+            f"{verb} {noun} {names[0]}"
+            if len(names) == 1
+            else f"{verb} {len(names)} {noun}s: {', '.join(names)}"
+        )
+
+    return note
+
+
+_EVENT_NOTES = {
+    "CreatedHeadPod": _note("Created head Pod"),
+    "CreatedWorkerPod": _note("Created worker Pod"),
+    "DeletedHeadPod": _note("Deleted head Pod"),
+    "DeletedWorkerPod": _note("Deleted worker Pod"),
+    "DeletedPod": _note("Deleted Pod"),
 }
 
 
@@ -76,7 +100,8 @@ class ClusterIO:
         first, then ever larger batches while everything succeeds, stopping after a batch with a failure
         (KubeRay stops at the first failed create). Every write goes into the Pod cache at once, so the
         next pass never creates a Pod twice."""
-        results = await asyncio.gather(*(self._delete(owner, d) for d in plan.deletes))
+        done: dict[str, list[str]] = {}
+        results = await asyncio.gather(*(self._delete(owner, d, done) for d in plan.deletes))
         failure = next((r for r in results if r), None)
         for patch in plan.patches:
             self.pods.upsert(
@@ -85,16 +110,22 @@ class ClusterIO:
         pending, size = list(plan.creates), 1
         while pending:
             batch, pending = pending[:size], pending[size:]
-            results = await asyncio.gather(*(self._create(owner, c) for c in batch))
+            results = await asyncio.gather(*(self._create(owner, c, done) for c in batch))
             if any(results):
                 failure = failure or next(r for r in results if r)
                 break
             size = min(size * 2, MAX_BATCH)
+        # One event per reason and pass, naming every Pod: a scale-up by 500 is one event, not 500.
+        explained = {event.reason for event in plan.events}  # the plan's own event says why
+        for reason, names in done.items():
+            if reason in explained:
+                continue
+            self.events.record(owner, "RayCluster", "Normal", reason, _EVENT_NOTES[reason](names))
         for event in plan.events:
             self.events.record(owner, "RayCluster", event.type, event.reason, event.message)
         return failure
 
-    async def _delete(self, owner: dict[str, Any], delete: Delete) -> str | None:
+    async def _delete(self, owner: dict[str, Any], delete: Delete, done: dict[str, list[str]]) -> str | None:
         try:
             gone = await self.client.request("DELETE", item(delete.kind, delete.namespace, delete.name))
         except ApiError as error:
@@ -107,12 +138,10 @@ class ClusterIO:
             self.pods.upsert(gone)
         else:
             self.pods.remove(delete.namespace, delete.name)
-        self.events.record(
-            owner, "RayCluster", "Normal", delete.reason, f"Deleted Pod {delete.namespace}/{delete.name}"
-        )
+        done.setdefault(delete.reason, []).append(f"{delete.namespace}/{delete.name}")
         return None
 
-    async def _create(self, owner: dict[str, Any], create: Create) -> str | None:
+    async def _create(self, owner: dict[str, Any], create: Create, done: dict[str, list[str]]) -> str | None:
         try:
             created = await self.client.create(path_of(create.body), create.body)
         except ApiError as error:
@@ -120,9 +149,7 @@ class ClusterIO:
             return f"{FAILED_REASONS[create.reason]}: {error}"
         self.pods.upsert(created)
         meta = created["metadata"]
-        self.events.record(
-            owner, "RayCluster", "Normal", create.reason, f"Created Pod {meta['namespace']}/{meta['name']}"
-        )
+        done.setdefault(create.reason, []).append(f"{meta['namespace']}/{meta['name']}")
         return None
 
     async def create_job(self, owner: dict[str, Any], body: dict[str, Any]) -> None:

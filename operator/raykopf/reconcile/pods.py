@@ -58,7 +58,10 @@ def slim_pod(pod: dict[str, Any]) -> dict[str, Any]:
     """Only what the planners and the status read, so a cache of thousands of Pods stays small."""
     status = pod.get("status") or {}
     slim_status = _keep(status, ("phase", "podIP", "reason", "message"))
-    slim_status["conditions"] = [_keep(x, ("type", "status")) for x in status.get("conditions") or []]
+    # Only Ready: scheduling and initialisation steps would wake the cluster for nothing.
+    slim_status["conditions"] = [
+        _keep(x, ("type", "status")) for x in status.get("conditions") or [] if x.get("type") == "Ready"
+    ]
     slim_status["containerStatuses"] = [
         {"name": s.get("name"), "restartCount": s.get("restartCount", 0), "state": s.get("state") or {}}
         for s in status.get("containerStatuses") or []
@@ -70,7 +73,7 @@ def slim_pod(pod: dict[str, Any]) -> dict[str, Any]:
             ("name", "namespace", "uid", "labels", "annotations", "resourceVersion", "deletionTimestamp"),
         ),
         "spec": {
-            **_keep(spec, ("restartPolicy", "nodeName")),
+            **_keep(spec, ("restartPolicy",)),
             "containers": [{"name": x.get("name")} for x in spec.get("containers") or []],
         },
         "status": slim_status,

@@ -7,6 +7,8 @@ import logging
 from typing import Any
 
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+# kopf attaches its whole settings object and a skip flag to every record: never worth a log line.
+_DROPPED = {"settings", "k8s_skip"}
 
 
 class JsonFormatter(logging.Formatter):
@@ -17,7 +19,11 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        entry.update({key: value for key, value in vars(record).items() if key not in _STANDARD})
+        extras = {k: v for k, v in vars(record).items() if k not in _STANDARD and k not in _DROPPED}
+        reference = extras.pop("k8s_ref", None)
+        if isinstance(reference, dict) and "object" not in extras:  # kopf's: the object, as ours say it
+            extras["object"] = f"{reference.get('namespace')}/{reference.get('name')}"
+        entry.update(extras)
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry, default=str)
@@ -28,3 +34,5 @@ def configure(level: int = logging.INFO) -> None:
     handler.setFormatter(JsonFormatter())
     logging.basicConfig(level=level, handlers=[handler], force=True)
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    # kopf logs every handled event at INFO ("Handler ... succeeded"): one line per Pod change at scale.
+    logging.getLogger("kopf.objects").setLevel(logging.WARNING)
