@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import logging
 import time
@@ -115,10 +116,17 @@ class RayClusterReconciler:
             if not step.proceed:
                 await self._set_finalizer(raw, present=True)
                 return step.requeue_after
-        await self._ensure_children(cluster, raw)
         observed = self.io.observe(namespace, name, head_service_name(cluster))
         plan = plan_pods(cluster, observed, self.config)
-        failure = await self.io.execute(raw, plan)
+        # Services and Pods do not depend on each other (workers wait for the GCS, not the Service):
+        # both go out at once. The Pods' outcome is recorded even when a Service fails.
+        children, outcome = await asyncio.gather(
+            self._ensure_children(cluster, raw), self.io.execute(raw, plan), return_exceptions=True
+        )
+        for result in (outcome, children):
+            if isinstance(result, BaseException):
+                raise result
+        failure = outcome if isinstance(outcome, str) else None
         if plan.creates or plan.deletes:
             observed = self.io.observe(namespace, name, head_service_name(cluster))
         status = next_status(cluster, observed, now=_now(), reconcile_error=failure)

@@ -14,7 +14,9 @@ from raykopf.k8s.objects import item, path_of
 from raykopf.reconcile.plan import Create, Delete, Plan
 from raykopf.reconcile.raycluster import Observed
 
-# Requests one pass keeps in flight at most; the HTTP pool (50) stays open to the other clusters.
+# Creates in flight for one pass: a small cluster (head and 3 workers) in one round trip, then
+# doubling up to MAX_BATCH; the HTTP pool (50) stays open to the other clusters.
+FIRST_BATCH = 4
 MAX_BATCH = 32
 FAILED_REASONS = {
     "CreatedHeadPod": "FailedCreateHeadPod",
@@ -96,8 +98,8 @@ class ClusterIO:
         """Carry out the plan's deletes, then its creates; return the first failure as
         `<ReplicaFailure reason>: <message>`.
 
-        Creates go in "slow start" batches of 1, 2, 4, ... (as the ReplicaSet controller does): the head
-        first, then ever larger batches while everything succeeds, stopping after a batch with a failure
+        Creates go in "slow start" batches of 4, 8, 16, ... (as the ReplicaSet controller does, from 1):
+        the head in the first, then ever larger batches while everything succeeds, stopping after a batch with a failure
         (KubeRay stops at the first failed create). Every write goes into the Pod cache at once, so the
         next pass never creates a Pod twice."""
         done: dict[str, list[str]] = {}
@@ -107,7 +109,7 @@ class ClusterIO:
             self.pods.upsert(
                 await self.client.merge_patch(item(patch.kind, patch.namespace, patch.name), patch.body)
             )
-        pending, size = list(plan.creates), 1
+        pending, size = list(plan.creates), FIRST_BATCH
         while pending:
             batch, pending = pending[:size], pending[size:]
             results = await asyncio.gather(*(self._create(owner, c, done) for c in batch))
