@@ -10,6 +10,7 @@ from typing import Any
 import yaml
 
 from e2e.conftest import ROOT, Kubectl, wait_for
+from e2e.ray_jobs import submit_job, wait_job
 
 SAMPLE = ROOT / "manifests" / "samples" / "raycluster.sample.yaml"
 
@@ -85,6 +86,17 @@ def test_sample_raycluster_becomes_ready_and_scales(kubectl: Kubectl, namespace:
         interval=2,
     )
     assert wait_for(lambda: alive_nodes(head_ip) == 3, 90, "Ray to report 3 nodes")
+
+    # A job submitted to the dashboard runs its tasks on the workers too.
+    entrypoint = (
+        'python -c "import ray, time; ray.init(); here = ray.get_runtime_context().get_node_id(); '
+        "f = ray.remote(num_cpus=1)(lambda: (time.sleep(2), ray.get_runtime_context().get_node_id())[1]); "
+        "print('OTHER_NODES', len(set(ray.get([f.remote() for _ in range(6)])) - {here}))\""
+    )
+    state, logs = wait_job(head_ip, submit_job(head_ip, entrypoint), 180)
+    assert state == "SUCCEEDED", logs
+    other_nodes = int(logs.split("OTHER_NODES")[1].split()[0])
+    assert other_nodes >= 1, logs
 
     # A deleted worker is replaced.
     worker = next(

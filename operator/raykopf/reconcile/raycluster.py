@@ -179,10 +179,7 @@ def plan_group(
     remaining = [p for p in remaining if podstate.name(p) not in to_delete]
     diff = effective_replicas(group) - len(remaining)
     if diff > 0:
-        used = {
-            int((p["metadata"].get("labels") or {}).get(c.RAY_WORKER_REPLICA_INDEX_LABEL, -1))
-            for p in remaining
-        }
+        used = {_replica_index(p) for p in remaining}
         free = (i for i in range(10**6) if i not in used)
         for _ in range(diff):
             body = build_worker_pod(cluster, group, config, creator, replica_index=next(free))

@@ -1,0 +1,123 @@
+"""Carrying out a plan: slow-start batches, stop after a failed batch, every write in the cache at once,
+one event per reason and pass."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from typing import Any
+
+from raykopf.k8s.client import ApiError
+from raykopf.k8s.informer import Informer
+from raykopf.k8s.raycluster import ClusterIO
+from raykopf.reconcile import pods as podstate
+from raykopf.reconcile.plan import Create, Delete, Plan
+
+OWNER = {"apiVersion": "ray.io/v1", "metadata": {"name": "demo", "namespace": "ns", "uid": "u1"}}
+
+
+class FakeApi:
+    """Creates Pods (failing from the `fail_from`-th create on) and records how many were in flight."""
+
+    def __init__(self, fail_from: int | None = None) -> None:
+        self.fail_from = fail_from
+        self.creates = 0
+        self.in_flight = 0
+        self.batches: list[int] = []
+        self.names = itertools.count()
+
+    async def create(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        self.creates += 1
+        number = self.creates
+        self.in_flight += 1
+        self.batches.append(self.in_flight)  # how many were in flight when this one started
+        await asyncio.sleep(0.01)
+        self.in_flight -= 1
+        if self.fail_from is not None and number >= self.fail_from:
+            raise ApiError(403, "exceeded quota")
+        meta = {**body["metadata"], "name": f"{body['metadata']['generateName']}{next(self.names)}"}
+        return {**body, "metadata": {**meta, "resourceVersion": "1"}}
+
+    async def request(self, method: str, path: str, **_: Any) -> dict[str, Any]:
+        return {"kind": "Status"}  # an immediate delete
+
+
+class Events:
+    def __init__(self) -> None:
+        self.recorded: list[tuple[str, str, str]] = []
+
+    def record(self, obj: dict[str, Any], kind: str, event_type: str, reason: str, note: str) -> None:
+        self.recorded.append((event_type, reason, note))
+
+
+def io(api: FakeApi) -> tuple[ClusterIO, Events]:
+    cache = Informer(
+        api,  # type: ignore[arg-type]
+        [],
+        selector="ray.io/cluster",
+        index_label="ray.io/cluster",
+        slim=podstate.slim_pod,
+        on_change=lambda *_: None,
+    )
+    events = Events()
+    return ClusterIO(api, cache, cache, events), events  # type: ignore[arg-type]
+
+
+def worker(i: int) -> Create:
+    body = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "generateName": "demo-small-worker-",
+            "namespace": "ns",
+            "labels": {"ray.io/cluster": "demo", "ray.io/node-type": "worker"},
+        },
+        "spec": {"containers": [{"name": "ray-worker"}]},
+    }
+    return Create(body, "CreatedWorkerPod")
+
+
+def test_creates_go_in_doubling_batches_and_land_in_the_cache() -> None:
+    api = FakeApi()
+    cluster_io, events = io(api)
+    failure = asyncio.run(cluster_io.execute(OWNER, Plan(creates=[worker(i) for i in range(70)])))
+    assert failure is None
+    assert api.batches[:6] == [1, 2, 3, 4, 1, 2]  # 4 at once, then the next batch
+    assert max(api.batches) == 32  # 4, 8, 16, 32, then the last 10
+    assert len(cluster_io.pods.owned("ns", "demo")) == 70
+    assert len(events.recorded) == 1
+    event_type, reason, note = events.recorded[0]
+    assert (event_type, reason) == ("Normal", "CreatedWorkerPod")
+    assert note.startswith("Created 70 worker Pods: ns/demo-small-worker-0, ")
+
+
+def test_a_failed_batch_stops_the_creates_and_reports_the_replica_failure() -> None:
+    api = FakeApi(fail_from=6)
+    cluster_io, events = io(api)
+    failure = asyncio.run(cluster_io.execute(OWNER, Plan(creates=[worker(i) for i in range(70)])))
+    assert failure == "FailedCreateWorkerPod: 403: exceeded quota"
+    assert api.creates == 12  # 4, then a batch of 8 that failed: nothing more
+    assert len(cluster_io.pods.owned("ns", "demo")) == 5
+    reasons = [reason for _, reason, _ in events.recorded]
+    assert reasons.count("FailedToCreateWorkerPod") == 7
+    assert reasons.count("CreatedWorkerPod") == 1
+
+
+def test_a_single_create_keeps_kuberays_message() -> None:
+    cluster_io, events = io(FakeApi())
+    asyncio.run(cluster_io.execute(OWNER, Plan(creates=[worker(0)])))
+    assert events.recorded == [("Normal", "CreatedWorkerPod", "Created worker Pod ns/demo-small-worker-0")]
+
+
+def test_deleted_pods_leave_the_cache_at_once() -> None:
+    cluster_io, events = io(FakeApi())
+    for name in ("a", "b"):
+        cluster_io.pods.upsert(
+            {"metadata": {"name": name, "namespace": "ns", "labels": {"ray.io/cluster": "demo"}}}
+        )
+    plan = Plan(
+        deletes=[Delete("Pod", "ns", "a", "DeletedWorkerPod"), Delete("Pod", "ns", "b", "DeletedWorkerPod")]
+    )
+    assert asyncio.run(cluster_io.execute(OWNER, plan)) is None
+    assert cluster_io.pods.owned("ns", "demo") == ()
+    assert events.recorded == [("Normal", "DeletedWorkerPod", "Deleted 2 worker Pods: ns/a, ns/b")]
