@@ -347,7 +347,8 @@ class ProcessNode:
                 await asyncio.to_thread(proxy.apply_rules, translations(services, endpoints))
             except RuntimeError as error:
                 log.error('{"event": "proxy-rules-failed", "error": "%s"}', str(error)[:300])
-            await asyncio.sleep(0.1)
+            # kube-proxy's --iptables-min-sync-period: a burst of Service changes is one rewrite.
+            await asyncio.sleep(MIN_SYNC_PERIOD)
 
     async def shutdown(self) -> None:
         await asyncio.gather(
@@ -362,6 +363,7 @@ class ProcessNode:
 
 
 SIMULATED_WRITES = 32
+MIN_SYNC_PERIOD = 1.0
 
 
 class SimulatedNode:
