@@ -36,7 +36,7 @@ log = logging.getLogger("raykopf")
 # Re-check soon while something is in flight; otherwise rely on Pod events and the periodic resync.
 SHORT_REQUEUE = 2.0
 # At most one status write per cluster per interval; later changes are written when it has passed.
-STATUS_INTERVAL = 1.0
+STATUS_INTERVAL = 2.0
 
 
 def _utcnow() -> datetime.datetime:

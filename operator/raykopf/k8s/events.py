@@ -25,8 +25,8 @@ QUEUE_LIMIT = 10_000
 POSTERS = 2
 # All events together: at most this many per second (bursts of BURST_ALL), queued rather than
 # competing with Pod creates for the apiserver during a large scale-up.
-EVENTS_PER_SECOND = 20.0
-BURST_ALL = 100
+EVENTS_PER_SECOND = 5.0
+BURST_ALL = 50
 
 _ACTIONS = (("Created", "Create"), ("Deleted", "Delete"), ("FailedToCreate", "Create"))
 
