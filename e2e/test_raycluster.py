@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -91,11 +92,11 @@ def test_sample_raycluster_becomes_ready_and_scales(kubectl: Kubectl, namespace:
     entrypoint = (
         'python -c "import ray, time; ray.init(); here = ray.get_runtime_context().get_node_id(); '
         "f = ray.remote(num_cpus=1)(lambda: (time.sleep(2), ray.get_runtime_context().get_node_id())[1]); "
-        "print('OTHER_NODES', len(set(ray.get([f.remote() for _ in range(6)])) - {here}))\""
+        "print('OTHER_NODES=%d' % len(set(ray.get([f.remote() for _ in range(6)])) - {here}))\""
     )
     state, logs = wait_job(head_ip, submit_job(head_ip, entrypoint), 180)
     assert state == "SUCCEEDED", logs
-    other_nodes = int(logs.split("OTHER_NODES")[1].split()[0])
+    other_nodes = int(re.findall(r"OTHER_NODES=(\d+)", logs)[-1])
     assert other_nodes >= 1, logs
 
     # A deleted worker is replaced.
