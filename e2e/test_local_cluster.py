@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import subprocess
 import time
 import urllib.request
@@ -115,6 +116,22 @@ spec:
     )
 
 
+CLIENT = """
+import time, urllib.request
+
+def get(url):
+    for _ in range(20):
+        try:
+            return urllib.request.urlopen(url, timeout=5).status
+        except OSError:
+            time.sleep(0.5)
+    return urllib.request.urlopen(url, timeout=5).status
+
+for url in URLS:
+    print(get(url))
+"""
+
+
 def test_service_dns_and_cluster_ip_reach_a_ready_pod(kubectl: Kubectl, namespace: str) -> None:
     kubectl.apply(
         f"""
@@ -147,8 +164,9 @@ spec:
         namespace,
     )
     kubectl("wait", "--for=condition=Ready", "pod/web", "-n", namespace, "--timeout=30s")
-    script = "; ".join(
-        f"print(u.urlopen('http://{host}/', timeout=5).status)"
+    # Like kube-proxy, the agent syncs Services at most once a second: the client retries briefly.
+    urls = [
+        f"http://{host}/"
         for host in (
             "web",
             f"web.{namespace}",
@@ -156,7 +174,8 @@ spec:
             "web-headless:8080",
             f"web-headless.{namespace}.svc.cluster.local:8080",
         )
-    )
+    ]
+    command = json.dumps(["python", "-c", f"URLS = {urls!r}\n{CLIENT}"])
     kubectl.apply(
         f"""
 apiVersion: v1
@@ -167,7 +186,7 @@ spec:
   containers:
   - name: client
     image: {PYTHON}
-    command: ["python", "-c", "import urllib.request as u; {script}"]
+    command: {command}
 """,
         namespace,
     )

@@ -80,7 +80,13 @@ class RayClusterReconciler:
 
     async def reconcile(self, key: tuple[str, str]) -> float | None:
         namespace, name = key
-        raw = self.bodies.get(namespace, name) or await self.client.get(item("RayCluster", namespace, name))
+        raw = self.bodies.fresh(namespace, name, float(self.config.raycluster_default_requeue_seconds))
+        if raw is None:
+            raw = await self.client.get(item("RayCluster", namespace, name))
+            if raw is not None:
+                self.bodies.put(raw)
+            else:
+                self.bodies.pop(namespace, name)
         managed_by = ((raw or {}).get("spec") or {}).get("managedBy")
         if raw is None:
             self._forget(key)
@@ -131,6 +137,10 @@ class RayClusterReconciler:
             observed = self.io.observe(namespace, name, head_service_name(cluster))
         status = next_status(cluster, observed, now=_now(), reconcile_error=failure)
         previous = raw.get("status") or {}
+        if plan.creates and failure is None:
+            # Pods just created are seconds from ready: the "provisioning" status would be out of
+            # date at once, so it waits one interval and usually goes out together with "ready".
+            self.status_written[key] = time.monotonic()
         if status_changed(previous, status):
             # Pods of one cluster get ready within moments of each other: one write, not one per Pod.
             wait = self.status_written.get(key, -STATUS_INTERVAL) + STATUS_INTERVAL - time.monotonic()

@@ -3,6 +3,7 @@ a late event can never roll an object back past what the operator itself wrote."
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,6 +20,7 @@ def resource_version(obj: dict[str, Any]) -> int:
 class LatestStore:
     def __init__(self) -> None:
         self._objects: dict[Key, dict[str, Any]] = {}
+        self._stored_at: dict[Key, float] = {}
 
     def put(self, obj: dict[str, Any]) -> bool:
         """Keep `obj` unless a newer version is held; return whether it was kept."""
@@ -28,12 +30,22 @@ class LatestStore:
         if current is not None and resource_version(current) > resource_version(obj):
             return False
         self._objects[key] = obj
+        self._stored_at[key] = time.monotonic()
         return True
 
     def get(self, namespace: str, name: str) -> dict[str, Any] | None:
         return self._objects.get((namespace, name))
 
+    def fresh(self, namespace: str, name: str, max_age: float) -> dict[str, Any] | None:
+        """The object if it was stored less than `max_age` seconds ago: a watch can miss a deletion
+        (kopf's re-list reports none), so an old entry is re-read rather than trusted forever."""
+        stored = self._stored_at.get((namespace, name))
+        if stored is None or time.monotonic() - stored > max_age:
+            return None
+        return self._objects.get((namespace, name))
+
     def pop(self, namespace: str, name: str) -> dict[str, Any] | None:
+        self._stored_at.pop((namespace, name), None)
         return self._objects.pop((namespace, name), None)
 
     def __iter__(self) -> Iterator[Key]:

@@ -8,6 +8,7 @@ from typing import Any
 
 from raykopf.k8s.client import ApiError
 from raykopf.k8s.informer import Informer
+from raykopf.k8s.store import LatestStore
 from raykopf.reconcile import pods as podstate
 
 
@@ -135,3 +136,14 @@ def test_slim_pods_keep_what_the_planner_reads_and_drop_the_rest() -> None:
     assert podstate.group(slim) is None
     assert podstate.node_type(slim) == "worker"
     assert slim["status"]["podIP"] == "198.18.0.9"
+
+
+def test_the_latest_store_keeps_the_newest_version_and_ages_entries_out() -> None:
+    store = LatestStore()
+    assert store.put(pod("a", "c1", 5))
+    assert not store.put(pod("a", "c1", 4))
+    assert store.get("ns", "a")["metadata"]["resourceVersion"] == "5"  # type: ignore[index]
+    assert store.fresh("ns", "a", 60) is not None
+    assert store.fresh("ns", "a", -1) is None  # too old: the caller reads it again
+    assert store.pop("ns", "a") is not None
+    assert store.fresh("ns", "a", 60) is None
