@@ -16,14 +16,15 @@ import time
 from pathlib import Path
 
 from bench.harness import (
-    Operator,
     PodClock,
+    argument_parser,
     create_namespace,
     delete_namespace,
     ensure_cluster,
     raycluster,
     running,
     say,
+    session,
 )
 from raykopf.k8s.client import KubeClient
 
@@ -37,9 +38,10 @@ async def state(client: KubeClient, name: str) -> str | None:
 
 
 async def main(args: argparse.Namespace, kubeconfig: Path) -> dict[str, float]:
-    client = KubeClient.from_kubeconfig(kubeconfig)
-    operator = Operator(kubeconfig, args.concurrency, Path("/tmp/raykopf-bench-fairness.log"))
-    try:
+    async with session(kubeconfig, args.concurrency, Path("/tmp/raykopf-bench-fairness.log")) as (
+        client,
+        operator,
+    ):
         await create_namespace(client, NAMESPACE)
         operator.start()
         await client.create(RAYCLUSTERS, raycluster("big", NAMESPACE, 0))
@@ -78,17 +80,11 @@ async def main(args: argparse.Namespace, kubeconfig: Path) -> dict[str, float]:
         )
         say(f"namespace deleted in {await delete_namespace(client, NAMESPACE):.0f} s")
         return result
-    finally:
-        operator.stop()
-        await client.close()
 
 
 def parse() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argument_parser(__doc__)
     parser.add_argument("--workers", type=int, default=500)
-    parser.add_argument("--concurrency", type=int, default=10, help="the operator's --reconcile-concurrency")
     parser.add_argument(
         "--head-start", type=int, default=20, help="apply the newcomer once big has this many new Pods"
     )

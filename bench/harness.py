@@ -3,6 +3,7 @@ nodes, the operator as a child process with its memory sampled, and a Pod-arriva
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import subprocess
@@ -185,3 +186,23 @@ class Operator:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+
+
+@contextlib.asynccontextmanager
+async def session(
+    kubeconfig: Path, concurrency: int, log: Path
+) -> AsyncIterator[tuple[KubeClient, Operator]]:
+    """A client of the local cluster and an operator (not started yet); both cleaned up at the end."""
+    client = KubeClient.from_kubeconfig(kubeconfig)
+    operator = Operator(kubeconfig, concurrency, log)
+    try:
+        yield client, operator
+    finally:
+        operator.stop()
+        await client.close()
+
+
+def argument_parser(doc: str | None) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--concurrency", type=int, default=10, help="the operator's --reconcile-concurrency")
+    return parser

@@ -23,6 +23,7 @@ from typing import Any
 from bench.harness import (
     Operator,
     PodClock,
+    argument_parser,
     bounded,
     create_namespace,
     delete_namespace,
@@ -30,6 +31,7 @@ from bench.harness import (
     raycluster,
     running,
     say,
+    session,
 )
 from raykopf.api import RayCluster
 from raykopf.builders.pod import build_head_pod, build_worker_pod
@@ -114,9 +116,10 @@ async def with_operator(
 
 
 async def main(args: argparse.Namespace, kubeconfig: Path) -> dict[str, Any]:
-    client = KubeClient.from_kubeconfig(kubeconfig)
-    operator = Operator(kubeconfig, args.concurrency, Path("/tmp/raykopf-bench-operator.log"))
-    try:
+    async with session(kubeconfig, args.concurrency, Path("/tmp/raykopf-bench-operator.log")) as (
+        client,
+        operator,
+    ):
         # The plain client's best rate, at the operator's concurrency and at the pool's: the harder target.
         rates = [] if args.baseline else [args.concurrency, args.client_concurrency]
         base = args.baseline or max([await baseline(client, args.clusters, args.workers, n) for n in rates])
@@ -133,18 +136,12 @@ async def main(args: argparse.Namespace, kubeconfig: Path) -> dict[str, Any]:
         if not args.keep:
             say(f"operator namespace deleted in {await delete_namespace(client, OPERATOR_NS):.0f} s")
         return result
-    finally:
-        operator.stop()
-        await client.close()
 
 
 def parse() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argument_parser(__doc__)
     parser.add_argument("--clusters", type=int, default=1000)
     parser.add_argument("--workers", type=int, default=3)
-    parser.add_argument("--concurrency", type=int, default=10, help="the operator's --reconcile-concurrency")
     parser.add_argument(
         "--client-concurrency",
         type=int,

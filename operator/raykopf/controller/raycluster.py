@@ -95,7 +95,7 @@ class RayClusterReconciler:
             return None
         if raw["metadata"].get("deletionTimestamp"):
             self._forget(key)
-            if c.GCS_FT_REDIS_CLEANUP_FINALIZER in (raw["metadata"].get("finalizers") or []):
+            if gcs_ft.has_finalizer(raw):
                 return await self._redis_cleanup(raw)
             return None
         errors = self._errors(key, raw)
@@ -117,11 +117,10 @@ class RayClusterReconciler:
             return None
         self.reported_invalid.pop(key, None)
         cluster = RayCluster.model_validate(raw)
-        if gcs_ft.applies(cluster, self.config):
-            step = gcs_ft.plan_finalizer(cluster, raw, (), None, now=_utcnow())
-            if not step.proceed:
-                await self._set_finalizer(raw, present=True)
-                return step.requeue_after
+        if gcs_ft.applies(cluster, self.config) and not gcs_ft.has_finalizer(raw):
+            # Pods come only after the finalizer is stored, so Redis can always be cleaned up.
+            await self._set_finalizer(raw, present=True)
+            return gcs_ft.WAIT_FOR_JOB
         observed = self.io.observe(namespace, name, head_service_name(cluster))
         plan = plan_pods(cluster, observed, self.config)
         # Services and Pods do not depend on each other (workers wait for the GCS, not the Service):

@@ -75,8 +75,20 @@ def build_event(
 
 @dataclass
 class _Bucket:
-    tokens: float
+    """A token bucket: `rate` tokens a second, at most `burst`, starting full."""
+
+    burst: float
+    rate: float
     stamp: float
+    tokens: float = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.tokens = self.burst
+
+    def refill(self, now: float) -> float:
+        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        return self.tokens
 
 
 @dataclass
@@ -105,10 +117,8 @@ class EventRecorder:
         if len(self._buckets) > QUEUE_LIMIT:  # forget objects whose bucket has refilled anyway
             idle = BURST * REFILL_SECONDS
             self._buckets = {k: b for k, b in self._buckets.items() if now - b.stamp < idle}
-        bucket = self._buckets.setdefault(key, _Bucket(BURST, now))
-        bucket.tokens = min(BURST, bucket.tokens + (now - bucket.stamp) / REFILL_SECONDS)
-        bucket.stamp = now
-        if bucket.tokens < 1:
+        bucket = self._buckets.setdefault(key, _Bucket(BURST, 1 / REFILL_SECONDS, now))
+        if bucket.refill(now) < 1:
             return False
         bucket.tokens -= 1
         return True
@@ -123,10 +133,9 @@ class EventRecorder:
 
     async def _pace(self) -> None:
         now = asyncio.get_running_loop().time()
-        bucket = self._global = self._global or _Bucket(BURST_ALL, now)
-        bucket.tokens = min(BURST_ALL, bucket.tokens + (now - bucket.stamp) * EVENTS_PER_SECOND)
-        bucket.stamp = now
-        bucket.tokens -= 1
+        bucket = self._global = self._global or _Bucket(BURST_ALL, EVENTS_PER_SECOND, now)
+        bucket.refill(now)
+        bucket.tokens -= 1  # may go into debt: the poster then waits it off
         if bucket.tokens < 0:
             await asyncio.sleep(-bucket.tokens / EVENTS_PER_SECOND)
 

@@ -36,6 +36,10 @@ class FinalizerStep:
     """True when the normal reconcile may go on (the finalizer is in place and no deletion is pending)."""
 
 
+def has_finalizer(raw: dict[str, Any]) -> bool:
+    return c.GCS_FT_REDIS_CLEANUP_FINALIZER in (raw["metadata"].get("finalizers") or [])
+
+
 def applies(cluster: RayCluster, config: OperatorConfig) -> bool:
     return config.enable_gcs_ft_redis_cleanup and is_ft_enabled(cluster)
 
@@ -70,14 +74,13 @@ def plan_finalizer(
     now: datetime.datetime,
 ) -> FinalizerStep:
     meta = raw["metadata"]
-    has_finalizer = c.GCS_FT_REDIS_CLEANUP_FINALIZER in (meta.get("finalizers") or [])
     deleted_at = meta.get("deletionTimestamp")
     if not deleted_at:
-        if has_finalizer:
+        if has_finalizer(raw):
             return FinalizerStep(proceed=True)
         # Pods come only after the finalizer is stored, so Redis can always be cleaned up.
         return FinalizerStep(add_finalizer=True, requeue_after=WAIT_FOR_JOB)
-    if not has_finalizer:
+    if not has_finalizer(raw):
         return FinalizerStep()
     namespace = cluster.metadata.namespace or "default"
     if _age(deleted_at, now) > _timeout(cluster):

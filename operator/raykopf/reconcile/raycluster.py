@@ -13,7 +13,6 @@ from raykopf.api.raycluster import RayCluster, WorkerGroupSpec
 from raykopf.builders import labels as labels_builder
 from raykopf.builders.pod import RAYCLUSTER_CREATOR, Creator, build_head_pod, build_worker_pod, is_autoscaling
 from raykopf.config import OperatorConfig
-from raykopf.reconcile import conditions as cond
 from raykopf.reconcile import pods as podstate
 from raykopf.reconcile.hashing import recreate_hash
 from raykopf.reconcile.plan import Create, Delete, Event, Patch, Plan
@@ -60,8 +59,10 @@ def plan_pods(
     plan = Plan()
     namespace = cluster.metadata.namespace or "default"
     live = [p for p in observed.pods if not podstate.is_terminating(p)]
-    conditions = (cluster.to_dict().get("status") or {}).get("conditions") or []
-    if cond.is_true(conditions, "RayClusterSuspending"):
+    true = {
+        x.type for x in (cluster.status.conditions if cluster.status else None) or [] if x.status == "True"
+    }
+    if "RayClusterSuspending" in true:
         # Atomic: once Suspending is recorded, every Pod goes even if `suspend` is flipped back.
         plan.deletes += [Delete("Pod", namespace, podstate.name(p), "DeletedPod") for p in live]
         return plan
@@ -101,7 +102,7 @@ def plan_pods(
             )
             return plan
     if not heads:
-        if cond.is_true(conditions, "RayClusterProvisioned") and (
+        if "RayClusterProvisioned" in true and (
             (cluster.metadata.annotations or {}).get(c.DISABLE_PROVISIONED_HEAD_RESTART_ANNOTATION) == "true"
         ):
             pass  # a RayJob in SidecarMode: a new head could not rerun the job

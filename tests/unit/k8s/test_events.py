@@ -6,7 +6,7 @@ import asyncio
 import datetime
 from typing import Any
 
-from raykopf.k8s.events import BURST, EventRecorder, action_of, build_event
+from raykopf.k8s.events import BURST, EventRecorder, _Bucket, action_of, build_event
 
 CLUSTER = {"apiVersion": "ray.io/v1", "metadata": {"name": "c1", "namespace": "ns", "uid": "u1"}}
 
@@ -67,3 +67,12 @@ def test_recording_returns_at_once_and_posts_in_the_background_with_a_burst_limi
     assert len(client.posted) == BURST + 1  # the other object is not starved by the first one's burst
     assert recorder.dropped == 5
     assert all(path == "/apis/events.k8s.io/v1/namespaces/ns/events" for path, _ in client.posted)
+
+
+def test_the_token_bucket_starts_full_and_refills_at_its_rate_up_to_the_burst() -> None:
+
+    bucket = _Bucket(burst=2, rate=0.5, stamp=0.0)
+    assert bucket.refill(0.0) == 2
+    bucket.tokens = -1  # the global pacer may run into debt
+    assert bucket.refill(4.0) == 1  # 2 s per token
+    assert bucket.refill(100.0) == 2  # never above the burst
