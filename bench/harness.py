@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import subprocess
 import sys
 import time
@@ -30,6 +31,22 @@ def ensure_cluster() -> Path:
     cluster = LocalCluster()
     if cluster.processes.pid("kube-apiserver") is None:
         cluster.up(say, simulated_nodes=1)
+    command = [
+        "kubectl",
+        "--kubeconfig",
+        str(cluster.kubeconfig),
+        "get",
+        "nodes",
+        "-o",
+        "name",
+        "-l",
+        "raykopf.io/simulated=true",
+    ]
+    deadline = time.monotonic() + 30  # the agent registers its nodes just after `up` returns
+    while not subprocess.run(command, capture_output=True, text=True, check=True).stdout.strip():
+        if time.monotonic() > deadline:
+            sys.exit("the running local cluster has no simulated node: `raykopf local down`, then rerun")
+        time.sleep(1)
     return cluster.kubeconfig
 
 
@@ -177,6 +194,13 @@ class Operator:
     @property
     def peak_rss_mb(self) -> float:
         return self._status_kb("VmHWM") / 1024
+
+    @property
+    def cpu_seconds(self) -> float:
+        """User + system CPU time of the operator so far (fields 14 and 15 of /proc/pid/stat)."""
+        assert self.process is not None
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:

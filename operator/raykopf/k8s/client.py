@@ -1,4 +1,4 @@
-"""A small asyncio Kubernetes client for the node agent: JSON dicts in, JSON dicts out."""
+"""A small asyncio Kubernetes client (operator, node agent, tests): JSON dicts in, JSON dicts out."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import httpx
+import aiohttp
 import yaml
 
 
@@ -35,20 +35,28 @@ def _ssl_context(cluster: dict[str, Any], user: dict[str, Any], scratch: Path) -
 
 MAX_CONNECTIONS = 50
 WATCHES = 10  # long-lived watch streams get pool connections of their own
+TIMEOUT = aiohttp.ClientTimeout(total=None, sock_connect=30, sock_read=30)
+WATCH_TIMEOUT = aiohttp.ClientTimeout(total=None, sock_connect=30, sock_read=None)
 
 
 class KubeClient:
+    """aiohttp rather than httpx: httpcore's pool re-checks every connection for every request, which
+    was a third of the operator's CPU while it created thousands of Pods."""
+
     def __init__(self, server: str, context: ssl.SSLContext) -> None:
-        self.server = server
-        self._http = httpx.AsyncClient(
-            base_url=server,
-            verify=context,
-            timeout=httpx.Timeout(30.0, read=None),
-            limits=httpx.Limits(max_connections=MAX_CONNECTIONS + WATCHES),
-        )
-        # Requests wait here rather than in httpcore's pool, whose bookkeeping grows with every waiting
-        # request (it was 40% of the operator's CPU with a few hundred creates queued).
+        self.server = server.rstrip("/")
+        self._ssl = context
+        self._session: aiohttp.ClientSession | None = None
+        # Requests wait here rather than in the connector, so a burst of creates queues in one place.
         self._slots = asyncio.Semaphore(MAX_CONNECTIONS)
+
+    @property
+    def _http(self) -> aiohttp.ClientSession:
+        # Created on first use: a session belongs to the running event loop.
+        if self._session is None:
+            connector = aiohttp.TCPConnector(ssl=self._ssl, limit=MAX_CONNECTIONS + WATCHES)
+            self._session = aiohttp.ClientSession(connector=connector, timeout=TIMEOUT)
+        return self._session
 
     @classmethod
     def from_kubeconfig(cls, path: Path) -> KubeClient:
@@ -62,7 +70,9 @@ class KubeClient:
         return cls(cluster["server"], ssl_context)
 
     async def close(self) -> None:
-        await self._http.aclose()
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
 
     async def request(
         self,
@@ -73,14 +83,33 @@ class KubeClient:
         params: dict[str, Any] | None = None,
         content_type: str = "application/json",
     ) -> dict[str, Any]:
-        content = None if body is None else json.dumps(body)
-        headers = {"Content-Type": content_type} if body is not None else {}
-        async with self._slots:
-            response = await self._http.request(method, path, content=content, params=params, headers=headers)
-        if response.status_code >= 400:
-            raise ApiError(response.status_code, response.text)
-        result: dict[str, Any] = response.json() if response.content else {}
+        data = None if body is None else json.dumps(body).encode()
+        status, content = await self.raw(method, path, data=data, params=params, content_type=content_type)
+        if status >= 400:
+            raise ApiError(status, content.decode(errors="replace"))
+        result: dict[str, Any] = json.loads(content) if content else {}
         return result
+
+    async def raw(
+        self,
+        method: str,
+        path: str,
+        *,
+        data: bytes | None = None,
+        params: dict[str, Any] | None = None,
+        content_type: str = "application/json",
+        timeout: float | None = None,
+    ) -> tuple[int, bytes]:
+        """Any request, e.g. through the apiserver's service proxy: the status code and the body."""
+        headers = {"Content-Type": content_type} if data is not None else {}
+        limit = TIMEOUT if timeout is None else aiohttp.ClientTimeout(total=timeout)
+        async with (
+            self._slots,
+            self._http.request(
+                method, self.server + path, data=data, params=_query(params), headers=headers, timeout=limit
+            ) as response,
+        ):
+            return response.status, await response.read()
 
     async def get(self, path: str, **params: Any) -> dict[str, Any] | None:
         try:
@@ -117,9 +146,23 @@ class KubeClient:
             "allowWatchBookmarks": "true",
             "timeoutSeconds": "300",
         }
-        async with self._http.stream("GET", path, params=query) as response:
-            if response.status_code >= 400:
-                raise ApiError(response.status_code, (await response.aread()).decode())
-            async for line in response.aiter_lines():
-                if line:
-                    yield json.loads(line)
+        async with self._http.get(
+            self.server + path, params=_query(query), timeout=WATCH_TIMEOUT
+        ) as response:
+            if response.status >= 400:
+                raise ApiError(response.status, (await response.read()).decode(errors="replace"))
+            # One JSON document per line; lines can be far longer than aiohttp's readline limit.
+            pending = bytearray()
+            async for chunk in response.content.iter_any():
+                pending += chunk
+                if b"\n" not in chunk:
+                    continue
+                *lines, rest = bytes(pending).split(b"\n")
+                pending = bytearray(rest)
+                for line in lines:
+                    if line.strip():
+                        yield json.loads(line)
+
+
+def _query(params: dict[str, Any] | None) -> dict[str, str] | None:
+    return None if params is None else {key: str(value) for key, value in params.items()}

@@ -33,6 +33,6 @@ def configure(level: int = logging.INFO) -> None:
     handler = logging.StreamHandler()
     handler.setFormatter(JsonFormatter())
     logging.basicConfig(level=level, handlers=[handler], force=True)
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("aiohttp").setLevel(logging.WARNING)
     # kopf logs every handled event at INFO ("Handler ... succeeded"): one line per Pod change at scale.
     logging.getLogger("kopf.objects").setLevel(logging.WARNING)

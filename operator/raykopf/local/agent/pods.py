@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-import httpx
+import aiohttp
 
 from raykopf.local import settings
 from raykopf.local.agent import launcher, sandbox
@@ -145,11 +145,14 @@ class ContainerRun:
                 scheme = probe.spec.get("scheme", "HTTP").lower()
                 host = probe.spec.get("host") or self.worker.box.ip
                 headers = {h["name"]: h["value"] for h in probe.spec.get("httpHeaders") or []}
-                async with httpx.AsyncClient(verify=False, timeout=probe.timeout) as client:
-                    response = await client.get(
-                        f"{scheme}://{host}:{port}{probe.spec.get('path', '/')}", headers=headers
-                    )
-                return 200 <= response.status_code < 400
+                timeout = aiohttp.ClientTimeout(total=probe.timeout)
+                async with (
+                    aiohttp.ClientSession(timeout=timeout) as client,
+                    client.get(
+                        f"{scheme}://{host}:{port}{probe.spec.get('path', '/')}", headers=headers, ssl=False
+                    ) as response,
+                ):
+                    return 200 <= response.status < 400
             if probe.kind == "tcpSocket":
                 port = resolve_port(probe.spec.get("port"), self.spec)
                 _, writer = await asyncio.wait_for(
@@ -177,7 +180,7 @@ class ContainerRun:
                 except TimeoutError:
                     checker.kill()
                     return False
-        except (OSError, httpx.HTTPError, TimeoutError, ConfigError):
+        except (OSError, aiohttp.ClientError, TimeoutError, ConfigError):
             return False
         return False
 
