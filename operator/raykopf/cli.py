@@ -90,6 +90,7 @@ def _print_pod_log(cluster: object, args: argparse.Namespace, out: TextIO) -> in
 
 def _run_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     import asyncio
+    import dataclasses
 
     from raykopf.config import OperatorConfig
     from raykopf.runtime import logs
@@ -102,7 +103,9 @@ def _run_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             kubeconfig=args.kubeconfig,
             namespaces=namespaces,
             concurrency=args.reconcile_concurrency,
-            config=OperatorConfig.from_environment(),
+            config=dataclasses.replace(
+                OperatorConfig.from_environment(), use_kubernetes_proxy=args.use_kubernetes_proxy
+            ),
         )
     )
     return 0
@@ -134,6 +137,11 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="run the operator against a cluster")
     run.add_argument("--kubeconfig", type=Path, required=True, help="kubeconfig of the cluster to manage")
     run.add_argument("--watch-namespace", default="", help="comma-separated namespaces to watch; empty: all")
+    run.add_argument(
+        "--use-kubernetes-proxy",
+        action="store_true",
+        help="reach Ray dashboards through the apiserver's service proxy (for an operator outside the cluster)",
+    )
     run.add_argument(
         "--reconcile-concurrency", type=int, default=10, help="keys reconciled at once (default 10)"
     )

@@ -40,6 +40,8 @@ class OperatorConfig:
     rayjob_deployment_status_transition_grace_period_seconds: int = 300
     rayjob_status_check_timeout_seconds: int = 300
     cluster_domain: str = "cluster.local"
+    # --use-kubernetes-proxy: reach Ray dashboards through the apiserver (an operator outside the cluster).
+    use_kubernetes_proxy: bool = False
     default_container_envs: tuple[tuple[str, str], ...] = field(default=())
 
     @classmethod

@@ -34,6 +34,12 @@ class Creator:
 RAYCLUSTER_CREATOR = Creator()
 
 
+def creator_of(cluster: RayCluster) -> Creator:
+    """KubeRay reads the creating kind from the cluster's `ray.io/originated-from-crd` label."""
+    kind = (cluster.metadata.labels or {}).get(c.RAY_ORIGINATED_FROM_CRD_LABEL)
+    return Creator(kind) if kind in ("RayJob", "RayService") else RAYCLUSTER_CREATOR
+
+
 def _env_exists(container: dict[str, Any], name: str) -> bool:
     return any(e.get("name") == name for e in container.get("env") or [])
 

@@ -1,9 +1,10 @@
 """kopf as an event source only: `@kopf.on.event` handlers enqueue keys. They store nothing on the
-objects (no finalizers, no annotations, no status fields). Children (Pods, Services) come from the
+objects (no finalizers, no annotations, no status fields). Children (Pods, Services, Jobs) come from the
 watch caches in `raykopf.k8s.informer`, which enqueue their owner themselves."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import kopf
@@ -12,18 +13,40 @@ from raykopf.controller.workqueue import WorkQueue
 from raykopf.k8s.store import LatestStore
 
 
-def register(registry: kopf.OperatorRegistry, raycluster_queue: WorkQueue, rayclusters: LatestStore) -> None:
-    """`rayclusters` keeps the latest body each event brought, so a pass needs no GET."""
+def _on_events(
+    registry: kopf.OperatorRegistry,
+    plural: str,
+    queue: WorkQueue,
+    bodies: LatestStore,
+    also: Callable[[str, str], None] | None = None,
+) -> None:
+    """`bodies` keeps the latest body each event brought, so a pass needs no GET."""
 
-    @kopf.on.event("ray.io", "v1", "rayclusters", id="raycluster-events", registry=registry)
-    async def on_raycluster_event(
+    @kopf.on.event("ray.io", "v1", plural, id=f"{plural}-events", registry=registry)
+    async def on_event(
         *, type: str, name: str, namespace: str | None, event: kopf.RawEvent, **_: Any
     ) -> None:
         if namespace is None:
             return
         if type == "DELETED":
-            rayclusters.pop(namespace, name)
-            raycluster_queue.forget((namespace, name))
-            return
-        rayclusters.put(dict(event["object"]))
-        raycluster_queue.add((namespace, name))
+            bodies.pop(namespace, name)
+            queue.forget((namespace, name))
+        else:
+            bodies.put(dict(event["object"]))
+            queue.add((namespace, name))
+        if also is not None:
+            also(namespace, name)
+
+
+def register(
+    registry: kopf.OperatorRegistry,
+    *,
+    raycluster_queue: WorkQueue,
+    rayclusters: LatestStore,
+    rayjob_queue: WorkQueue,
+    rayjobs: LatestStore,
+    cluster_changed: Callable[[str, str], None],
+) -> None:
+    """`cluster_changed(namespace, cluster)` wakes whatever runs on that cluster (a RayJob)."""
+    _on_events(registry, "rayclusters", raycluster_queue, rayclusters, cluster_changed)
+    _on_events(registry, "rayjobs", rayjob_queue, rayjobs)

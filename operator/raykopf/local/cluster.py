@@ -26,6 +26,13 @@ from raykopf.local.runtime_env import ensure_runtime
 Say = Callable[[str], None]
 AGENT = "node-agent"
 OPERATOR = "operator"
+
+
+def operator_args(kubeconfig: Path) -> list[str]:
+    """`raykopf run` on the host: cluster DNS names do not resolve here, so dashboards go through the apiserver."""
+    return ["--kubeconfig", str(kubeconfig), "--use-kubernetes-proxy"]
+
+
 CRD_PATH = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
 
 
@@ -121,7 +128,7 @@ class LocalCluster:
         say("installed the ray.io CRDs")
         if operator:
             self.processes.start(
-                OPERATOR, [sys.executable, "-m", "raykopf", "run", "--kubeconfig", str(self.kubeconfig)]
+                OPERATOR, [sys.executable, "-m", "raykopf", "run", *operator_args(self.kubeconfig)]
             )
             say(f"started the operator (log: {self.processes.log(OPERATOR)})")
         say(f"ready in {time.monotonic() - started:.0f} s")

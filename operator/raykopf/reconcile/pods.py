@@ -58,9 +58,14 @@ def slim_pod(pod: dict[str, Any]) -> dict[str, Any]:
     """Only what the planners and the status read, so a cache of thousands of Pods stays small."""
     status = pod.get("status") or {}
     slim_status = _keep(status, ("phase", "podIP", "reason", "message"))
-    # Only Ready: scheduling and initialisation steps would wake the cluster for nothing.
+    # Only Ready, and why a Pod cannot be scheduled (a RayJob reports it): the other scheduling and
+    # initialisation steps would wake the cluster for nothing.
     slim_status["conditions"] = [
         _keep(x, ("type", "status")) for x in status.get("conditions") or [] if x.get("type") == "Ready"
+    ] + [
+        _keep(x, ("type", "status", "reason", "message"))
+        for x in status.get("conditions") or []
+        if x.get("type") == "PodScheduled" and x.get("status") == "False"
     ]
     slim_status["containerStatuses"] = [
         {"name": s.get("name"), "restartCount": s.get("restartCount", 0), "state": s.get("state") or {}}
@@ -86,4 +91,22 @@ def slim_service(service: dict[str, Any]) -> dict[str, Any]:
             service.get("metadata") or {}, ("name", "namespace", "uid", "labels", "resourceVersion")
         ),
         "spec": _keep(service.get("spec") or {}, ("type", "clusterIP", "ports", "selector")),
+    }
+
+
+def slim_job(job: dict[str, Any]) -> dict[str, Any]:
+    """A submitter batch Job: its conditions say whether (and when) the submitter finished."""
+    status = job.get("status") or {}
+    return {
+        "metadata": _keep(
+            job.get("metadata") or {},
+            ("name", "namespace", "uid", "labels", "resourceVersion", "deletionTimestamp"),
+        ),
+        "status": {
+            **_keep(status, ("active", "succeeded", "failed", "startTime", "completionTime")),
+            "conditions": [
+                _keep(x, ("type", "status", "reason", "message", "lastTransitionTime"))
+                for x in status.get("conditions") or []
+            ],
+        },
     }

@@ -11,7 +11,7 @@ from typing import Any
 from raykopf import constants as c
 from raykopf.api.raycluster import RayCluster, WorkerGroupSpec
 from raykopf.builders import labels as labels_builder
-from raykopf.builders.pod import RAYCLUSTER_CREATOR, Creator, build_head_pod, build_worker_pod, is_autoscaling
+from raykopf.builders.pod import Creator, build_head_pod, build_worker_pod, creator_of, is_autoscaling
 from raykopf.config import OperatorConfig
 from raykopf.reconcile import pods as podstate
 from raykopf.reconcile.hashing import recreate_hash
@@ -49,7 +49,7 @@ def plan_pods(
     cluster: RayCluster,
     observed: Observed,
     config: OperatorConfig,
-    creator: Creator = RAYCLUSTER_CREATOR,
+    creator: Creator | None = None,
     *,
     suffix: Callable[[], str] = random_suffix,
 ) -> Plan:
@@ -57,6 +57,7 @@ def plan_pods(
     honour workersToDelete, scale to the effective replica count. With autoscaling on, only the
     autoscaler chooses which workers go. `suffix` names multi-host replicas (injected for tests)."""
     plan = Plan()
+    creator = creator or creator_of(cluster)
     namespace = cluster.metadata.namespace or "default"
     live = [p for p in observed.pods if not podstate.is_terminating(p)]
     true = {

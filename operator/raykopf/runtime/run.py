@@ -17,13 +17,15 @@ from raykopf import constants as c
 from raykopf.config import OperatorConfig
 from raykopf.controller import handlers
 from raykopf.controller.raycluster import RayClusterReconciler
+from raykopf.controller.rayjob import RayJobReconciler
 from raykopf.controller.workqueue import WorkQueue
 from raykopf.k8s.client import KubeClient
+from raykopf.k8s.dashboard import Dashboard, DirectTransport, JobTracker, ProxyTransport
 from raykopf.k8s.events import EventRecorder
 from raykopf.k8s.informer import Informer
 from raykopf.k8s.objects import collection
 from raykopf.k8s.raycluster import ClusterIO
-from raykopf.reconcile.pods import slim_pod, slim_service
+from raykopf.reconcile.pods import slim_job, slim_pod, slim_service
 
 log = logging.getLogger("raykopf")
 
@@ -54,18 +56,44 @@ async def run(
     ready: asyncio.Event | None = None,
 ) -> None:
     client = KubeClient.from_kubeconfig(kubeconfig)
+    resync = float(config.raycluster_default_requeue_seconds)
 
-    async def reconcile(key: Any) -> float | None:
-        return await reconciler.reconcile(key)
+    async def reconcile_cluster(key: Any) -> float | None:
+        return await clusters.reconcile(key)
 
-    queue = WorkQueue(
-        reconcile, concurrency=concurrency, resync_seconds=float(config.raycluster_default_requeue_seconds)
+    async def reconcile_job(key: Any) -> float | None:
+        return await rayjobs.reconcile(key)
+
+    # One queue per kind: RayJobs waiting on dashboards never hold up RayClusters, and the reverse.
+    cluster_queue = WorkQueue(reconcile_cluster, concurrency=concurrency, resync_seconds=resync)
+    job_queue = WorkQueue(reconcile_job, concurrency=concurrency, resync_seconds=resync)
+
+    def cluster_changed(namespace: str, cluster: str) -> None:
+        rayjob = rayjobs.rayjob_of(namespace, cluster)
+        if rayjob is not None:
+            job_queue.add(rayjob)
+
+    def child_changed(namespace: str, cluster: str) -> None:
+        cluster_queue.add((namespace, cluster))
+        cluster_changed(namespace, cluster)
+
+    pods, services, jobs = _child_caches(
+        client, namespaces, child_changed, lambda ns, owner: job_queue.add((ns, owner))
     )
-    pods, services = _child_caches(client, namespaces, lambda ns, owner: queue.add((ns, owner)))
     events = EventRecorder(client)
-    reconciler = RayClusterReconciler(client, ClusterIO(client, pods, services, events), config)
+    clusters = RayClusterReconciler(client, ClusterIO(client, pods, services, events), config)
+    transport = ProxyTransport(client) if config.use_kubernetes_proxy else DirectTransport()
+    tracker = JobTracker(Dashboard(transport), job_queue.add)
+    rayjobs = RayJobReconciler(client, events, clusters.bodies, pods, services, jobs, tracker, config)
     registry = kopf.OperatorRegistry()
-    handlers.register(registry, queue, reconciler.bodies)
+    handlers.register(
+        registry,
+        raycluster_queue=cluster_queue,
+        rayclusters=clusters.bodies,
+        rayjob_queue=job_queue,
+        rayjobs=rayjobs.bodies,
+        cluster_changed=cluster_changed,
+    )
 
     @kopf.on.login(registry=registry)
     def login(**_: Any) -> kopf.ConnectionInfo:
@@ -77,13 +105,13 @@ async def run(
         settings.watching.server_timeout = 300
 
     stop_flag = stop or asyncio.Event()
-    background = [asyncio.create_task(t.run()) for t in (pods, services, events)]
+    background = [asyncio.create_task(t.run()) for t in (pods, services, jobs, events)]
 
     async def work_when_synced() -> None:
         # Reconciling from a half-filled cache would create Pods that already exist.
-        await pods.synced.wait()
-        await services.synced.wait()
-        await queue.run()
+        for cache in (pods, services, jobs):
+            await cache.synced.wait()
+        await asyncio.gather(cluster_queue.run(), job_queue.run())
 
     workers = asyncio.create_task(work_when_synced())
     try:
@@ -100,6 +128,7 @@ async def run(
         with contextlib.suppress(asyncio.CancelledError):
             await workers
         await events.flush()
+        await tracker.close()
         for task in background:
             task.cancel()
         await asyncio.gather(*background, return_exceptions=True)
@@ -107,19 +136,23 @@ async def run(
 
 
 def _child_caches(
-    client: KubeClient, namespaces: list[str], on_change: Callable[[str, str], None]
-) -> tuple[Informer, Informer]:
+    client: KubeClient,
+    namespaces: list[str],
+    cluster_changed: Callable[[str, str], None],
+    rayjob_changed: Callable[[str, str], None],
+) -> tuple[Informer, Informer, Informer]:
     def paths(kind: str, everywhere: str) -> list[str]:
         return [collection(kind, ns) for ns in namespaces] if namespaces else [everywhere]
 
-    # Only Ray Pods and head Services, so that memory and work grow with Ray, not with the whole cluster.
+    # Only Ray Pods, head Services and submitter Jobs, so that memory and work grow with Ray, not with
+    # the whole cluster.
     pods = Informer(
         client,
         paths("Pod", "/api/v1/pods"),
         selector=f"{c.RAY_NODE_TYPE_LABEL},{c.RAY_CLUSTER_LABEL}",
         index_label=c.RAY_CLUSTER_LABEL,
         slim=slim_pod,
-        on_change=on_change,
+        on_change=cluster_changed,
     )
     services = Informer(
         client,
@@ -127,6 +160,14 @@ def _child_caches(
         selector=c.RAY_CLUSTER_LABEL,
         index_label=c.RAY_CLUSTER_LABEL,
         slim=slim_service,
-        on_change=on_change,
+        on_change=cluster_changed,
     )
-    return pods, services
+    jobs = Informer(
+        client,
+        paths("Job", "/apis/batch/v1/jobs"),
+        selector=f"{c.RAY_ORIGINATED_FROM_CRD_LABEL}=RayJob",
+        index_label=c.RAY_ORIGINATED_FROM_CR_NAME_LABEL,
+        slim=slim_job,
+        on_change=rayjob_changed,
+    )
+    return pods, services, jobs

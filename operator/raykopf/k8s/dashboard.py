@@ -1,0 +1,218 @@
+"""The Ray dashboard's job API, asked in the background: reconcile passes read the latest answer and
+never wait on a dashboard (KubeRay calls it synchronously inside reconcile, so 100 running RayJobs
+slow every other object down).
+
+The address is KubeRay's `dashboardURL` (`<service>.<namespace>.svc.<domain>:<port>`). In a cluster it is
+called directly; an operator outside the cluster (`--use-kubernetes-proxy`) goes through the apiserver's
+service proxy instead, as KubeRay's flag of that name does."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import aiohttp
+
+from raykopf.k8s.client import KubeClient
+from raykopf.reconcile.rayjob import Probe
+
+log = logging.getLogger("raykopf")
+TIMEOUT = 5.0
+POLL_INTERVAL = 1.0
+DUPLICATE = "Please use a different submission_id"
+
+
+class DashboardError(Exception):
+    pass
+
+
+class Transport(Protocol):
+    async def call(self, method: str, address: str, path: str, body: Any = None) -> tuple[int, bytes]: ...
+
+    async def close(self) -> None: ...
+
+
+class DirectTransport:
+    def __init__(self) -> None:
+        self._session: aiohttp.ClientSession | None = None
+
+    async def call(self, method: str, address: str, path: str, body: Any = None) -> tuple[int, bytes]:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=TIMEOUT))
+        try:
+            async with self._session.request(method, f"http://{address}{path}", json=body) as response:
+                return response.status, await response.read()
+        except (aiohttp.ClientError, TimeoutError, OSError) as error:
+            raise DashboardError(f"{type(error).__name__}: {error}") from error
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+
+class ProxyTransport:
+    """Through `/api/v1/namespaces/<ns>/services/<service>:dashboard/proxy` with the operator's credentials."""
+
+    def __init__(self, client: KubeClient) -> None:
+        self.client = client
+
+    async def call(self, method: str, address: str, path: str, body: Any = None) -> tuple[int, bytes]:
+        host = address.split(":", 1)[0]
+        service, namespace = host.split(".")[:2]
+        proxied = f"/api/v1/namespaces/{namespace}/services/{service}:dashboard/proxy{path}"
+        data = None if body is None else json.dumps(body).encode()
+        try:
+            status, content = await self.client.raw(method, proxied, data=data, timeout=TIMEOUT)
+        except (aiohttp.ClientError, TimeoutError, OSError) as error:
+            raise DashboardError(f"{type(error).__name__}: {error}") from error
+        if status in (502, 503) and b"Status" in content[:200]:
+            raise DashboardError(
+                f"the apiserver could not reach the dashboard: {content[:300].decode(errors='replace')}"
+            )
+        return status, content
+
+    async def close(self) -> None:
+        return None
+
+
+class Dashboard:
+    def __init__(self, transport: Transport) -> None:
+        self.transport = transport
+
+    async def job(self, address: str, job_id: str) -> dict[str, Any] | None:
+        status, content = await self.transport.call("GET", address, f"/api/jobs/{job_id}")
+        if status == 404:
+            return None
+        if status != 200:
+            raise DashboardError(
+                f"GET /api/jobs/{job_id}: HTTP {status}: {content[:300].decode(errors='replace')}"
+            )
+        info: dict[str, Any] = json.loads(content)
+        return info
+
+    async def submit(self, address: str, body: dict[str, Any]) -> None:
+        """POST /api/jobs/; a job that already has this submission ID counts as submitted."""
+        status, content = await self.transport.call("POST", address, "/api/jobs/", body)
+        if status == 200 or (status == 500 and DUPLICATE.encode() in content):
+            return
+        raise DashboardError(f"POST /api/jobs/: HTTP {status}: {content[-500:].decode(errors='replace')}")
+
+    async def stop(self, address: str, job_id: str) -> None:
+        status, content = await self.transport.call("POST", address, f"/api/jobs/{job_id}/stop")
+        if status not in (200, 404):
+            raise DashboardError(
+                f"POST /api/jobs/{job_id}/stop: HTTP {status}: {content[:300].decode(errors='replace')}"
+            )
+
+
+@dataclass
+class _Tracked:
+    address: str
+    job_id: str
+    task: asyncio.Task[None]
+    probe: Probe | None = None
+
+
+def _utcnow() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC)
+
+
+class JobTracker:
+    """One small polling task per running RayJob; a changed answer wakes that RayJob's reconcile."""
+
+    def __init__(
+        self, dashboard: Dashboard, on_change: Callable[[Any], None], interval: float = POLL_INTERVAL
+    ) -> None:
+        self.dashboard = dashboard
+        self.on_change = on_change
+        self.interval = interval
+        self._tracked: dict[Any, _Tracked] = {}
+        self._submissions: dict[Any, asyncio.Task[None]] = {}
+
+    def probe(self, key: Any, address: str, job_id: str) -> Probe | None:
+        tracked = self._tracked.get(key)
+        if tracked is None or (tracked.address, tracked.job_id) != (address, job_id):
+            return None
+        return tracked.probe
+
+    def track(self, key: Any, address: str, job_id: str) -> None:
+        tracked = self._tracked.get(key)
+        if tracked is not None and (tracked.address, tracked.job_id) == (address, job_id):
+            return
+        self.untrack(key)
+        task = asyncio.create_task(self._poll(key, address, job_id), name=f"poll {key}")
+        self._tracked[key] = _Tracked(address, job_id, task)
+
+    def untrack(self, key: Any) -> None:
+        tracked = self._tracked.pop(key, None)
+        if tracked is not None:
+            tracked.task.cancel()
+
+    def submit(self, key: Any, address: str, body: dict[str, Any]) -> None:
+        """HTTPMode: POST in the background (once at a time per RayJob), then look again at once."""
+        running = self._submissions.get(key)
+        if running is not None and not running.done():
+            return
+        self._submissions[key] = asyncio.create_task(self._submit(key, address, body))
+
+    async def _submit(self, key: Any, address: str, body: dict[str, Any]) -> None:
+        try:
+            await self.dashboard.submit(address, body)
+            log.info(
+                "submitted Ray job", extra={"object": f"{key[0]}/{key[1]}", "job": body.get("submission_id")}
+            )
+        except DashboardError as error:
+            log.warning(
+                "Ray job submission failed", extra={"object": f"{key[0]}/{key[1]}", "error": str(error)}
+            )
+            await asyncio.sleep(self.interval * 2)
+        tracked = self._tracked.get(key)
+        if tracked is not None:  # poll again now rather than a full interval later
+            self.untrack(key)
+            self.track(key, tracked.address, tracked.job_id)
+
+    async def _poll(self, key: Any, address: str, job_id: str) -> None:
+        while True:
+            tracked = self._tracked.get(key)
+            if tracked is None:
+                return
+            previous = tracked.probe
+            try:
+                info = await self.dashboard.job(address, job_id)
+                probe = Probe(info)
+            except DashboardError as error:
+                since = previous.failing_since if previous and previous.failing_since else _utcnow()
+                probe = Probe(previous.info if previous else None, str(error)[:300], since)
+            tracked.probe = probe
+            if _changed(previous, probe):
+                self.on_change(key)
+            await asyncio.sleep(self.interval)
+
+    async def stop_job(self, address: str, job_id: str) -> None:
+        """Best effort (deletion of a running RayJob): never wedge the deletion on a dead dashboard."""
+        with contextlib.suppress(DashboardError):
+            await self.dashboard.stop(address, job_id)
+
+    async def close(self) -> None:
+        for key in list(self._tracked):
+            self.untrack(key)
+        for task in self._submissions.values():
+            task.cancel()
+        await self.dashboard.transport.close()
+
+
+def _changed(previous: Probe | None, current: Probe) -> bool:
+    if previous is None:
+        return True
+    if (previous.error is None) != (current.error is None):
+        return True
+    fields = ("status", "message", "start_time", "end_time")
+    before = {k: (previous.info or {}).get(k) for k in fields} if previous.info is not None else None
+    after = {k: (current.info or {}).get(k) for k in fields} if current.info is not None else None
+    return before != after
