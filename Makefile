@@ -3,7 +3,7 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
 
-.PHONY: setup lint test unit local-prepare local-up local-down crds validate-samples clean
+.PHONY: setup demo lint test unit local-prepare local-up local-down crds validate-samples clean
 
 setup: $(VENV)/.installed
 
@@ -12,6 +12,10 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
+
+# The first command to try: everything from scratch, then the sample RayJob on the local cluster.
+demo: setup
+	$(BIN)/raykopf local demo
 
 lint: setup
 	$(BIN)/ruff check .

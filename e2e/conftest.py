@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from raykopf.local.cluster import LocalCluster
+from raykopf.local.cluster import LocalCluster, operator_args
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -125,7 +125,7 @@ def operator(
     log = tmp_path_factory.mktemp("operator") / "operator.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "raykopf", "run", "--kubeconfig", str(local_cluster.kubeconfig)],
+            [sys.executable, "-m", "raykopf", "run", *operator_args(local_cluster.kubeconfig)],
             stdout=out,
             stderr=subprocess.STDOUT,
         )

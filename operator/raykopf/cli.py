@@ -68,6 +68,10 @@ def _local_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             for name, pid in running.items():
                 print(f"{name:<24} {f'running (pid {pid})' if pid else 'stopped'}", file=out)
             return 0 if all(running.values()) else 3
+        elif args.action == "demo":
+            from raykopf.local.demo import run_demo
+
+            return run_demo(cluster, say)
         elif args.action == "logs":
             return _print_pod_log(cluster, args, out)
     except (LocalClusterError, BuildError, RuntimeError) as error:
@@ -173,6 +177,9 @@ def build_parser() -> argparse.ArgumentParser:
         "prepare", help="only install and build what the cluster needs (cached outside the repo)"
     )
     actions.add_parser("down", help="stop everything the local cluster started and remove what it created")
+    actions.add_parser(
+        "demo", help="start the local cluster and the operator, run the sample RayJob and show its progress"
+    )
     actions.add_parser("status", help="say which components run")
     actions.add_parser("kubeconfig", help="print the admin kubeconfig's path")
     logs = actions.add_parser("logs", help="print a container's log")

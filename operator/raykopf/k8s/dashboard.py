@@ -25,6 +25,8 @@ from raykopf.reconcile.rayjob import Probe
 log = logging.getLogger("raykopf")
 TIMEOUT = 5.0
 POLL_INTERVAL = 1.0
+MAX_POLL_INTERVAL = 10.0  # a dashboard that does not answer is asked less and less often
+MAX_POLLS = 20  # dashboard requests in flight at once, however many RayJobs run
 DUPLICATE = "Please use a different submission_id"
 
 
@@ -57,7 +59,9 @@ class DirectTransport:
 
 
 class ProxyTransport:
-    """Through `/api/v1/namespaces/<ns>/services/<service>:dashboard/proxy` with the operator's credentials."""
+    """Through `/api/v1/namespaces/<ns>/services/<service>:dashboard/proxy` with the operator's credentials.
+    `client` should be a client of its own: slow dashboards must not hold the connections that
+    reconciling needs."""
 
     def __init__(self, client: KubeClient) -> None:
         self.client = client
@@ -78,7 +82,7 @@ class ProxyTransport:
         return status, content
 
     async def close(self) -> None:
-        return None
+        await self.client.close()
 
 
 class Dashboard:
@@ -133,6 +137,7 @@ class JobTracker:
         self.on_change = on_change
         self.interval = interval
         self._tracked: dict[Any, _Tracked] = {}
+        self._slots = asyncio.Semaphore(MAX_POLLS)
         self._submissions: dict[Any, asyncio.Task[None]] = {}
 
     def probe(self, key: Any, address: str, job_id: str) -> Probe | None:
@@ -178,21 +183,25 @@ class JobTracker:
             self.track(key, tracked.address, tracked.job_id)
 
     async def _poll(self, key: Any, address: str, job_id: str) -> None:
+        interval = self.interval
         while True:
             tracked = self._tracked.get(key)
             if tracked is None:
                 return
             previous = tracked.probe
             try:
-                info = await self.dashboard.job(address, job_id)
+                async with self._slots:
+                    info = await self.dashboard.job(address, job_id)
                 probe = Probe(info)
+                interval = self.interval
             except DashboardError as error:
                 since = previous.failing_since if previous and previous.failing_since else _utcnow()
                 probe = Probe(previous.info if previous else None, str(error)[:300], since)
+                interval = min(interval * 2, MAX_POLL_INTERVAL)
             tracked.probe = probe
             if _changed(previous, probe):
                 self.on_change(key)
-            await asyncio.sleep(self.interval)
+            await asyncio.sleep(interval)
 
     async def stop_job(self, address: str, job_id: str) -> None:
         """Best effort (deletion of a running RayJob): never wedge the deletion on a dead dashboard."""

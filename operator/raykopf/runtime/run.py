@@ -82,7 +82,11 @@ async def run(
     )
     events = EventRecorder(client)
     clusters = RayClusterReconciler(client, ClusterIO(client, pods, services, events), config)
-    transport = ProxyTransport(client) if config.use_kubernetes_proxy else DirectTransport()
+    transport = (
+        ProxyTransport(KubeClient.from_kubeconfig(kubeconfig))
+        if config.use_kubernetes_proxy
+        else DirectTransport()
+    )
     tracker = JobTracker(Dashboard(transport), job_queue.add)
     rayjobs = RayJobReconciler(client, events, clusters.bodies, pods, services, jobs, tracker, config)
     registry = kopf.OperatorRegistry()

@@ -1,0 +1,140 @@
+"""The dashboard client and the background poller against a fake of Ray's job REST API."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+from raykopf.k8s.dashboard import Dashboard, DashboardError, DirectTransport, JobTracker
+
+
+class FakeRay:
+    """Ray's answers as measured (ray-runtime.md §3): 404 for unknown ids, 500 for a duplicate id."""
+
+    def __init__(self) -> None:
+        self.jobs: dict[str, dict[str, Any]] = {}
+        self.posts: list[dict[str, Any]] = []
+        self.stopped: list[str] = []
+
+    async def get(self, request: web.Request) -> web.Response:
+        job = self.jobs.get(request.match_info["id"])
+        if job is None:
+            return web.Response(status=404, text=f"Job {request.match_info['id']} does not exist")
+        return web.json_response(job)
+
+    async def post(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        self.posts.append(body)
+        if body["submission_id"] in self.jobs:
+            text = f"ValueError: Job with submission_id {body['submission_id']} already exists. Please use a different submission_id."
+            return web.Response(status=500, text=text)
+        self.jobs[body["submission_id"]] = {"status": "PENDING", "message": "Job has not started yet."}
+        return web.json_response({"submission_id": body["submission_id"]})
+
+    async def stop(self, request: web.Request) -> web.Response:
+        self.stopped.append(request.match_info["id"])
+        return web.json_response({"stopped": True})
+
+
+async def serve(ray: FakeRay) -> AsyncIterator[str]:
+    app = web.Application()
+    app.router.add_get("/api/jobs/{id}", ray.get)
+    app.router.add_post("/api/jobs/", ray.post)
+    app.router.add_post("/api/jobs/{id}/stop", ray.stop)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        await runner.cleanup()
+
+
+def run(check: Callable[[FakeRay, str, Dashboard], Awaitable[None]]) -> None:
+    async def main() -> None:
+        ray = FakeRay()
+        dashboard = Dashboard(DirectTransport())
+        try:
+            async for address in serve(ray):
+                await check(ray, address, dashboard)
+        finally:
+            await dashboard.transport.close()
+
+    asyncio.run(main())
+
+
+def test_missing_job_is_none_submit_is_idempotent_and_stop_is_sent() -> None:
+    async def check(ray: FakeRay, address: str, dashboard: Dashboard) -> None:
+        assert await dashboard.job(address, "j-1") is None
+        body = {"entrypoint": "python x.py", "submission_id": "j-1"}
+        await dashboard.submit(address, body)
+        await dashboard.submit(address, body)  # Ray's 500 "already exists" counts as submitted
+        assert len(ray.posts) == 2
+        assert len(ray.jobs) == 1
+        assert (await dashboard.job(address, "j-1") or {})["status"] == "PENDING"
+        await dashboard.stop(address, "j-1")
+        assert ray.stopped == ["j-1"]
+
+    run(check)
+
+
+def test_unreachable_dashboard_raises_dashboard_error() -> None:
+    async def check(ray: FakeRay, address: str, dashboard: Dashboard) -> None:
+        with pytest.raises(DashboardError, match="Connect"):
+            await dashboard.job("127.0.0.1:1", "j-1")
+
+    run(check)
+
+
+def test_tracker_wakes_the_rayjob_on_each_change_and_only_then() -> None:
+    async def check(ray: FakeRay, address: str, dashboard: Dashboard) -> None:
+        woken: list[Any] = []
+        tracker = JobTracker(dashboard, woken.append, interval=0.05)
+        key = ("ns", "job")
+        tracker.track(key, address, "j-1")
+        await asyncio.sleep(0.3)
+        probe = tracker.probe(key, address, "j-1")
+        assert probe is not None
+        assert probe.info is None
+        assert probe.error is None
+        assert woken == [key]  # the first answer (404), then nothing while it stays the same
+        tracker.submit(key, address, {"entrypoint": "x", "submission_id": "j-1"})
+        await asyncio.sleep(0.3)
+        assert (tracker.probe(key, address, "j-1") or None) is not None
+        assert ray.jobs["j-1"]["status"] == "PENDING"
+        assert woken.count(key) == 2
+        ray.jobs["j-1"] = {"status": "SUCCEEDED", "message": "Job finished successfully."}
+        await asyncio.sleep(0.3)
+        assert woken.count(key) == 3
+        assert tracker.probe(key, address, "other-id") is None  # an answer about another job is not used
+        tracker.untrack(key)
+        await tracker.close()
+
+    run(check)
+
+
+def test_tracker_records_since_when_the_dashboard_fails() -> None:
+    async def check(ray: FakeRay, address: str, dashboard: Dashboard) -> None:
+        woken: list[Any] = []
+        tracker = JobTracker(dashboard, woken.append, interval=0.05)
+        tracker.track(("ns", "job"), "127.0.0.1:1", "j-1")
+        await asyncio.sleep(0.3)
+        probe = tracker.probe(("ns", "job"), "127.0.0.1:1", "j-1")
+        assert probe is not None
+        assert probe.error is not None
+        assert probe.failing_since is not None
+        first = probe.failing_since
+        await asyncio.sleep(0.3)
+        later = tracker.probe(("ns", "job"), "127.0.0.1:1", "j-1")
+        assert later is not None
+        assert later.failing_since == first
+        assert len(woken) == 1
+        await tracker.close()
+
+    run(check)
