@@ -173,10 +173,11 @@ class Operator:
     concurrency: int
     log: Path
     process: subprocess.Popen[bytes] | None = None
+    extra: tuple[str, ...] = ()
 
     def start(self) -> None:
         argv = [sys.executable, "-m", "raykopf", "run", "--kubeconfig", str(self.kubeconfig)]
-        argv += ["--reconcile-concurrency", str(self.concurrency)]
+        argv += ["--reconcile-concurrency", str(self.concurrency), *self.extra]
         with self.log.open("wb") as sink:
             self.process = subprocess.Popen(argv, stdout=sink, stderr=subprocess.STDOUT)
 
