@@ -411,3 +411,48 @@ def test_cluster_problem_names_unschedulable_pods() -> None:
         },
     }
     assert cluster_problem([pod]) == "Pod w is Unschedulable: 0/1 nodes"
+
+
+def test_legacy_on_failure_policy_and_delete_rayjob_after_finish() -> None:
+    failed = {**RUNNING, "jobDeploymentStatus": "Failed", "jobStatus": "FAILED", "endTime": iso(20)}
+    legacy = {"onSuccess": {"policy": "DeleteNone"}, "onFailure": {"policy": "DeleteSelf"}}
+    step = plan(rayjob(failed, deletionStrategy=legacy, ttlSecondsAfterFinished=10), cluster=cluster())
+    assert step.delete_self
+    complete = {**failed, "jobDeploymentStatus": "Complete", "jobStatus": "SUCCEEDED"}
+    assert not plan(rayjob(complete, deletionStrategy=legacy), cluster=cluster()).delete_self
+    config = OperatorConfig(delete_rayjob_cr_after_job_finishes=True)
+    raw = rayjob(complete, shutdownAfterJobFinishes=True)
+    own = plan_rayjob(RayJob.model_validate(raw), raw, World(now=NOW, cluster=cluster()), config)
+    assert own.delete_self
+    assert not own.delete
+
+
+def test_user_submitter_template_keeps_its_command_and_gets_the_env() -> None:
+    template = {
+        "spec": {
+            "containers": [
+                {
+                    "name": "mine",
+                    "image": "me/submit",
+                    "command": ["submit.sh"],
+                    "env": [{"name": "A", "value": "1"}],
+                }
+            ]
+        }
+    }
+    status = {**RUNNING, "jobDeploymentStatus": "Initializing", "jobStatus": ""}
+    raw = rayjob(status, submitterPodTemplate=template, submitterConfig={"backoffLimit": 0})
+    step = plan(raw, cluster=cluster(), job_service=SERVICE)
+    [job] = [b for b in step.create if b["kind"] == "Job"]
+    assert job["spec"]["backoffLimit"] == 0
+    container = job["spec"]["template"]["spec"]["containers"][0]
+    assert container["command"] == ["submit.sh"]
+    assert "args" not in container
+    assert [e["name"] for e in container["env"]] == [
+        "A",
+        "PYTHONUNBUFFERED",
+        "RAY_DASHBOARD_ADDRESS",
+        "RAY_JOB_SUBMISSION_ID",
+    ]
+    assert job["spec"]["template"]["spec"]["restartPolicy"] == "Never"
+    assert job["metadata"]["labels"]["app.kubernetes.io/created-by"] == "kuberay-operator"
