@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime
-import logging
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,6 +21,7 @@ from raykopf.builders.service import (
     head_service_name,
 )
 from raykopf.config import OperatorConfig
+from raykopf.controller.invalid import InvalidReports
 from raykopf.k8s.client import KubeClient
 from raykopf.k8s.objects import item
 from raykopf.k8s.raycluster import ClusterIO
@@ -32,7 +32,6 @@ from raykopf.reconcile.raycluster import plan_pods
 from raykopf.reconcile.status import next_status, status_changed
 from raykopf.validation import Problem, validate
 
-log = logging.getLogger("raykopf")
 # Re-check soon while something is in flight; otherwise rely on Pod events and the periodic resync.
 SHORT_REQUEUE = 2.0
 # At most one status write per cluster per interval; later changes are written when it has passed.
@@ -59,11 +58,13 @@ class RayClusterReconciler:
     # The latest RayCluster bodies (from kopf's events and our own status writes).
     bodies: LatestStore = field(default_factory=LatestStore)
     status_written: dict[tuple[str, str], float] = field(default_factory=dict)
-    # (namespace, name) -> generation whose validation problems were already reported.
-    reported_invalid: dict[tuple[str, str], int | None] = field(default_factory=dict)
+    invalid: InvalidReports = field(init=False)
     # (namespace, name) -> (what the rules read, its errors): every Pod event reconciles the cluster,
     # and schema-checking the pod templates each time would put that work on the hot path.
     validated: dict[tuple[str, str], tuple[Any, list[Problem]]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.invalid = InvalidReports(self.io.events)
 
     def _errors(self, key: tuple[str, str], raw: dict[str, Any]) -> list[Problem]:
         meta = raw["metadata"]
@@ -100,22 +101,9 @@ class RayClusterReconciler:
             return None
         errors = self._errors(key, raw)
         if errors:
-            generation = raw["metadata"].get("generation")
-            if self.reported_invalid.get(key, -1) != generation:
-                self.reported_invalid[key] = generation
-                reason = (
-                    c.INVALID_RAYCLUSTER_METADATA
-                    if all(p.path.startswith("metadata") for p in errors)
-                    else c.INVALID_RAYCLUSTER_SPEC
-                )
-                message = "; ".join(str(p) for p in errors)
-                self.io.events.record(raw, "RayCluster", "Warning", reason, message)
-                log.warning(
-                    "invalid RayCluster",
-                    extra={"object": f"{namespace}/{name}", "problems": message[:500]},
-                )
+            self.invalid.report(key, raw, "RayCluster", errors)
             return None
-        self.reported_invalid.pop(key, None)
+        self.invalid.forget(key)
         cluster = RayCluster.model_validate(raw)
         if gcs_ft.applies(cluster, self.config) and not gcs_ft.has_finalizer(raw):
             # Pods come only after the finalizer is stored, so Redis can always be cleaned up.
@@ -152,7 +140,7 @@ class RayClusterReconciler:
         return SHORT_REQUEUE if failure or plan.creates or plan.deletes else None
 
     def _forget(self, key: tuple[str, str]) -> None:
-        self.reported_invalid.pop(key, None)
+        self.invalid.forget(key)
         self.validated.pop(key, None)
         self.status_written.pop(key, None)
 

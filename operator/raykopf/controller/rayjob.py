@@ -12,6 +12,7 @@ from typing import Any
 from raykopf import constants as c
 from raykopf.api.rayjob import RayJob
 from raykopf.config import OperatorConfig
+from raykopf.controller.invalid import InvalidReports
 from raykopf.k8s.client import ApiError, KubeClient
 from raykopf.k8s.dashboard import JobTracker
 from raykopf.k8s.events import EventRecorder
@@ -19,7 +20,7 @@ from raykopf.k8s.informer import Informer
 from raykopf.k8s.objects import item, path_of
 from raykopf.k8s.store import LatestStore
 from raykopf.reconcile import rayjob as machine
-from raykopf.validation import validate
+from raykopf.validation import Problem, validate
 
 log = logging.getLogger("raykopf")
 STOP_TIMEOUT = 5.0
@@ -43,7 +44,10 @@ class RayJobReconciler:
     bodies: LatestStore = field(default_factory=LatestStore)
     # (namespace, RayCluster) -> the RayJob that runs on it, so a cluster's change wakes its RayJob.
     on_cluster: dict[Key, Key] = field(default_factory=dict)
-    reported_invalid: dict[Key, int | None] = field(default_factory=dict)
+    invalid: InvalidReports = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.invalid = InvalidReports(self.events)
 
     def rayjob_of(self, namespace: str, cluster: str) -> Key | None:
         return self.on_cluster.get((namespace, cluster))
@@ -192,18 +196,9 @@ class RayJobReconciler:
         finalizers = [f for f in raw["metadata"].get("finalizers") or [] if f != machine.FINALIZER]
         await self._patch_meta(raw, {"finalizers": finalizers})
 
-    async def _invalid(self, key: Key, raw: dict[str, Any], errors: list[Any]) -> None:
-        message = "; ".join(str(p) for p in errors)
+    async def _invalid(self, key: Key, raw: dict[str, Any], errors: list[Problem]) -> None:
+        message = self.invalid.report(key, raw, "RayJob", errors)
         generation = raw["metadata"].get("generation")
-        if self.reported_invalid.get(key, -1) != generation:
-            self.reported_invalid[key] = generation
-            reason = (
-                c.INVALID_RAYJOB_METADATA
-                if all(p.path.startswith("metadata") for p in errors)
-                else c.INVALID_RAYJOB_SPEC
-            )
-            self.events.record(raw, "RayJob", "Warning", reason, message)
-            log.warning("invalid RayJob", extra={"object": f"{key[0]}/{key[1]}", "problems": message[:500]})
         status = machine.validation_failed(raw, message, generation)
         updated = await self.client.merge_patch(
             f"{item('RayJob', key[0], key[1])}/status", {"status": status}
@@ -212,6 +207,6 @@ class RayJobReconciler:
 
     def _forget(self, key: Key) -> None:
         self.tracker.untrack(key)
-        self.reported_invalid.pop(key, None)
+        self.invalid.forget(key)
         for cluster in [k for k, v in self.on_cluster.items() if v == key]:
             del self.on_cluster[cluster]

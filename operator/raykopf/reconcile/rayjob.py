@@ -166,6 +166,13 @@ class _Machine:
             return None
         return RayCluster.model_validate(self.world.cluster)
 
+    def _suspend_if_asked(self) -> bool:
+        if not self.job.spec.suspend:
+            return False
+        self.move(SUSPENDING)
+        self.suspending()
+        return True
+
     # -- the pass ------------------------------------------------------------------------------------
     def run(self) -> Step:
         self.status["observedGeneration"] = self.job.metadata.generation
@@ -241,9 +248,7 @@ class _Machine:
         self.initializing()
 
     def initializing(self) -> None:
-        if self.job.spec.suspend:
-            self.move(SUSPENDING)
-            self.suspending()
+        if self._suspend_if_asked():
             return
         cluster_name = self.status["rayClusterName"]
         if self.world.cluster is None:
@@ -295,9 +300,7 @@ class _Machine:
         self.running()
 
     def waiting(self) -> None:
-        if self.job.spec.suspend:
-            self.move(SUSPENDING)
-            self.suspending()
+        if self._suspend_if_asked():
             return
         if self.job.spec.job_id:
             self.status["jobId"] = self.job.spec.job_id
@@ -307,9 +310,7 @@ class _Machine:
         self.later(SAFETY_REQUEUE)
 
     def running(self) -> None:
-        if self.job.spec.suspend:
-            self.move(SUSPENDING)
-            self.suspending()
+        if self._suspend_if_asked():
             return
         if self.world.cluster is not None:
             self._copy_cluster_status()
