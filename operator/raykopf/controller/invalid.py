@@ -1,4 +1,5 @@
-"""Reporting an invalid object: one Warning event per generation, listing every problem."""
+"""Validating an object (cached) and reporting it when invalid: one Warning event per generation,
+listing every problem."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from raykopf.k8s.events import EventRecorder
-from raykopf.validation import Problem
+from raykopf.validation import Problem, validate
 
 log = logging.getLogger("raykopf")
 Key = tuple[str, str]
@@ -18,6 +19,22 @@ class InvalidReports:
     events: EventRecorder
     # (namespace, name) -> the generation whose problems were already reported.
     reported: dict[Key, int | None] = field(default_factory=dict)
+    # (namespace, name) -> (what the rules read, its errors): every Pod event reconciles its cluster,
+    # and schema-checking the pod templates each time would put that work on the hot path.
+    validated: dict[Key, tuple[Any, list[Problem]]] = field(default_factory=dict)
+
+    def errors(self, key: Key, raw: dict[str, Any]) -> list[Problem]:
+        meta = raw["metadata"]
+        fingerprint = (
+            meta.get("uid"),
+            meta.get("generation"),
+            tuple(sorted((meta.get("annotations") or {}).items())),
+        )
+        cached = self.validated.get(key)
+        if cached is None or cached[0] != fingerprint:
+            cached = (fingerprint, [p for p in validate(raw) if p.is_error])
+            self.validated[key] = cached
+        return cached[1]
 
     def report(self, key: Key, raw: dict[str, Any], kind: str, errors: list[Problem]) -> str:
         """KubeRay's `Invalid<Kind>Metadata` or `Invalid<Kind>Spec` event (once); the message."""
@@ -32,3 +49,4 @@ class InvalidReports:
 
     def forget(self, key: Key) -> None:
         self.reported.pop(key, None)
+        self.validated.pop(key, None)

@@ -30,7 +30,6 @@ from raykopf.reconcile import gcs_ft
 from raykopf.reconcile.plan import Plan
 from raykopf.reconcile.raycluster import plan_pods
 from raykopf.reconcile.status import next_status, status_changed
-from raykopf.validation import Problem, validate
 
 # Re-check soon while something is in flight; otherwise rely on Pod events and the periodic resync.
 SHORT_REQUEUE = 2.0
@@ -59,25 +58,9 @@ class RayClusterReconciler:
     bodies: LatestStore = field(default_factory=LatestStore)
     status_written: dict[tuple[str, str], float] = field(default_factory=dict)
     invalid: InvalidReports = field(init=False)
-    # (namespace, name) -> (what the rules read, its errors): every Pod event reconciles the cluster,
-    # and schema-checking the pod templates each time would put that work on the hot path.
-    validated: dict[tuple[str, str], tuple[Any, list[Problem]]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.invalid = InvalidReports(self.io.events)
-
-    def _errors(self, key: tuple[str, str], raw: dict[str, Any]) -> list[Problem]:
-        meta = raw["metadata"]
-        fingerprint = (
-            meta.get("uid"),
-            meta.get("generation"),
-            tuple(sorted((meta.get("annotations") or {}).items())),
-        )
-        cached = self.validated.get(key)
-        if cached is None or cached[0] != fingerprint:
-            cached = (fingerprint, [p for p in validate(raw) if p.is_error])
-            self.validated[key] = cached
-        return cached[1]
 
     async def reconcile(self, key: tuple[str, str]) -> float | None:
         namespace, name = key
@@ -99,11 +82,10 @@ class RayClusterReconciler:
             if gcs_ft.has_finalizer(raw):
                 return await self._redis_cleanup(raw)
             return None
-        errors = self._errors(key, raw)
+        errors = self.invalid.errors(key, raw)
         if errors:
             self.invalid.report(key, raw, "RayCluster", errors)
             return None
-        self.invalid.forget(key)
         cluster = RayCluster.model_validate(raw)
         if gcs_ft.applies(cluster, self.config) and not gcs_ft.has_finalizer(raw):
             # Pods come only after the finalizer is stored, so Redis can always be cleaned up.
@@ -141,7 +123,6 @@ class RayClusterReconciler:
 
     def _forget(self, key: tuple[str, str]) -> None:
         self.invalid.forget(key)
-        self.validated.pop(key, None)
         self.status_written.pop(key, None)
 
     async def _redis_cleanup(self, raw: dict[str, Any]) -> float | None:

@@ -20,7 +20,7 @@ from raykopf.k8s.informer import Informer
 from raykopf.k8s.objects import item, path_of
 from raykopf.k8s.store import LatestStore
 from raykopf.reconcile import rayjob as machine
-from raykopf.validation import Problem, validate
+from raykopf.validation import Problem
 
 log = logging.getLogger("raykopf")
 STOP_TIMEOUT = 5.0
@@ -70,7 +70,7 @@ class RayJobReconciler:
         status = raw.get("status") or {}
         if status.get("jobDeploymentStatus") == machine.VALIDATION_FAILED:
             return None  # terminal: a new spec is a new RayJob
-        errors = [p for p in validate(raw) if p.is_error]
+        errors = self.invalid.errors(key, raw)
         if errors:
             await self._invalid(key, raw, errors)
             return None
