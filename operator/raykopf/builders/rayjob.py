@@ -15,7 +15,7 @@ from raykopf import naming
 from raykopf.api import RayCluster
 from raykopf.api.rayjob import RayJob
 from raykopf.builders.labels import owned_by
-from raykopf.builders.service import build_head_service, head_service_name, service_ports
+from raykopf.builders.service import build_owner_head_service, head_service_name, service_ports
 from raykopf.config import OperatorConfig
 
 SUBMITTER_CONTAINER = "ray-job-submitter"
@@ -84,20 +84,10 @@ def dashboard_url(cluster: RayCluster, config: OperatorConfig) -> str:
 
 
 def build_job_head_service(job: RayJob, cluster: RayCluster, config: OperatorConfig) -> dict[str, Any]:
-    """`<rayjob>-head-svc`: the cluster's head Service under the RayJob's name, so the address stays the
-    same across retries (only the selector follows the new cluster)."""
-    service = build_head_service(cluster, config)
-    service["metadata"] = {
-        "name": naming.head_service(job.metadata.name or ""),
-        "namespace": job.metadata.namespace,
-        # ray.io/cluster puts it in the operator's Service cache; it follows the cluster like the selector.
-        "labels": {
-            **rayjob_labels(job.metadata.name or ""),
-            c.K8S_CREATED_BY_LABEL: c.COMPONENT_NAME,
-            c.RAY_CLUSTER_LABEL: cluster.metadata.name or "",
-        },
-    }
-    return _owned(service, job)
+    """`<rayjob>-head-svc`, so the address stays the same across retries."""
+    return build_owner_head_service(
+        cluster, config, kind="RayJob", name=job.metadata.name or "", uid=job.metadata.uid
+    )
 
 
 def submit_command(job: RayJob, job_id: str, address: str, *, wait_status: bool) -> str:

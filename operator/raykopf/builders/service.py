@@ -9,7 +9,7 @@ from typing import Any
 from raykopf import constants as c
 from raykopf import naming
 from raykopf.api.raycluster import RayCluster
-from raykopf.builders.labels import head_selector
+from raykopf.builders.labels import head_selector, owned_by
 from raykopf.config import OperatorConfig
 
 
@@ -80,6 +80,26 @@ def build_head_service(cluster: RayCluster, config: OperatorConfig) -> dict[str,
     if annotations:
         metadata["annotations"] = annotations
     return {"apiVersion": "v1", "kind": "Service", "metadata": metadata, "spec": spec}
+
+
+def build_owner_head_service(
+    cluster: RayCluster, config: OperatorConfig, *, kind: str, name: str, uid: str | None
+) -> dict[str, Any]:
+    """`<rayjob or rayservice>-head-svc`: the cluster's head Service under its owner's name; only the
+    selector (and the `ray.io/cluster` label) follows when the owner moves to another cluster."""
+    service = build_head_service(cluster, config)
+    service["metadata"] = {
+        "name": naming.head_service(name),
+        "namespace": cluster.metadata.namespace,
+        # ray.io/cluster puts it in the operator's Service cache.
+        "labels": {
+            c.RAY_ORIGINATED_FROM_CR_NAME_LABEL: name,
+            c.RAY_ORIGINATED_FROM_CRD_LABEL: kind,
+            c.K8S_CREATED_BY_LABEL: c.COMPONENT_NAME,
+            c.RAY_CLUSTER_LABEL: cluster.metadata.name or "",
+        },
+    }
+    return owned_by(service, name=name, uid=uid, kind=kind)
 
 
 def build_serve_service(

@@ -21,11 +21,22 @@ def _forget_scheduling(template: dict[str, Any] | None) -> None:
 def recreate_hash(spec: dict[str, Any]) -> str:
     """KubeRay's `upgradeStrategy: Recreate` hash: the cluster spec without replicas, min, max,
     workersToDelete, tolerations, schedulingGates and the upgrade strategy itself."""
+    return _hash(spec, ("upgradeStrategy",))
+
+
+def rayservice_hash(spec: dict[str, Any]) -> str:
+    """KubeRay's RayService cluster hash (`ray.io/hash-without-replicas-and-workers-to-delete`): the same
+    fields ignored, and `suspend` too, so the autoscaler and suspending never start an upgrade."""
+    return _hash(spec, ("upgradeStrategy", "suspend"))
+
+
+def _hash(spec: dict[str, Any], ignored: tuple[str, ...]) -> str:
     spec = copy.deepcopy(spec)
-    spec.pop("upgradeStrategy", None)
+    for key in ignored:
+        spec.pop(key, None)
     _forget_scheduling((spec.get("headGroupSpec") or {}).get("template"))
     for group in spec.get("workerGroupSpecs") or []:
-        for key in _GROUP_SCALE_FIELDS:
+        for key in (*_GROUP_SCALE_FIELDS, *ignored):
             group.pop(key, None)
         strategy = group.get("scaleStrategy") or {}
         strategy.pop("workersToDelete", None)
