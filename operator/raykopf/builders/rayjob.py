@@ -11,11 +11,10 @@ from typing import Any
 import yaml
 
 from raykopf import constants as c
-from raykopf import naming
 from raykopf.api import RayCluster
 from raykopf.api.rayjob import RayJob
 from raykopf.builders.labels import owned_by
-from raykopf.builders.service import build_owner_head_service, head_service_name, service_ports
+from raykopf.builders.service import build_owner_head_service, dashboard_port
 from raykopf.config import OperatorConfig
 
 SUBMITTER_CONTAINER = "ray-job-submitter"
@@ -71,16 +70,6 @@ def build_cluster(job: RayJob, raw: dict[str, Any], name: str, job_id: str) -> d
         "annotations": annotations,
     }
     return _owned({"apiVersion": "ray.io/v1", "kind": "RayCluster", "metadata": metadata, "spec": spec}, job)
-
-
-def dashboard_port(cluster: RayCluster) -> int:
-    return service_ports(cluster).get("dashboard", c.DEFAULT_DASHBOARD_PORT)
-
-
-def dashboard_url(cluster: RayCluster, config: OperatorConfig) -> str:
-    """`<head service>.<ns>.svc.<domain>:<port>`, without a scheme (KubeRay's status.dashboardURL)."""
-    service = naming.fqdn(head_service_name(cluster), cluster.metadata.namespace or "", config.cluster_domain)
-    return f"{service}:{dashboard_port(cluster)}"
 
 
 def build_job_head_service(job: RayJob, cluster: RayCluster, config: OperatorConfig) -> dict[str, Any]:

@@ -82,6 +82,16 @@ def build_head_service(cluster: RayCluster, config: OperatorConfig) -> dict[str,
     return {"apiVersion": "v1", "kind": "Service", "metadata": metadata, "spec": spec}
 
 
+def dashboard_port(cluster: RayCluster) -> int:
+    return service_ports(cluster).get("dashboard", c.DEFAULT_DASHBOARD_PORT)
+
+
+def dashboard_url(cluster: RayCluster, config: OperatorConfig) -> str:
+    """`<head service>.<ns>.svc.<domain>:<port>`, without a scheme (KubeRay's status.dashboardURL)."""
+    service = naming.fqdn(head_service_name(cluster), cluster.metadata.namespace or "", config.cluster_domain)
+    return f"{service}:{dashboard_port(cluster)}"
+
+
 def build_owner_head_service(
     cluster: RayCluster, config: OperatorConfig, *, kind: str, name: str, uid: str | None
 ) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from raykopf.controller.invalid import InvalidReports
 from raykopf.k8s.client import KubeClient
 from raykopf.k8s.objects import item
 from raykopf.k8s.raycluster import ClusterIO
-from raykopf.k8s.store import LatestStore
+from raykopf.k8s.store import LatestStore, current
 from raykopf.reconcile import gcs_ft
 from raykopf.reconcile.plan import Plan
 from raykopf.reconcile.raycluster import plan_pods
@@ -64,13 +64,8 @@ class RayClusterReconciler:
 
     async def reconcile(self, key: tuple[str, str]) -> float | None:
         namespace, name = key
-        raw = self.bodies.fresh(namespace, name, float(self.config.raycluster_default_requeue_seconds))
-        if raw is None:
-            raw = await self.client.get(item("RayCluster", namespace, name))
-            if raw is not None:
-                self.bodies.put(raw)
-            else:
-                self.bodies.pop(namespace, name)
+        max_age = float(self.config.raycluster_default_requeue_seconds)
+        raw = await current(self.bodies, self.client, "RayCluster", namespace, name, max_age)
         managed_by = ((raw or {}).get("spec") or {}).get("managedBy")
         if raw is None:
             self._forget(key)

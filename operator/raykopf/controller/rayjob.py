@@ -18,7 +18,7 @@ from raykopf.k8s.dashboard import JobTracker
 from raykopf.k8s.events import EventRecorder
 from raykopf.k8s.informer import Informer
 from raykopf.k8s.objects import item, path_of
-from raykopf.k8s.store import LatestStore
+from raykopf.k8s.store import LatestStore, current
 from raykopf.reconcile import rayjob as machine
 from raykopf.validation import Problem
 
@@ -54,14 +54,11 @@ class RayJobReconciler:
 
     async def reconcile(self, key: Key) -> float | None:
         namespace, name = key
-        raw = self.bodies.fresh(namespace, name, float(self.config.raycluster_default_requeue_seconds))
+        max_age = float(self.config.raycluster_default_requeue_seconds)
+        raw = await current(self.bodies, self.client, "RayJob", namespace, name, max_age)
         if raw is None:
-            raw = await self.client.get(item("RayJob", namespace, name))
-            if raw is None:
-                self.bodies.pop(namespace, name)
-                self._forget(key)
-                return None
-            self.bodies.put(raw)
+            self._forget(key)
+            return None
         if (raw.get("spec") or {}).get("managedBy") not in (None, c.KUBERAY_MANAGED_BY):
             return None
         if raw["metadata"].get("deletionTimestamp"):

@@ -37,6 +37,10 @@ class DashboardError(Exception):
 class Transport(Protocol):
     async def call(self, method: str, address: str, path: str, body: Any = None) -> tuple[int, bytes]: ...
 
+    async def pod_call(self, namespace: str, pod: str, ip: str, port: int, path: str) -> tuple[int, bytes]:
+        """A GET to a port of a Pod (the Serve proxy's health check)."""
+        ...
+
     async def close(self) -> None: ...
 
 
@@ -52,6 +56,9 @@ class DirectTransport:
                 return response.status, await response.read()
         except (aiohttp.ClientError, TimeoutError, OSError) as error:
             raise DashboardError(f"{type(error).__name__}: {error}") from error
+
+    async def pod_call(self, namespace: str, pod: str, ip: str, port: int, path: str) -> tuple[int, bytes]:
+        return await self.call("GET", f"{ip}:{port}", path)
 
     async def close(self) -> None:
         if self._session is not None:
@@ -69,15 +76,24 @@ class ProxyTransport:
     async def call(self, method: str, address: str, path: str, body: Any = None) -> tuple[int, bytes]:
         host = address.split(":", 1)[0]
         service, namespace = host.split(".")[:2]
-        proxied = f"/api/v1/namespaces/{namespace}/services/{service}:dashboard/proxy{path}"
         data = None if body is None else json.dumps(body).encode()
+        return await self._proxied(
+            method, f"/api/v1/namespaces/{namespace}/services/{service}:dashboard/proxy{path}", data
+        )
+
+    async def pod_call(self, namespace: str, pod: str, ip: str, port: int, path: str) -> tuple[int, bytes]:
+        return await self._proxied(
+            "GET", f"/api/v1/namespaces/{namespace}/pods/{pod}:{port}/proxy{path}", None
+        )
+
+    async def _proxied(self, method: str, path: str, data: bytes | None) -> tuple[int, bytes]:
         try:
-            status, content = await self.client.raw(method, proxied, data=data, timeout=TIMEOUT)
+            status, content = await self.client.raw(method, path, data=data, timeout=TIMEOUT)
         except (aiohttp.ClientError, TimeoutError, OSError) as error:
             raise DashboardError(f"{type(error).__name__}: {error}") from error
         if status in (502, 503) and b"Status" in content[:200]:
             raise DashboardError(
-                f"the apiserver could not reach the dashboard: {content[:300].decode(errors='replace')}"
+                f"the apiserver could not reach Ray: {content[:300].decode(errors='replace')}"
             )
         return status, content
 
@@ -106,6 +122,32 @@ class Dashboard:
         if status == 200 or (status == 500 and DUPLICATE.encode() in content):
             return
         raise DashboardError(f"POST /api/jobs/: HTTP {status}: {content[-500:].decode(errors='replace')}")
+
+    async def serve_applications(self, address: str) -> dict[str, Any]:
+        """`applications` of Serve's declarative API ({} when Serve runs nothing)."""
+        status, content = await self.transport.call(
+            "GET", address, "/api/serve/applications/?api_type=declarative"
+        )
+        if status != 200:
+            raise DashboardError(
+                f"GET /api/serve/applications/: HTTP {status}: {content[:300].decode(errors='replace')}"
+            )
+        applications: dict[str, Any] = json.loads(content).get("applications") or {}
+        return applications
+
+    async def put_serve_config(self, address: str, config: dict[str, Any]) -> None:
+        status, content = await self.transport.call("PUT", address, "/api/serve/applications/", config)
+        if status != 200:
+            raise DashboardError(
+                f"PUT /api/serve/applications/: HTTP {status}: {content[-500:].decode(errors='replace')}"
+            )
+
+    async def proxy_healthy(self, namespace: str, pod: str, ip: str, port: int) -> bool:
+        try:
+            status, content = await self.transport.pod_call(namespace, pod, ip, port, "/-/healthz")
+        except DashboardError:
+            return False
+        return status == 200 and b"success" in content
 
     async def stop(self, address: str, job_id: str) -> None:
         status, content = await self.transport.call("POST", address, f"/api/jobs/{job_id}/stop")

@@ -7,6 +7,9 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+from raykopf.k8s.client import KubeClient
+from raykopf.k8s.objects import item
+
 Key = tuple[str, str]
 
 
@@ -53,3 +56,17 @@ class LatestStore:
 
     def __len__(self) -> int:
         return len(self._objects)
+
+
+async def current(
+    store: LatestStore, client: KubeClient, kind: str, namespace: str, name: str, max_age: float
+) -> dict[str, Any] | None:
+    """The object from `store` if seen within `max_age` seconds, else read again (None: it is gone)."""
+    raw = store.fresh(namespace, name, max_age)
+    if raw is None:
+        raw = await client.get(item(kind, namespace, name))
+        if raw is None:
+            store.pop(namespace, name)
+        else:
+            store.put(raw)
+    return raw

@@ -12,6 +12,7 @@ from raykopf import constants as c
 from raykopf.api import RayCluster
 from raykopf.api.rayjob import RayJob
 from raykopf.builders import rayjob as build
+from raykopf.builders.service import dashboard_url
 from raykopf.config import OperatorConfig
 from raykopf.reconcile import pods as podstate
 from raykopf.reconcile.plan import Event
@@ -280,7 +281,7 @@ class _Machine:
             self.later(SAFETY_REQUEUE)
             return
         self.status.pop("message", None)
-        self.status["dashboardURL"] = build.dashboard_url(cluster, self.config)
+        self.status["dashboardURL"] = dashboard_url(cluster, self.config)
         if self.mode == c.INTERACTIVE_MODE:
             self.move(WAITING)
             self.waiting()

@@ -1,0 +1,138 @@
+"""Ray Serve, asked in the background: one polling task per (RayService, cluster) reads the Serve
+applications and the head proxy's health; a changed answer wakes the RayService. PUTs of the Serve
+config also run in the background, so a slow head never holds a reconcile."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from raykopf.k8s.dashboard import MAX_POLL_INTERVAL, POLL_INTERVAL, Dashboard, DashboardError
+from raykopf.reconcile.rayservice import ServeProbe
+
+log = logging.getLogger("raykopf")
+Key = tuple[str, str]
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where one cluster's Serve answers: the dashboard and the head Pod's proxy."""
+
+    address: str
+    namespace: str
+    head_pod: str
+    head_ip: str
+    serve_port: int
+
+
+@dataclass
+class _Polled:
+    target: Target
+    task: asyncio.Task[None]
+    probe: ServeProbe | None = None
+
+
+class ServeTracker:
+    def __init__(self, dashboard: Dashboard, on_change: Callable[[Key], None]) -> None:
+        self.dashboard = dashboard
+        self.on_change = on_change
+        self._polled: dict[tuple[Key, str], _Polled] = {}
+        self._puts: dict[tuple[Key, str], asyncio.Task[None]] = {}
+        # (RayService, cluster) -> the config (JSON) Ray accepted from this process.
+        self.submitted: dict[tuple[Key, str], str] = {}
+
+    def probes(self, key: Key) -> dict[str, ServeProbe]:
+        return {
+            cluster: p.probe for (k, cluster), p in self._polled.items() if k == key and p.probe is not None
+        }
+
+    def submitted_configs(self, key: Key) -> dict[str, str]:
+        return {cluster: config for (k, cluster), config in self.submitted.items() if k == key}
+
+    def keep(self, key: Key, targets: dict[str, Target]) -> None:
+        """Poll exactly these clusters of this RayService."""
+        for (k, cluster), polled in list(self._polled.items()):
+            if k == key and (cluster not in targets or targets[cluster] != polled.target):
+                polled.task.cancel()
+                del self._polled[(k, cluster)]
+        for cluster, target in targets.items():
+            if (key, cluster) not in self._polled:
+                task = asyncio.create_task(self._poll(key, cluster, target), name=f"serve {key} {cluster}")
+                self._polled[(key, cluster)] = _Polled(target, task)
+
+    def forget(self, key: Key) -> None:
+        self.keep(key, {})
+        for k, cluster in [x for x in self.submitted if x[0] == key]:
+            del self.submitted[(k, cluster)]
+
+    def put(self, key: Key, cluster: str, address: str, config: dict[str, Any]) -> None:
+        running = self._puts.get((key, cluster))
+        if running is not None and not running.done():
+            return
+        self._puts[(key, cluster)] = asyncio.create_task(self._put(key, cluster, address, config))
+
+    async def _put(self, key: Key, cluster: str, address: str, config: dict[str, Any]) -> None:
+        try:
+            await self.dashboard.put_serve_config(address, config)
+        except DashboardError as error:
+            log.warning(
+                "Serve config not accepted",
+                extra={"object": f"{key[0]}/{key[1]}", "cluster": cluster, "error": str(error)[:300]},
+            )
+            await asyncio.sleep(POLL_INTERVAL * 2)
+        else:
+            self.submitted[(key, cluster)] = json.dumps(config, sort_keys=True)
+            log.info("Serve config submitted", extra={"object": f"{key[0]}/{key[1]}", "cluster": cluster})
+        self.on_change(key)
+
+    async def _poll(self, key: Key, cluster: str, target: Target) -> None:
+        interval = POLL_INTERVAL
+        while True:
+            polled = self._polled.get((key, cluster))
+            if polled is None:
+                return
+            try:
+                applications: dict[str, Any] | None = await self.dashboard.serve_applications(target.address)
+                error = None
+                interval = POLL_INTERVAL
+            except DashboardError as failure:
+                applications, error = (
+                    (polled.probe.applications if polled.probe else None),
+                    str(failure)[:300],
+                )
+                interval = min(interval * 2, MAX_POLL_INTERVAL)
+            healthy = await self.dashboard.proxy_healthy(
+                target.namespace, target.head_pod, target.head_ip, target.serve_port
+            )
+            probe = ServeProbe(applications, error, healthy)
+            changed = polled.probe is None or _summary(polled.probe) != _summary(probe)
+            polled.probe = probe
+            if changed:
+                self.on_change(key)
+            await asyncio.sleep(interval)
+
+    async def close(self) -> None:
+        for polled in self._polled.values():
+            polled.task.cancel()
+        for task in self._puts.values():
+            task.cancel()
+
+
+def _summary(probe: ServeProbe) -> Any:
+    apps = (
+        {
+            name: (
+                app.get("status"),
+                app.get("message"),
+                {d: dep.get("status") for d, dep in (app.get("deployments") or {}).items()},
+            )
+            for name, app in (probe.applications or {}).items()
+        }
+        if probe.applications is not None
+        else None
+    )
+    return (apps, probe.error is None, probe.proxy_healthy)

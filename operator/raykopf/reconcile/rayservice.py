@@ -1,0 +1,354 @@
+"""The RayService decisions (≙ rayservice_controller.go), pure: the clusters, the Serve config, the
+Services' selector, the status. The controller observes (caches, Serve poller) and executes."""
+
+from __future__ import annotations
+
+import datetime
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from raykopf import constants as c
+from raykopf.api.rayservice import RayService
+from raykopf.builders import rayservice as build
+from raykopf.config import OperatorConfig
+from raykopf.reconcile import pods as podstate
+from raykopf.reconcile.hashing import rayservice_hash
+from raykopf.reconcile.plan import Event
+from raykopf.reconcile.raycluster import random_suffix
+
+FINALIZER = "ray.io/rayservice-finalizer"
+HASH_ANNOTATION = "ray.io/hash-without-replicas-and-workers-to-delete"
+DEFAULT_DELETION_DELAY = 60
+# While Serve deploys, its status is polled; this is only the safety net between passes.
+SAFETY_REQUEUE = 10.0
+
+
+@dataclass(frozen=True)
+class ServeProbe:
+    """What one cluster's Ray reported (background poller)."""
+
+    applications: dict[str, Any] | None
+    """`applications` of `GET /api/serve/applications/?api_type=declarative`; None: not known yet."""
+    error: str | None = None
+    proxy_healthy: bool = False
+    """The head's Serve proxy answered `/-/healthz`."""
+
+
+@dataclass(frozen=True)
+class ServiceWorld:
+    now: datetime.datetime
+    clusters: dict[str, dict[str, Any]]
+    """Every RayCluster this RayService owns, by name (raw)."""
+    head_pods: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Each cluster's head Pod."""
+    serve: dict[str, ServeProbe] = field(default_factory=dict)
+    submitted: dict[str, str] = field(default_factory=dict)
+    """Cluster -> the Serve config (JSON) last PUT to it by this operator process."""
+    head_service: dict[str, Any] | None = None
+    serve_service: dict[str, Any] | None = None
+    ready_endpoints: int = 0
+    deletion_due: dict[str, datetime.datetime] = field(default_factory=dict)
+
+
+@dataclass
+class ServiceStep:
+    status: dict[str, Any]
+    create: list[dict[str, Any]] = field(default_factory=list)
+    delete: list[tuple[str, str]] = field(default_factory=list)
+    put_config: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Cluster -> the Serve config to PUT."""
+    point_services_at: str | None = None
+    serve_labels: dict[str, str] = field(default_factory=dict)
+    """Head Pod name -> the `ray.io/serve` label it must carry."""
+    poll: list[str] = field(default_factory=list)
+    """Clusters whose Serve status to keep polling."""
+    deletion_due: dict[str, datetime.datetime] = field(default_factory=dict)
+    add_finalizer: bool = False
+    remove_finalizer: bool = False
+    events: list[Event] = field(default_factory=list)
+    requeue_after: float | None = None
+
+    def later(self, seconds: float) -> None:
+        seconds = max(seconds, 0.5)
+        self.requeue_after = seconds if self.requeue_after is None else min(self.requeue_after, seconds)
+
+
+def _iso(moment: datetime.datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def has_finalizer(raw: dict[str, Any]) -> bool:
+    return FINALIZER in (raw.get("metadata", {}).get("finalizers") or [])
+
+
+def serve_config(svc: RayService) -> dict[str, Any]:
+    """`serveConfigV2` as the JSON object Ray's Serve REST API takes."""
+    loaded = yaml.safe_load(svc.spec.serve_config_v2 or "") or {}
+    return loaded if isinstance(loaded, dict) else {}
+
+
+def application_statuses(applications: dict[str, Any]) -> dict[str, Any]:
+    """Ray's applications in KubeRay's status shape (the app named "" is `default`)."""
+    result = {}
+    for name, app in applications.items():
+        deployments = {
+            d: {k: v for k, v in (("status", dep.get("status")), ("message", dep.get("message"))) if v}
+            for d, dep in (app.get("deployments") or {}).items()
+        }
+        entry: dict[str, Any] = {"status": app.get("status")}
+        if app.get("message"):
+            entry["message"] = app["message"]
+        if deployments:
+            entry["serveDeploymentStatuses"] = deployments
+        result[name or "default"] = entry
+    return result
+
+
+def serve_ready(probe: ServeProbe | None) -> bool:
+    """KubeRay: at least one application, and every application RUNNING."""
+    apps = probe.applications if probe is not None else None
+    return bool(apps) and all((a or {}).get("status") == "RUNNING" for a in (apps or {}).values())
+
+
+def _head_ready(cluster: dict[str, Any] | None) -> bool:
+    conditions = ((cluster or {}).get("status") or {}).get("conditions") or []
+    return any(x.get("type") == "HeadPodReady" and x.get("status") == "True" for x in conditions)
+
+
+def _cluster_hash(cluster: dict[str, Any]) -> str | None:
+    return (cluster.get("metadata", {}).get("annotations") or {}).get(HASH_ANNOTATION)
+
+
+def _condition(status: dict[str, Any], kind: str, value: str, reason: str, message: str, now: str) -> None:
+    conditions = [x for x in status.get("conditions") or [] if x.get("type") != kind]
+    previous = next((x for x in status.get("conditions") or [] if x.get("type") == kind), None)
+    since = previous.get("lastTransitionTime", now) if previous and previous.get("status") == value else now
+    conditions.append(
+        {
+            "type": kind,
+            "status": value,
+            "reason": reason,
+            "message": message,
+            "lastTransitionTime": since,
+            "observedGeneration": status.get("observedGeneration"),
+        }
+    )
+    status["conditions"] = conditions
+
+
+class _Planner:
+    def __init__(
+        self,
+        svc: RayService,
+        raw: dict[str, Any],
+        world: ServiceWorld,
+        config: OperatorConfig,
+        suffix: Callable[[], str],
+    ) -> None:
+        self.svc, self.raw, self.world, self.config, self.suffix = svc, raw, world, config, suffix
+        self.name = svc.metadata.name or ""
+        self.status: dict[str, Any] = json.loads(json.dumps(raw.get("status") or {}))
+        self.step = ServiceStep(status=self.status)
+        self.goal = rayservice_hash(raw["spec"]["rayClusterConfig"])
+
+    def cluster_name(self, which: str) -> str | None:
+        return (self.status.get(which) or {}).get("rayClusterName") or None
+
+    def set_cluster(self, which: str, name: str | None) -> None:
+        if name is None:
+            self.status.pop(which, None)
+        else:
+            self.status[which] = {"rayClusterName": name}
+
+    @property
+    def zero_downtime(self) -> bool:
+        kind = self.svc.spec.upgrade_strategy.type if self.svc.spec.upgrade_strategy else None
+        if kind == "None":
+            return False
+        return kind is not None or self.config.enable_zero_downtime
+
+    def run(self) -> ServiceStep:
+        self.status["observedGeneration"] = self.svc.metadata.generation
+        if not has_finalizer(self.raw):
+            self.step.add_finalizer = True
+        self.choose_clusters()
+        self.serve()
+        self.switch_traffic()
+        self.clean_up(delay=self.svc.spec.ray_cluster_deletion_delay_seconds)
+        self.label_heads()
+        self.conditions()
+        return self.step
+
+    def choose_clusters(self) -> None:
+        active, pending = self.cluster_name("activeServiceStatus"), self.cluster_name("pendingServiceStatus")
+        newest = pending or active
+        newest_cluster = self.world.clusters.get(newest) if newest else None
+        if newest is None:
+            pending = f"{self.name}-{self.suffix()}"
+        elif newest_cluster is not None and _cluster_hash(newest_cluster) != self.goal and self.zero_downtime:
+            pending = f"{self.name}-{self.suffix()}"
+            self.step.events.append(
+                Event("Normal", "UpgradeStarted", f"rayClusterConfig changed: new cluster {pending} prepared")
+            )
+        self.set_cluster("pendingServiceStatus", pending)
+        for name in (active, pending):
+            if name and name not in self.world.clusters:
+                body = build.build_cluster(self.svc, self.raw, name, self.goal)
+                self.step.create.append(body)
+                self.step.events.append(Event("Normal", "CreatedRayCluster", f"Created RayCluster {name}"))
+
+    def serve(self) -> None:
+        """Copy both clusters' Serve statuses; (re)submit the config to the target cluster (the pending
+        one during an upgrade: the active one keeps serving what it has)."""
+        target = self.cluster_name("pendingServiceStatus") or self.cluster_name("activeServiceStatus")
+        for which in ("activeServiceStatus", "pendingServiceStatus"):
+            name = self.cluster_name(which)
+            cluster = self.world.clusters.get(name) if name else None
+            if name is None or cluster is None:
+                continue
+            self.status[which]["rayClusterStatus"] = cluster.get("status") or {}
+            if not _head_ready(cluster):
+                self.step.later(SAFETY_REQUEUE)
+                continue
+            self.step.poll.append(name)
+            probe = self.world.serve.get(name)
+            if probe is None or probe.applications is None:
+                self.step.later(SAFETY_REQUEUE)
+                continue
+            self._copy_statuses(which, name, probe.applications)
+            wanted = serve_config(self.svc)
+            stale = self.world.submitted.get(name) != json.dumps(wanted, sort_keys=True)
+            if name == target and (stale or not probe.applications):
+                self.step.put_config[name] = wanted
+                self.step.events.append(
+                    Event("Normal", "UpdatedServeApplications", f"Updated the Serve applications of {name}")
+                )
+            if not serve_ready(probe):
+                self.step.later(SAFETY_REQUEUE)
+
+    def _copy_statuses(self, which: str, cluster: str, applications: dict[str, Any]) -> None:
+        before = ((self.raw.get("status") or {}).get(which) or {}).get("applicationStatuses") or {}
+        after = application_statuses(applications)
+        self.status[which]["applicationStatuses"] = after
+        for app, entry in after.items():
+            if entry.get("status") == "DEPLOY_FAILED" and before.get(app) != entry:
+                message = f"{cluster}/{app}: {entry.get('message', '')}"
+                self.step.events.append(Event("Warning", "FailedToUpdateServeApplications", message[:1024]))
+
+    def switch_traffic(self) -> None:
+        active, pending = self.cluster_name("activeServiceStatus"), self.cluster_name("pendingServiceStatus")
+        target = next(
+            (
+                n
+                for n in (pending, active)
+                if n and serve_ready(self.world.serve.get(n)) and n not in self.step.put_config
+            ),
+            None,
+        )
+        current = (
+            ((self.world.serve_service or {}).get("spec") or {}).get("selector", {}).get(c.RAY_CLUSTER_LABEL)
+        )
+        if target is not None and (
+            current != target or self.world.head_service is None or self.world.serve_service is None
+        ):
+            self.step.point_services_at = target
+            current = target
+        if pending and current == pending:
+            self.status["activeServiceStatus"] = self.status.pop("pendingServiceStatus")
+            self.step.events.append(Event("Normal", "PromotedPendingCluster", f"traffic moved to {pending}"))
+
+    def clean_up(self, delay: int | None) -> None:
+        keep = {self.cluster_name("activeServiceStatus"), self.cluster_name("pendingServiceStatus")}
+        wait = datetime.timedelta(seconds=DEFAULT_DELETION_DELAY if delay is None else delay)
+        for name, cluster in self.world.clusters.items():
+            if name in keep or cluster["metadata"].get("deletionTimestamp"):
+                continue
+            due = self.world.deletion_due.get(name) or self.world.now + wait
+            if self.world.now >= due:
+                self.step.delete.append(("RayCluster", name))
+                self.step.events.append(Event("Normal", "DeletedRayCluster", f"Deleted RayCluster {name}"))
+            else:
+                self.step.deletion_due[name] = due
+                self.step.later((due - self.world.now).total_seconds())
+
+    def label_heads(self) -> None:
+        exclude = bool(self.svc.spec.exclude_head_pod_from_serve_svc)
+        for name in (self.cluster_name("activeServiceStatus"), self.cluster_name("pendingServiceStatus")):
+            head = self.world.head_pods.get(name or "")
+            if head is None:
+                continue
+            probe = self.world.serve.get(name or "")
+            wanted = "true" if (probe is not None and probe.proxy_healthy and not exclude) else "false"
+            if (head.get("metadata", {}).get("labels") or {}).get(c.RAY_SERVE_LABEL) != wanted:
+                self.step.serve_labels[podstate.name(head)] = wanted
+
+    def conditions(self) -> None:
+        now = _iso(self.world.now)
+        endpoints = self.world.ready_endpoints
+        self.status["numServeEndpoints"] = endpoints
+        was_ready = any(
+            x.get("type") == "Ready" and x.get("reason") in ("NonZeroServeEndpoints", "ZeroServeEndpoints")
+            for x in self.status.get("conditions") or []
+        )
+        if endpoints > 0:
+            _condition(
+                self.status,
+                "Ready",
+                "True",
+                "NonZeroServeEndpoints",
+                "Number of serve endpoints is greater than 0",
+                now,
+            )
+        elif was_ready:
+            _condition(
+                self.status,
+                "Ready",
+                "False",
+                "ZeroServeEndpoints",
+                "Number of serve endpoints dropped to 0",
+                now,
+            )
+        else:
+            _condition(self.status, "Ready", "False", "Initializing", "RayService is initializing", now)
+        active, pending = self.cluster_name("activeServiceStatus"), self.cluster_name("pendingServiceStatus")
+        if active and pending:
+            _condition(
+                self.status,
+                "UpgradeInProgress",
+                "True",
+                "BothActivePendingClustersExist",
+                f"traffic stays on {active} until {pending} is ready",
+                now,
+            )
+        elif active:
+            _condition(self.status, "UpgradeInProgress", "False", "NoPendingCluster", "", now)
+        else:
+            _condition(self.status, "UpgradeInProgress", "Unknown", "NoActiveCluster", "", now)
+        self.status["serviceStatus"] = "Running" if endpoints > 0 else ""
+
+
+def plan_rayservice(
+    svc: RayService,
+    raw: dict[str, Any],
+    world: ServiceWorld,
+    config: OperatorConfig,
+    *,
+    suffix: Callable[[], str] = random_suffix,
+) -> ServiceStep:
+    return _Planner(svc, raw, world, config, suffix).run()
+
+
+def plan_deletion(world: ServiceWorld) -> ServiceStep:
+    """The RayService is being deleted: every cluster goes at once; the finalizer only after they are gone."""
+    step = ServiceStep(status={})
+    for name, cluster in world.clusters.items():
+        if not cluster["metadata"].get("deletionTimestamp"):
+            step.delete.append(("RayCluster", name))
+    step.remove_finalizer = not world.clusters
+    if world.clusters:
+        step.later(2)
+    return step
