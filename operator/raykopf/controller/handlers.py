@@ -45,8 +45,11 @@ def register(
     rayclusters: LatestStore,
     rayjob_queue: WorkQueue,
     rayjobs: LatestStore,
+    rayservice_queue: WorkQueue,
+    rayservices: LatestStore,
     cluster_changed: Callable[[str, str], None],
 ) -> None:
-    """`cluster_changed(namespace, cluster)` wakes whatever runs on that cluster (a RayJob)."""
+    """`cluster_changed(namespace, cluster)` wakes whatever runs on that cluster (a RayJob, a RayService)."""
     _on_events(registry, "rayclusters", raycluster_queue, rayclusters, cluster_changed)
     _on_events(registry, "rayjobs", rayjob_queue, rayjobs)
+    _on_events(registry, "rayservices", rayservice_queue, rayservices)

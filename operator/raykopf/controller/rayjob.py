@@ -124,10 +124,7 @@ class RayJobReconciler:
             self.tracker.untrack(key)
         previous: dict[str, Any] = raw.get("status") or {}
         if previous != step.status:
-            change: dict[str, Any] = {**{k: None for k in previous if k not in step.status}, **step.status}
-            updated = await self.client.merge_patch(
-                f"{item('RayJob', namespace, name)}/status", {"status": change}
-            )
+            updated = await self.client.replace_status(item("RayJob", namespace, name), step.status)
             self.bodies.put(updated)
         if step.delete_self:
             await self._delete("RayJob", namespace, name)

@@ -342,6 +342,14 @@ def plan_rayservice(
     return _Planner(svc, raw, world, config, suffix).run()
 
 
+def validation_failed(raw: dict[str, Any], message: str, now: datetime.datetime) -> dict[str, Any]:
+    status: dict[str, Any] = json.loads(json.dumps(raw.get("status") or {}))
+    status["observedGeneration"] = raw["metadata"].get("generation")
+    _condition(status, "Ready", "False", "ValidationFailed", message, _iso(now))
+    status["serviceStatus"] = ""
+    return status
+
+
 def plan_deletion(world: ServiceWorld) -> ServiceStep:
     """The RayService is being deleted: every cluster goes at once; the finalizer only after they are gone."""
     step = ServiceStep(status={})

@@ -18,6 +18,7 @@ from raykopf.config import OperatorConfig
 from raykopf.controller import handlers
 from raykopf.controller.raycluster import RayClusterReconciler
 from raykopf.controller.rayjob import RayJobReconciler
+from raykopf.controller.rayservice import RayServiceReconciler
 from raykopf.controller.workqueue import WorkQueue
 from raykopf.k8s.client import KubeClient
 from raykopf.k8s.dashboard import Dashboard, DirectTransport, JobTracker, ProxyTransport
@@ -25,6 +26,7 @@ from raykopf.k8s.events import EventRecorder
 from raykopf.k8s.informer import Informer
 from raykopf.k8s.objects import collection
 from raykopf.k8s.raycluster import ClusterIO
+from raykopf.k8s.serve import ServeTracker
 from raykopf.reconcile.pods import slim_job, slim_pod, slim_service
 
 log = logging.getLogger("raykopf")
@@ -64,14 +66,21 @@ async def run(
     async def reconcile_job(key: Any) -> float | None:
         return await rayjobs.reconcile(key)
 
+    async def reconcile_service(key: Any) -> float | None:
+        return await rayservices.reconcile(key)
+
     # One queue per kind: RayJobs waiting on dashboards never hold up RayClusters, and the reverse.
     cluster_queue = WorkQueue(reconcile_cluster, concurrency=concurrency, resync_seconds=resync)
     job_queue = WorkQueue(reconcile_job, concurrency=concurrency, resync_seconds=resync)
+    service_queue = WorkQueue(reconcile_service, concurrency=concurrency, resync_seconds=resync)
 
     def cluster_changed(namespace: str, cluster: str) -> None:
         rayjob = rayjobs.rayjob_of(namespace, cluster)
         if rayjob is not None:
             job_queue.add(rayjob)
+        rayservice = rayservices.owner_of(namespace, cluster)
+        if rayservice is not None:
+            service_queue.add(rayservice)
 
     def child_changed(namespace: str, cluster: str) -> None:
         cluster_queue.add((namespace, cluster))
@@ -87,8 +96,11 @@ async def run(
         if config.use_kubernetes_proxy
         else DirectTransport()
     )
-    tracker = JobTracker(Dashboard(transport), job_queue.add)
+    dashboard = Dashboard(transport)
+    tracker = JobTracker(dashboard, job_queue.add)
     rayjobs = RayJobReconciler(client, events, clusters.bodies, pods, services, jobs, tracker, config)
+    serve = ServeTracker(dashboard, service_queue.add)
+    rayservices = RayServiceReconciler(client, events, clusters.bodies, pods, services, serve, config)
     registry = kopf.OperatorRegistry()
     handlers.register(
         registry,
@@ -96,6 +108,8 @@ async def run(
         rayclusters=clusters.bodies,
         rayjob_queue=job_queue,
         rayjobs=rayjobs.bodies,
+        rayservice_queue=service_queue,
+        rayservices=rayservices.bodies,
         cluster_changed=cluster_changed,
     )
 
@@ -115,7 +129,7 @@ async def run(
         # Reconciling from a half-filled cache would create Pods that already exist.
         for cache in (pods, services, jobs):
             await cache.synced.wait()
-        await asyncio.gather(cluster_queue.run(), job_queue.run())
+        await asyncio.gather(cluster_queue.run(), job_queue.run(), service_queue.run())
 
     workers = asyncio.create_task(work_when_synced())
     try:
@@ -132,6 +146,7 @@ async def run(
         with contextlib.suppress(asyncio.CancelledError):
             await workers
         await events.flush()
+        await serve.close()
         await tracker.close()
         for task in background:
             task.cancel()

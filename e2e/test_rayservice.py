@@ -1,0 +1,165 @@
+"""The RayService controller on the local cluster, with real Ray Serve and real traffic (issue 6)."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from e2e.conftest import ROOT, Kubectl, wait_for
+
+SAMPLE = ROOT / "manifests" / "samples" / "rayservice.sample.yaml"
+NAME = "rayservice-sample"
+
+
+def status(kubectl: Kubectl, namespace: str) -> dict[str, Any]:
+    result: dict[str, Any] = kubectl.json("get", "rayservice", NAME, "-n", namespace).get("status") or {}
+    return result
+
+
+def ready(kubectl: Kubectl, namespace: str) -> bool:
+    conditions = status(kubectl, namespace).get("conditions") or []
+    return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
+
+
+def active(kubectl: Kubectl, namespace: str) -> str:
+    return str((status(kubectl, namespace).get("activeServiceStatus") or {}).get("rayClusterName") or "")
+
+
+def clusters(kubectl: Kubectl, namespace: str) -> list[str]:
+    listing = kubectl.json("get", "rayclusters", "-n", namespace)["items"]
+    return sorted(c["metadata"]["name"] for c in listing)
+
+
+def greet(url: str, name: str = "op") -> tuple[int, Any]:
+    try:
+        with urllib.request.urlopen(f"{url}/hello?name={name}", timeout=5) as response:
+            return response.status, json.load(response)
+    except OSError as error:
+        return getattr(error, "code", 0) or 0, str(error)
+
+
+class Traffic(threading.Thread):
+    """A client sending requests back to back; every answer other than 200 is counted."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(daemon=True)
+        self.url, self.stop, self.ok, self.failed, self.bodies = url, threading.Event(), 0, [], set()
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            code, body = greet(self.url)
+            if code == 200:
+                self.ok += 1
+                self.bodies.add(json.dumps(body, sort_keys=True))
+            else:
+                self.failed.append((code, body))
+            time.sleep(0.05)
+
+
+def patch_serve_config(kubectl: Kubectl, namespace: str, change: Any) -> None:
+    current = kubectl.json("get", "rayservice", NAME, "-n", namespace)
+    config = yaml.safe_load(current["spec"]["serveConfigV2"])
+    change(config)
+    patch = json.dumps({"spec": {"serveConfigV2": yaml.safe_dump(config)}})
+    kubectl("patch", "rayservice", NAME, "-n", namespace, "--type=merge", "-p", patch)
+
+
+def test_rayservice_serves_updates_in_place_and_upgrades_without_a_failed_request(
+    kubectl: Kubectl, namespace: str, operator: Path
+) -> None:
+    documents = list(yaml.safe_load_all(SAMPLE.read_text()))
+    documents[1]["spec"]["rayClusterDeletionDelaySeconds"] = 5
+    kubectl.apply(yaml.safe_dump_all(documents), namespace)
+    wait_for(lambda: ready(kubectl, namespace), 300, "the RayService to be Ready", interval=2)
+    first = active(kubectl, namespace)
+    assert first.startswith(f"{NAME}-")
+    assert len(first) == len(NAME) + 6
+    current = status(kubectl, namespace)
+    assert current["serviceStatus"] == "Running"
+    assert current["numServeEndpoints"] >= 1
+    assert current["activeServiceStatus"]["applicationStatuses"]["hello"]["status"] == "RUNNING"
+    serve_service = kubectl.json("get", "service", f"{NAME}-serve-svc", "-n", namespace)
+    assert serve_service["spec"]["selector"] == {"ray.io/cluster": first, "ray.io/serve": "true"}
+    assert (
+        kubectl.json("get", "service", f"{NAME}-head-svc", "-n", namespace)["spec"]["selector"][
+            "ray.io/cluster"
+        ]
+        == first
+    )
+    cluster_ip = serve_service["spec"]["clusterIP"]
+    url = f"http://{cluster_ip}:8000"
+    assert wait_for(lambda: greet(url)[0] == 200, 30, "the serve Service to answer")
+    assert greet(url, "op") == (200, {"message": "hello op"})
+
+    # Only the Serve config changes: the same cluster, updated in place.
+    patch_serve_config(
+        kubectl,
+        namespace,
+        lambda c: c["applications"][0]["deployments"][0]["user_config"].update(greeting="bonjour"),
+    )
+    wait_for(lambda: greet(url, "op") == (200, {"message": "bonjour op"}), 120, "the new greeting")
+    assert clusters(kubectl, namespace) == [first]
+
+    # The cluster config changes: a new cluster, traffic moved once Serve runs there, the old one deleted.
+    traffic = Traffic(url)
+    traffic.start()
+    env = [{"name": "UPGRADE_MARK", "value": "2"}]
+    patch = [
+        {
+            "op": "add",
+            "path": "/spec/rayClusterConfig/headGroupSpec/template/spec/containers/0/env",
+            "value": env,
+        }
+    ]
+    kubectl("patch", "rayservice", NAME, "-n", namespace, "--type=json", "-p", json.dumps(patch))
+    wait_for(
+        lambda: active(kubectl, namespace) not in ("", first),
+        300,
+        "traffic to move to a new cluster",
+        interval=1,
+    )
+    second = active(kubectl, namespace)
+    wait_for(
+        lambda: clusters(kubectl, namespace) == [second], 120, "the old cluster to be deleted", interval=1
+    )
+    time.sleep(3)
+    traffic.stop.set()
+    traffic.join(10)
+    print(f"requests during the upgrade: {traffic.ok} ok, {len(traffic.failed)} failed")
+    assert traffic.ok > 50
+    assert traffic.failed == []
+    assert (
+        kubectl.json("get", "service", f"{NAME}-serve-svc", "-n", namespace)["spec"]["clusterIP"]
+        == cluster_ip
+    )
+    assert greet(url, "op") == (200, {"message": "bonjour op"})
+
+    # A broken import path: reported, and the running version keeps serving.
+    patch_serve_config(
+        kubectl, namespace, lambda c: c["applications"][0].update(import_path="no_such_module:app")
+    )
+
+    def failed() -> dict[str, Any] | None:
+        apps = (status(kubectl, namespace).get("activeServiceStatus") or {}).get("applicationStatuses") or {}
+        return apps.get("hello") if (apps.get("hello") or {}).get("status") == "DEPLOY_FAILED" else None
+
+    app = wait_for(failed, 120, "the application to fail to deploy", interval=1)
+    assert "no_such_module" in app["message"]
+    assert greet(url, "op") == (200, {"message": "bonjour op"})
+    listing = kubectl.json("get", "events.events.k8s.io", "-n", namespace)["items"]
+    assert any(
+        e["reason"] == "FailedToUpdateServeApplications" and "no_such_module" in e["note"] for e in listing
+    )
+
+    # Deleting the RayService removes its clusters and Services.
+    kubectl("delete", "rayservice", NAME, "-n", namespace, "--wait=true", "--timeout=120s", timeout=150)
+    wait_for(lambda: not clusters(kubectl, namespace), 60, "the clusters to go")
+    names = kubectl("get", "services", "-n", namespace, "-o", "name")
+    assert f"{NAME}-serve-svc" not in names
+    assert f"{NAME}-head-svc" not in names
