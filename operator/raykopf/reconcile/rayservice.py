@@ -188,9 +188,9 @@ class _Planner:
         newest = pending or active
         newest_cluster = self.world.clusters.get(newest) if newest else None
         if newest is None:
-            pending = f"{self.name}-{self.suffix()}"
+            pending = self._new_name()
         elif newest_cluster is not None and _cluster_hash(newest_cluster) != self.goal and self.zero_downtime:
-            pending = f"{self.name}-{self.suffix()}"
+            pending = self._new_name()
             self.step.events.append(
                 Event("Normal", "UpgradeStarted", f"rayClusterConfig changed: new cluster {pending} prepared")
             )
@@ -200,6 +200,12 @@ class _Planner:
                 body = build.build_cluster(self.svc, self.raw, name, self.goal)
                 self.step.create.append(body)
                 self.step.events.append(Event("Normal", "CreatedRayCluster", f"Created RayCluster {name}"))
+
+    def _new_name(self) -> str:
+        taken = set(self.world.clusters) | {self.cluster_name("activeServiceStatus")}
+        while (name := f"{self.name}-{self.suffix()}") in taken:
+            pass
+        return name
 
     def serve(self) -> None:
         """Copy both clusters' Serve statuses; (re)submit the config to the target cluster (the pending

@@ -1,0 +1,287 @@
+"""RayService decisions: clusters, Serve config, traffic, clean-up, status (≙ rayservice_controller tests)."""
+
+from __future__ import annotations
+
+import copy
+import datetime
+import json
+from typing import Any
+
+import yaml
+
+from raykopf.api.rayservice import RayService
+from raykopf.config import OperatorConfig
+from raykopf.reconcile.hashing import rayservice_hash
+from raykopf.reconcile.rayservice import (
+    FINALIZER,
+    ServeProbe,
+    ServiceStep,
+    ServiceWorld,
+    plan_deletion,
+    plan_rayservice,
+)
+
+NOW = datetime.datetime(2026, 11, 26, 12, 0, 0, tzinfo=datetime.UTC)
+CONFIG = OperatorConfig()
+SERVE = {"applications": [{"name": "hello", "import_path": "hello_app:app"}]}
+CLUSTER_SPEC = {
+    "rayVersion": "2.60.0",
+    "headGroupSpec": {
+        "rayStartParams": {},
+        "template": {"spec": {"containers": [{"name": "ray-head", "image": "rayproject/ray:2.60.0"}]}},
+    },
+    "workerGroupSpecs": [
+        {
+            "groupName": "g",
+            "replicas": 1,
+            "rayStartParams": {},
+            "template": {"spec": {"containers": [{"name": "w"}]}},
+        }
+    ],
+}
+RUNNING_APPS = {"hello": {"status": "RUNNING", "deployments": {"Hello": {"status": "HEALTHY"}}}}
+
+
+def rayservice(
+    status: dict[str, Any] | None = None, spec: dict[str, Any] | None = None, **extra: Any
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "apiVersion": "ray.io/v1",
+        "kind": "RayService",
+        "metadata": {
+            "name": "svc",
+            "namespace": "ns",
+            "uid": "u-1",
+            "generation": 2,
+            "finalizers": [FINALIZER],
+        },
+        "spec": {
+            "serveConfigV2": yaml.safe_dump(SERVE),
+            "rayClusterConfig": copy.deepcopy(spec or CLUSTER_SPEC),
+            **extra,
+        },
+    }
+    if status is not None:
+        body["status"] = status
+    return body
+
+
+def cluster(name: str, spec: dict[str, Any] | None = None, head_ready: bool = True) -> dict[str, Any]:
+    return {
+        "metadata": {
+            "name": name,
+            "annotations": {
+                "ray.io/hash-without-replicas-and-workers-to-delete": rayservice_hash(spec or CLUSTER_SPEC)
+            },
+        },
+        "spec": copy.deepcopy(spec or CLUSTER_SPEC),
+        "status": {
+            "state": "ready",
+            "conditions": [
+                {
+                    "type": "HeadPodReady",
+                    "status": "True" if head_ready else "False",
+                    "reason": "HeadPodRunningAndReady",
+                    "message": "",
+                    "lastTransitionTime": "2026-11-26T11:00:00Z",
+                }
+            ],
+        },
+    }
+
+
+def served(name: str) -> dict[str, Any]:
+    return {
+        "metadata": {"name": name},
+        "spec": {"selector": {"ray.io/cluster": name, "ray.io/serve": "true"}},
+    }
+
+
+SUBMITTED = json.dumps(SERVE, sort_keys=True)
+
+
+def plan(raw: dict[str, Any], **world: Any) -> ServiceStep:
+    world.setdefault("clusters", {})
+    suffixes = iter(["aaaaa", "bbbbb", "ccccc"])
+    return plan_rayservice(
+        RayService.model_validate(raw),
+        raw,
+        ServiceWorld(now=NOW, **world),
+        CONFIG,
+        suffix=lambda: next(suffixes),
+    )
+
+
+def active(name: str) -> dict[str, Any]:
+    return {"activeServiceStatus": {"rayClusterName": name}}
+
+
+def test_a_new_rayservice_creates_its_first_cluster_as_pending() -> None:
+    raw = rayservice()
+    raw["metadata"]["finalizers"] = []
+    step = plan(raw)
+    assert step.add_finalizer
+    assert step.status["pendingServiceStatus"]["rayClusterName"] == "svc-aaaaa"
+    [created] = step.create
+    meta = created["metadata"]
+    assert meta["labels"] == {
+        "ray.io/originated-from-cr-name": "svc",
+        "ray.io/originated-from-crd": "RayService",
+    }
+    assert meta["annotations"]["ray.io/hash-without-replicas-and-workers-to-delete"] == rayservice_hash(
+        CLUSTER_SPEC
+    )
+    assert meta["annotations"]["ray.io/num-worker-groups"] == "1"
+    assert meta["ownerReferences"][0]["kind"] == "RayService"
+    assert created["spec"] == CLUSTER_SPEC
+    ready = {c["type"]: (c["status"], c["reason"]) for c in step.status["conditions"]}
+    assert ready["Ready"] == ("False", "Initializing")
+
+
+def test_serve_config_goes_to_a_cluster_only_once_its_head_is_ready() -> None:
+    status = {"pendingServiceStatus": {"rayClusterName": "svc-aaaaa"}}
+    waiting = plan(rayservice(status), clusters={"svc-aaaaa": cluster("svc-aaaaa", head_ready=False)})
+    assert not waiting.put_config
+    assert not waiting.poll
+    asked = plan(
+        rayservice(status), clusters={"svc-aaaaa": cluster("svc-aaaaa")}, serve={"svc-aaaaa": ServeProbe({})}
+    )
+    assert asked.poll == ["svc-aaaaa"]
+    assert asked.put_config == {"svc-aaaaa": SERVE}
+    assert asked.point_services_at is None  # no application runs yet
+
+
+def test_running_apps_get_the_traffic_and_the_pending_cluster_is_promoted() -> None:
+    status = {"pendingServiceStatus": {"rayClusterName": "svc-aaaaa"}}
+    step = plan(
+        rayservice(status),
+        clusters={"svc-aaaaa": cluster("svc-aaaaa")},
+        serve={"svc-aaaaa": ServeProbe(RUNNING_APPS, proxy_healthy=True)},
+        submitted={"svc-aaaaa": SUBMITTED},
+        head_pods={"svc-aaaaa": {"metadata": {"name": "head-1", "labels": {"ray.io/serve": "false"}}}},
+        ready_endpoints=1,
+    )
+    assert step.point_services_at == "svc-aaaaa"
+    assert step.status["activeServiceStatus"]["rayClusterName"] == "svc-aaaaa"
+    assert "pendingServiceStatus" not in step.status
+    assert step.status["activeServiceStatus"]["applicationStatuses"] == {
+        "hello": {"status": "RUNNING", "serveDeploymentStatuses": {"Hello": {"status": "HEALTHY"}}}
+    }
+    assert step.serve_labels == {"head-1": "true"}
+    ready = {c["type"]: (c["status"], c["reason"]) for c in step.status["conditions"]}
+    assert ready["Ready"] == ("True", "NonZeroServeEndpoints")
+    assert step.status["serviceStatus"] == "Running"
+    assert step.status["numServeEndpoints"] == 1
+
+
+def steady(**world: Any) -> dict[str, Any]:
+    base = {
+        "clusters": {"svc-aaaaa": cluster("svc-aaaaa")},
+        "serve": {"svc-aaaaa": ServeProbe(RUNNING_APPS, proxy_healthy=True)},
+        "submitted": {"svc-aaaaa": SUBMITTED},
+        "head_service": served("svc-aaaaa"),
+        "serve_service": served("svc-aaaaa"),
+        "ready_endpoints": 1,
+    }
+    return {**base, **world}
+
+
+def test_a_serve_config_change_is_applied_in_place() -> None:
+    spec = {
+        **rayservice()["spec"],
+        "serveConfigV2": yaml.safe_dump({"applications": [{"name": "hello", "import_path": "other:app"}]}),
+    }
+    raw = rayservice(active("svc-aaaaa"))
+    raw["spec"] = spec
+    step = plan(raw, **steady())
+    assert list(step.put_config) == ["svc-aaaaa"]
+    assert not step.create
+    assert "pendingServiceStatus" not in step.status
+
+
+def test_steady_state_does_nothing_and_replica_changes_never_upgrade() -> None:
+    assert not plan(rayservice(active("svc-aaaaa")), **steady()).put_config
+    scaled = copy.deepcopy(CLUSTER_SPEC)
+    scaled["workerGroupSpecs"][0]["replicas"] = 5
+    step = plan(rayservice(active("svc-aaaaa"), spec=scaled), **steady())
+    assert not step.create
+    assert not step.put_config
+    assert step.point_services_at is None
+
+
+def test_a_cluster_config_change_is_a_blue_green_upgrade() -> None:
+    changed = copy.deepcopy(CLUSTER_SPEC)
+    changed["headGroupSpec"]["template"]["spec"]["containers"][0]["env"] = [{"name": "A", "value": "1"}]
+    started = plan(rayservice(active("svc-aaaaa"), spec=changed), **steady())
+    # A fresh name (the suffix that would repeat the active cluster's name is skipped).
+    assert started.status["pendingServiceStatus"]["rayClusterName"] == "svc-bbbbb"
+    assert [c["metadata"]["name"] for c in started.create] == ["svc-bbbbb"]
+    assert started.status["activeServiceStatus"]["rayClusterName"] == "svc-aaaaa"
+    assert started.point_services_at is None  # traffic stays on the active cluster
+    upgrading = {c["type"]: c["status"] for c in started.status["conditions"]}
+    assert upgrading["UpgradeInProgress"] == "True"
+
+    status = {**active("svc-aaaaa"), "pendingServiceStatus": {"rayClusterName": "svc-bbbbb"}}
+    world = steady()
+    world["clusters"] = {**world["clusters"], "svc-bbbbb": cluster("svc-bbbbb", changed)}
+    world["submitted"] = {"svc-aaaaa": SUBMITTED, "svc-bbbbb": SUBMITTED}
+    deploying = plan(
+        rayservice(status, spec=changed),
+        **{**world, "serve": {**world["serve"], "svc-bbbbb": ServeProbe({"hello": {"status": "DEPLOYING"}})}},
+    )
+    assert deploying.point_services_at is None
+    assert not deploying.put_config  # the active cluster keeps what it serves
+    switched = plan(
+        rayservice(status, spec=changed),
+        **{**world, "serve": {**world["serve"], "svc-bbbbb": ServeProbe(RUNNING_APPS)}},
+    )
+    assert switched.point_services_at == "svc-bbbbb"
+    assert switched.status["activeServiceStatus"]["rayClusterName"] == "svc-bbbbb"
+    # The old cluster is deleted after rayClusterDeletionDelaySeconds (default 60).
+    assert switched.deletion_due == {"svc-aaaaa": NOW + datetime.timedelta(seconds=60)}
+    assert switched.requeue_after is not None
+    after = plan(
+        rayservice(active("svc-bbbbb"), spec=changed),
+        clusters=world["clusters"],
+        serve={"svc-bbbbb": ServeProbe(RUNNING_APPS)},
+        submitted={"svc-bbbbb": SUBMITTED},
+        serve_service=served("svc-bbbbb"),
+        head_service=served("svc-bbbbb"),
+        deletion_due={"svc-aaaaa": NOW - datetime.timedelta(seconds=1)},
+    )
+    assert after.delete == [("RayCluster", "svc-aaaaa")]
+
+
+def test_upgrade_strategy_none_ignores_cluster_changes() -> None:
+    changed = copy.deepcopy(CLUSTER_SPEC)
+    changed["rayVersion"] = "2.61.0"
+    step = plan(rayservice(active("svc-aaaaa"), spec=changed, upgradeStrategy={"type": "None"}), **steady())
+    assert not step.create
+    assert "pendingServiceStatus" not in step.status
+
+
+def test_a_failed_deploy_is_reported_once() -> None:
+    failed = {"hello": {"status": "DEPLOY_FAILED", "message": "ModuleNotFoundError: No module named 'nope'"}}
+    world = steady(serve={"svc-aaaaa": ServeProbe(failed, proxy_healthy=True)})
+    first = plan(rayservice(active("svc-aaaaa")), **world)
+    assert [e.reason for e in first.events] == ["FailedToUpdateServeApplications"]
+    assert "nope" in first.events[0].message
+    again = plan(rayservice(first.status), **world)
+    assert not again.events
+
+
+def test_excluded_head_is_never_labelled_for_serving() -> None:
+    head = {"metadata": {"name": "head-1", "labels": {"ray.io/serve": "true"}}}
+    step = plan(
+        rayservice(active("svc-aaaaa"), excludeHeadPodFromServeSvc=True),
+        **steady(head_pods={"svc-aaaaa": head}),
+    )
+    assert step.serve_labels == {"head-1": "false"}
+
+
+def test_deletion_removes_every_cluster_before_the_finalizer() -> None:
+    world = ServiceWorld(now=NOW, clusters={"svc-aaaaa": cluster("svc-aaaaa")})
+    step = plan_deletion(world)
+    assert step.delete == [("RayCluster", "svc-aaaaa")]
+    assert not step.remove_finalizer
+    assert plan_deletion(ServiceWorld(now=NOW, clusters={})).remove_finalizer
