@@ -101,6 +101,15 @@ class RayServiceReconciler:
             )
             if head is not None:
                 heads[cluster] = head
+        serving = {
+            cluster: sum(
+                1
+                for p in self.pods.owned(namespace, cluster)
+                if (p["metadata"].get("labels") or {}).get(c.RAY_SERVE_LABEL) == "true"
+                and podstate.is_ready(p)
+            )
+            for cluster in clusters
+        }
         serve_service = self.services.get(namespace, f"{name}-serve-svc")
         return planner.ServiceWorld(
             now=_utcnow(),
@@ -114,6 +123,7 @@ class RayServiceReconciler:
             if serve_service
             else 0,
             deletion_due=dict(self.deletion_due.get(key) or {}),
+            serving_pods=serving,
         )
 
     async def _ready_endpoints(self, namespace: str, service: str) -> int:

@@ -51,6 +51,8 @@ class ServiceWorld:
     head_service: dict[str, Any] | None = None
     serve_service: dict[str, Any] | None = None
     ready_endpoints: int = 0
+    serving_pods: dict[str, int] = field(default_factory=dict)
+    """Cluster -> its Pods labelled `ray.io/serve=true` and Ready: what the serve Service would reach."""
     deletion_due: dict[str, datetime.datetime] = field(default_factory=dict)
 
 
@@ -225,10 +227,13 @@ class _Planner:
             if probe is None or probe.applications is None:
                 self.step.later(SAFETY_REQUEUE)
                 continue
+            had_apps = bool(((self.raw.get("status") or {}).get(which) or {}).get("applicationStatuses"))
             self._copy_statuses(which, name, probe.applications)
             wanted = serve_config(self.svc)
             stale = self.world.submitted.get(name) != json.dumps(wanted, sort_keys=True)
-            if name == target and (stale or not probe.applications):
+            # Zero applications after some ran: the head restarted without fault tolerance.
+            lost = had_apps and not probe.applications
+            if name == target and (stale or lost):
                 self.step.put_config[name] = wanted
                 self.step.events.append(
                     Event("Normal", "UpdatedServeApplications", f"Updated the Serve applications of {name}")
@@ -247,11 +252,16 @@ class _Planner:
 
     def switch_traffic(self) -> None:
         active, pending = self.cluster_name("activeServiceStatus"), self.cluster_name("pendingServiceStatus")
+        # Traffic moves only to a cluster whose applications all run and whose serving Pods are already
+        # Ready and labelled: the Service must have endpoints the moment its selector changes.
         target = next(
             (
                 n
                 for n in (pending, active)
-                if n and serve_ready(self.world.serve.get(n)) and n not in self.step.put_config
+                if n
+                and serve_ready(self.world.serve.get(n))
+                and n not in self.step.put_config
+                and self.world.serving_pods.get(n, 0) > 0
             ),
             None,
         )

@@ -160,6 +160,7 @@ def test_running_apps_get_the_traffic_and_the_pending_cluster_is_promoted() -> N
         submitted={"svc-aaaaa": SUBMITTED},
         head_pods={"svc-aaaaa": {"metadata": {"name": "head-1", "labels": {"ray.io/serve": "false"}}}},
         ready_endpoints=1,
+        serving_pods={"svc-aaaaa": 1},
     )
     assert step.point_services_at == "svc-aaaaa"
     assert step.status["activeServiceStatus"]["rayClusterName"] == "svc-aaaaa"
@@ -182,6 +183,7 @@ def steady(**world: Any) -> dict[str, Any]:
         "head_service": served("svc-aaaaa"),
         "serve_service": served("svc-aaaaa"),
         "ready_endpoints": 1,
+        "serving_pods": {"svc-aaaaa": 1},
     }
     return {**base, **world}
 
@@ -231,6 +233,12 @@ def test_a_cluster_config_change_is_a_blue_green_upgrade() -> None:
     )
     assert deploying.point_services_at is None
     assert not deploying.put_config  # the active cluster keeps what it serves
+    no_endpoint_yet = plan(
+        rayservice(status, spec=changed),
+        **{**world, "serve": {**world["serve"], "svc-bbbbb": ServeProbe(RUNNING_APPS)}},
+    )
+    assert no_endpoint_yet.point_services_at is None  # nothing Ready behind the new selector yet
+    world["serving_pods"] = {"svc-aaaaa": 1, "svc-bbbbb": 1}
     switched = plan(
         rayservice(status, spec=changed),
         **{**world, "serve": {**world["serve"], "svc-bbbbb": ServeProbe(RUNNING_APPS)}},
