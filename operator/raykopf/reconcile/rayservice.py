@@ -19,6 +19,7 @@ from raykopf.reconcile import pods as podstate
 from raykopf.reconcile.hashing import rayservice_hash
 from raykopf.reconcile.plan import Event
 from raykopf.reconcile.raycluster import random_suffix
+from raykopf.validation.names import parse_go_duration
 
 FINALIZER = "ray.io/rayservice-finalizer"
 HASH_ANNOTATION = "ray.io/hash-without-replicas-and-workers-to-delete"
@@ -177,6 +178,10 @@ class _Planner:
         self.status["observedGeneration"] = self.svc.metadata.generation
         if not has_finalizer(self.raw):
             self.step.add_finalizer = True
+        if self._condition_reason("Ready") == "InitializingTimeout":
+            return self.step  # terminal: delete and recreate the RayService to try again
+        if self.suspend() or self.initializing_timed_out():
+            return self.step
         self.choose_clusters()
         self.serve()
         self.switch_traffic()
@@ -202,6 +207,90 @@ class _Planner:
                 body = build.build_cluster(self.svc, self.raw, name, self.goal)
                 self.step.create.append(body)
                 self.step.events.append(Event("Normal", "CreatedRayCluster", f"Created RayCluster {name}"))
+
+    def _condition_reason(self, kind: str, status: str | None = None) -> str | None:
+        for condition in self.status.get("conditions") or []:
+            if condition.get("type") == kind and (status is None or condition.get("status") == status):
+                return str(condition.get("reason"))
+        return None
+
+    def _remove_everything(self) -> bool:
+        """Delete every cluster and both Services; True once nothing is left."""
+        for name, cluster in self.world.clusters.items():
+            if not cluster["metadata"].get("deletionTimestamp"):
+                self.step.delete.append(("RayCluster", name))
+        for service in (self.world.head_service, self.world.serve_service):
+            if service is not None:
+                self.step.delete.append(("Service", service["metadata"]["name"]))
+        gone = (
+            not self.world.clusters and self.world.head_service is None and self.world.serve_service is None
+        )
+        if not gone:
+            self.step.later(2)
+        return gone
+
+    def suspend(self) -> bool:
+        """Atomic, as for RayClusters: once Suspending, everything goes even if `suspend` is turned off."""
+        now = _iso(self.world.now)
+        suspending = self._condition_reason("Suspending", "True") is not None
+        if not (self.svc.spec.suspend or suspending):
+            if self._condition_reason("Suspended", "True") is not None:
+                _condition(self.status, "Suspended", "False", "RayServiceResumed", "", now)
+            return False
+        if self._condition_reason("Suspended", "True") is not None and self.svc.spec.suspend:
+            return True
+        if not self._remove_everything():
+            if not suspending:
+                self.step.events.append(
+                    Event("Normal", "SuspendRequested", "deleting every RayCluster and Service")
+                )
+            _condition(self.status, "Suspending", "True", "SuspendInProgress", "", now)
+            _condition(self.status, "Ready", "False", "SuspendInProgress", "", now)
+            return True
+        for which in ("activeServiceStatus", "pendingServiceStatus"):
+            self.status.pop(which, None)
+        _condition(self.status, "Suspending", "False", "SuspendComplete", "", now)
+        _condition(self.status, "Suspended", "True", "SuspendComplete", "", now)
+        _condition(self.status, "Ready", "False", "SuspendComplete", "", now)
+        self.status["numServeEndpoints"] = 0
+        self.status["serviceStatus"] = ""
+        return True
+
+    def initializing_timed_out(self) -> bool:
+        """`ray.io/initializing-timeout`: Ready still Initializing after it -> terminal, clusters deleted."""
+        text = (self.svc.metadata.annotations or {}).get(c.RAYSERVICE_INITIALIZING_TIMEOUT_ANNOTATION)
+        if not text or self._condition_reason("Ready") not in (None, "Initializing"):
+            return False
+        seconds = parse_go_duration(text) or (float(text) if text.isdigit() else None)
+        since = (
+            next(
+                (
+                    x.get("lastTransitionTime")
+                    for x in self.status.get("conditions") or []
+                    if x.get("type") == "Ready"
+                ),
+                None,
+            )
+            or self.svc.metadata.creation_timestamp
+        )
+        start = (
+            datetime.datetime.strptime(str(since), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.UTC)
+            if since
+            else None
+        )
+        if seconds is None or start is None:
+            return False
+        left = (start + datetime.timedelta(seconds=seconds) - self.world.now).total_seconds()
+        if left > 0:
+            self.step.later(left)
+            return False
+        message = f"RayService did not become ready within {text}"
+        self._remove_everything()
+        for which in ("activeServiceStatus", "pendingServiceStatus"):
+            self.status.pop(which, None)
+        _condition(self.status, "Ready", "False", "InitializingTimeout", message, _iso(self.world.now))
+        self.step.events.append(Event("Warning", "RayServiceInitializingTimeout", message))
+        return True
 
     def _new_name(self) -> str:
         taken = set(self.world.clusters) | {self.cluster_name("activeServiceStatus")}

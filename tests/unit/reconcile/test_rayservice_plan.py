@@ -293,3 +293,51 @@ def test_deletion_removes_every_cluster_before_the_finalizer() -> None:
     assert step.delete == [("RayCluster", "svc-aaaaa")]
     assert not step.remove_finalizer
     assert plan_deletion(ServiceWorld(now=NOW, clusters={})).remove_finalizer
+
+
+def conditions(step: ServiceStep) -> dict[str, tuple[str, str]]:
+    return {c["type"]: (c["status"], c["reason"]) for c in step.status["conditions"]}
+
+
+def test_suspend_deletes_everything_atomically_and_resume_starts_over() -> None:
+    world = steady()
+    suspending = plan(rayservice(active("svc-aaaaa"), suspend=True), **world)
+    assert set(suspending.delete) == {("RayCluster", "svc-aaaaa"), ("Service", "svc-aaaaa")}
+    assert conditions(suspending)["Suspending"] == ("True", "SuspendInProgress")
+    assert conditions(suspending)["Ready"] == ("False", "SuspendInProgress")
+    # suspend turned off half-way: the suspension still completes.
+    still = plan(rayservice(suspending.status), **world)
+    assert conditions(still)["Suspending"] == ("True", "SuspendInProgress")
+    done = plan(rayservice(suspending.status), clusters={})
+    assert conditions(done)["Suspended"] == ("True", "SuspendComplete")
+    assert "activeServiceStatus" not in done.status
+    resumed = plan(rayservice(done.status))
+    assert conditions(resumed)["Suspended"] == ("False", "RayServiceResumed")
+    assert [c["metadata"]["name"] for c in resumed.create] == ["svc-aaaaa"]
+
+
+def test_initializing_timeout_is_terminal() -> None:
+    status = {
+        "pendingServiceStatus": {"rayClusterName": "svc-aaaaa"},
+        "conditions": [
+            {
+                "type": "Ready",
+                "status": "False",
+                "reason": "Initializing",
+                "message": "",
+                "lastTransitionTime": "2026-11-26T11:55:00Z",
+            }
+        ],
+    }
+    raw = rayservice(status)
+    raw["metadata"]["annotations"] = {"ray.io/initializing-timeout": "4m"}
+    step = plan(raw, clusters={"svc-aaaaa": cluster("svc-aaaaa", head_ready=False)})
+    assert conditions(step)["Ready"] == ("False", "InitializingTimeout")
+    assert step.delete == [("RayCluster", "svc-aaaaa")]
+    assert "pendingServiceStatus" not in step.status
+    assert [e.reason for e in step.events] == ["RayServiceInitializingTimeout"]
+    raw["metadata"]["annotations"] = {"ray.io/initializing-timeout": "10m"}
+    waiting = plan(raw, clusters={"svc-aaaaa": cluster("svc-aaaaa", head_ready=False)})
+    assert conditions(waiting)["Ready"] == ("False", "Initializing")
+    assert waiting.requeue_after is not None
+    assert waiting.requeue_after <= 300
