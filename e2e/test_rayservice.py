@@ -160,6 +160,9 @@ def test_rayservice_serves_updates_in_place_and_upgrades_without_a_failed_reques
     # Deleting the RayService removes its clusters and Services.
     kubectl("delete", "rayservice", NAME, "-n", namespace, "--wait=true", "--timeout=120s", timeout=150)
     wait_for(lambda: not clusters(kubectl, namespace), 60, "the clusters to go")
-    names = kubectl("get", "services", "-n", namespace, "-o", "name")
-    assert f"{NAME}-serve-svc" not in names
-    assert f"{NAME}-head-svc" not in names
+
+    def services_gone() -> bool:
+        names = kubectl("get", "services", "-n", namespace, "-o", "name")
+        return f"{NAME}-serve-svc" not in names and f"{NAME}-head-svc" not in names
+
+    wait_for(services_gone, 60, "the Services to go")
