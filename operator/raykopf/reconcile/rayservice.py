@@ -336,7 +336,9 @@ class _Planner:
         self.status[which]["applicationStatuses"] = after
         for app, entry in after.items():
             if entry.get("status") == "DEPLOY_FAILED" and before.get(app) != entry:
-                message = f"{cluster}/{app}: {entry.get('message', '')}"
+                # Ray's message is a traceback: its last line says what went wrong.
+                lines = [line for line in str(entry.get("message") or "").splitlines() if line.strip()]
+                message = f"{cluster}/{app}: DEPLOY_FAILED: {lines[-1] if lines else ''}"
                 self.step.events.append(Event("Warning", "FailedToUpdateServeApplications", message[:1024]))
 
     def switch_traffic(self) -> None:

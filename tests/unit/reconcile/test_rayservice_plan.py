@@ -269,11 +269,15 @@ def test_upgrade_strategy_none_ignores_cluster_changes() -> None:
 
 
 def test_a_failed_deploy_is_reported_once() -> None:
-    failed = {"hello": {"status": "DEPLOY_FAILED", "message": "ModuleNotFoundError: No module named 'nope'"}}
+    trace = "Deploying app 'hello' failed with exception:\nTraceback (most recent call last):\n  File x\nModuleNotFoundError: No module named 'nope'\n"
+    failed = {"hello": {"status": "DEPLOY_FAILED", "message": trace}}
     world = steady(serve={"svc-aaaaa": ServeProbe(failed, proxy_healthy=True)})
     first = plan(rayservice(active("svc-aaaaa")), **world)
     assert [e.reason for e in first.events] == ["FailedToUpdateServeApplications"]
-    assert "nope" in first.events[0].message
+    assert (
+        first.events[0].message
+        == "svc-aaaaa/hello: DEPLOY_FAILED: ModuleNotFoundError: No module named 'nope'"
+    )
     again = plan(rayservice(first.status), **world)
     assert not again.events
 
