@@ -101,7 +101,8 @@ class EventRecorder:
     dropped: int = 0
 
     def record(self, obj: dict[str, Any], kind: str, event_type: str, reason: str, note: str) -> None:
-        if not self._allow(str(obj["metadata"].get("uid") or obj["metadata"]["name"])):
+        # Warnings have a budget of their own: routine Normal events must never silence them.
+        if not self._allow(f"{obj['metadata'].get('uid') or obj['metadata']['name']}/{event_type}"):
             self.dropped += 1
             return
         now = datetime.datetime.now(datetime.UTC)

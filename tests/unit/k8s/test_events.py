@@ -59,12 +59,15 @@ def test_recording_returns_at_once_and_posts_in_the_background_with_a_burst_limi
             recorder.record(CLUSTER, "RayCluster", "Normal", "CreatedWorkerPod", f"Created Pod ns/p{i}")
         other = {**CLUSTER, "metadata": {**CLUSTER["metadata"], "uid": "u2", "name": "c2"}}
         recorder.record(other, "RayCluster", "Normal", "CreatedHeadPod", "Created Pod ns/h")
+        recorder.record(CLUSTER, "RayCluster", "Warning", "FailedToCreateWorkerPod", "quota exceeded")
         await recorder.flush()
         poster.cancel()
         return client, recorder
 
     client, recorder = asyncio.run(scenario())
-    assert len(client.posted) == BURST + 1  # the other object is not starved by the first one's burst
+    # Neither the other object nor the first one's Warning is starved by the first one's Normal burst.
+    assert len(client.posted) == BURST + 2
+    assert [b["reason"] for _, b in client.posted if b["type"] == "Warning"] == ["FailedToCreateWorkerPod"]
     assert recorder.dropped == 5
     assert all(path == "/apis/events.k8s.io/v1/namespaces/ns/events" for path, _ in client.posted)
 
