@@ -66,6 +66,42 @@ class Traffic(threading.Thread):
             time.sleep(0.05)
 
 
+CLIENT = """
+import sys, time, urllib.request
+for attempt in range(30):
+    try:
+        print(urllib.request.urlopen(sys.argv[1] + "/hello?name=pod", timeout=5).read().decode())
+        break
+    except OSError:
+        time.sleep(1)
+"""
+
+
+def from_a_pod(kubectl: Kubectl, namespace: str, url: str) -> Any:
+    """GET through the serve Service's DNS name from a Pod of the cluster; the parsed body."""
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "serve-client"},
+        "spec": {
+            "restartPolicy": "Never",
+            "containers": [
+                {"name": "client", "image": "python:3.11", "command": ["python", "-c", CLIENT, url]}
+            ],
+        },
+    }
+    kubectl.apply(json.dumps(pod), namespace)
+    wait_for(
+        lambda: (
+            kubectl.json("get", "pod", "serve-client", "-n", namespace)["status"].get("phase")
+            in ("Succeeded", "Failed")
+        ),
+        90,
+        "the client Pod to finish",
+    )
+    return json.loads(kubectl("logs", "serve-client", "-n", namespace).strip().splitlines()[-1])
+
+
 def patch_serve_config(kubectl: Kubectl, namespace: str, change: Any) -> None:
     current = kubectl.json("get", "rayservice", NAME, "-n", namespace)
     config = yaml.safe_load(current["spec"]["serveConfigV2"])
@@ -100,6 +136,9 @@ def test_rayservice_serves_updates_in_place_and_upgrades_without_a_failed_reques
     url = f"http://{cluster_ip}:8000"
     assert wait_for(lambda: greet(url)[0] == 200, 30, "the serve Service to answer")
     assert greet(url, "op") == (200, {"message": "hello op"})
+    assert from_a_pod(kubectl, namespace, f"http://{NAME}-serve-svc.{namespace}.svc.cluster.local:8000") == {
+        "message": "hello pod"
+    }
 
     # Only the Serve config changes: the same cluster, updated in place.
     patch_serve_config(

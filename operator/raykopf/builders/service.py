@@ -130,8 +130,11 @@ def build_serve_service(
     selector = {c.RAY_CLUSTER_LABEL: cluster.metadata.name or ""}
     if rayservice:
         selector[c.RAY_SERVE_LABEL] = "true"
-    serve_port = service_ports(cluster).get(c.SERVING_PORT_NAME)
-    ports = [{"name": c.SERVING_PORT_NAME, "port": serve_port}] if serve_port is not None else []
+    ports = [
+        {"name": port_name, "port": number}
+        for port_name, number in service_ports(cluster).items()
+        if port_name == c.SERVING_PORT_NAME or port_name.startswith(f"{c.SERVING_PORT_NAME}-")
+    ]
     service_type = cluster.spec.head_group_spec.service_type
     if rayservice and template is not None:
         service = copy.deepcopy(template)

@@ -152,6 +152,8 @@ class RayServiceReconciler:
                     self.events.record(raw, "RayService", "Warning", "FailedToCreateRayCluster", str(error))
                     raise
         await self._delete_clusters(raw, step)
+        if step.append_groups is not None:
+            await self._append_groups(namespace, *step.append_groups)
         self.deletion_due[key] = step.deletion_due
         clusters = {
             n: RayCluster.model_validate(b)
@@ -209,6 +211,26 @@ class RayServiceReconciler:
             ip,
             int(ports.get("serve") or DEFAULT_SERVE_PORT),
         )
+
+    async def _append_groups(
+        self, namespace: str, cluster: str, groups: list[dict[str, Any]], spec_hash: str
+    ) -> None:
+        """Keep the cluster's own worker groups as they are (the autoscaler owns their replicas) and append."""
+        body = self.rayclusters.get(namespace, cluster)
+        if body is None:
+            return
+        current = (body.get("spec") or {}).get("workerGroupSpecs") or []
+        patch = {
+            "metadata": {
+                "resourceVersion": body["metadata"]["resourceVersion"],
+                "annotations": {
+                    build.HASH_ANNOTATION: spec_hash,
+                    build.NUM_WORKER_GROUPS_ANNOTATION: str(len(current) + len(groups)),
+                },
+            },
+            "spec": {"workerGroupSpecs": [*current, *groups]},
+        }
+        self.rayclusters.put(await self.client.merge_patch(item("RayCluster", namespace, cluster), patch))
 
     async def _point_services(self, raw: dict[str, Any], svc: RayService, cluster: RayCluster) -> None:
         """Create the head and serve Services, or move their selector to `cluster` (the ClusterIP stays)."""

@@ -22,7 +22,6 @@ from raykopf.reconcile.raycluster import random_suffix
 from raykopf.validation.names import parse_go_duration
 
 FINALIZER = "ray.io/rayservice-finalizer"
-HASH_ANNOTATION = "ray.io/hash-without-replicas-and-workers-to-delete"
 DEFAULT_DELETION_DELAY = 60
 # While Serve deploys, its status is polled; this is only the safety net between passes.
 SAFETY_REQUEUE = 10.0
@@ -65,6 +64,8 @@ class ServiceStep:
     put_config: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Cluster -> the Serve config to PUT."""
     point_services_at: str | None = None
+    append_groups: tuple[str, list[dict[str, Any]], str] | None = None
+    """(cluster, worker groups to append, the new spec hash): updated in place, no new cluster."""
     serve_labels: dict[str, str] = field(default_factory=dict)
     """Head Pod name -> the `ray.io/serve` label it must carry."""
     poll: list[str] = field(default_factory=list)
@@ -123,7 +124,7 @@ def _head_ready(cluster: dict[str, Any] | None) -> bool:
 
 
 def _cluster_hash(cluster: dict[str, Any]) -> str | None:
-    return (cluster.get("metadata", {}).get("annotations") or {}).get(HASH_ANNOTATION)
+    return (cluster.get("metadata", {}).get("annotations") or {}).get(build.HASH_ANNOTATION)
 
 
 def _condition(status: dict[str, Any], kind: str, value: str, reason: str, message: str, now: str) -> None:
@@ -196,8 +197,19 @@ class _Planner:
         newest_cluster = self.world.clusters.get(newest) if newest else None
         if newest is None:
             pending = self._new_name()
-        elif newest_cluster is not None and _cluster_hash(newest_cluster) != self.goal and self.zero_downtime:
-            pending = self._new_name()
+        elif newest_cluster is not None and _cluster_hash(newest_cluster) != self.goal:
+            appended = self._appended_groups(newest_cluster)
+            if appended:
+                self.step.append_groups = (newest, appended, self.goal)
+                self.step.events.append(
+                    Event(
+                        "Normal",
+                        "UpdatedRayCluster",
+                        f"Added {len(appended)} worker group(s) to {newest} in place",
+                    )
+                )
+            elif self.zero_downtime:
+                pending = self._new_name()
             self.step.events.append(
                 Event("Normal", "UpgradeStarted", f"rayClusterConfig changed: new cluster {pending} prepared")
             )
@@ -291,6 +303,17 @@ class _Planner:
         _condition(self.status, "Ready", "False", "InitializingTimeout", message, _iso(self.world.now))
         self.step.events.append(Event("Warning", "RayServiceInitializingTimeout", message))
         return True
+
+    def _appended_groups(self, cluster: dict[str, Any]) -> list[dict[str, Any]]:
+        """Worker groups added after the cluster's own ones, with nothing else changed: KubeRay updates the
+        cluster in place instead of starting a new one."""
+        annotations = cluster["metadata"].get("annotations") or {}
+        known = int(annotations.get(build.NUM_WORKER_GROUPS_ANNOTATION) or 0)
+        goal_groups = self.raw["spec"]["rayClusterConfig"].get("workerGroupSpecs") or []
+        if len(goal_groups) <= known:
+            return []
+        trimmed = {**self.raw["spec"]["rayClusterConfig"], "workerGroupSpecs": goal_groups[:known]}
+        return list(goal_groups[known:]) if rayservice_hash(trimmed) == _cluster_hash(cluster) else []
 
     def _new_name(self) -> str:
         taken = set(self.world.clusters) | {self.cluster_name("activeServiceStatus")}

@@ -119,6 +119,11 @@ def test_serve_service_needs_a_serve_port() -> None:
     assert for_service is not None
     assert for_service["spec"]["selector"] == {"ray.io/cluster": "demo", "ray.io/serve": "true"}
     assert for_service["metadata"]["name"] == "svc-serve-svc"
+    ports = [{"containerPort": 8000, "name": "serve"}, {"containerPort": 9000, "name": "serve-grpc"}]
+    ports.append({"containerPort": 8265, "name": "dashboard"})
+    several = build_serve_service(cluster(ports), owner="svc", owner_kind="RayService")
+    assert several is not None
+    assert several["spec"]["ports"] == [{"name": "serve", "port": 8000}, {"name": "serve-grpc", "port": 9000}]
 
 
 def test_headless_worker_service() -> None:

@@ -345,3 +345,24 @@ def test_initializing_timeout_is_terminal() -> None:
     assert conditions(waiting)["Ready"] == ("False", "Initializing")
     assert waiting.requeue_after is not None
     assert waiting.requeue_after <= 300
+
+
+def test_worker_groups_appended_at_the_end_update_the_cluster_in_place() -> None:
+    extra = {
+        "groupName": "more",
+        "replicas": 2,
+        "rayStartParams": {},
+        "template": {"spec": {"containers": [{"name": "w"}]}},
+    }
+    grown = {**copy.deepcopy(CLUSTER_SPEC), "workerGroupSpecs": [*CLUSTER_SPEC["workerGroupSpecs"], extra]}
+    running = cluster("svc-aaaaa")
+    running["metadata"]["annotations"]["ray.io/num-worker-groups"] = "1"
+    step = plan(rayservice(active("svc-aaaaa"), spec=grown), **steady(clusters={"svc-aaaaa": running}))
+    assert step.append_groups == ("svc-aaaaa", [extra], rayservice_hash(grown))
+    assert not step.create
+    assert "pendingServiceStatus" not in step.status
+    # Changing an existing group as well is an upgrade.
+    grown["workerGroupSpecs"][0]["rayStartParams"] = {"num-cpus": "2"}
+    upgrade = plan(rayservice(active("svc-aaaaa"), spec=grown), **steady(clusters={"svc-aaaaa": running}))
+    assert upgrade.append_groups is None
+    assert upgrade.status["pendingServiceStatus"]["rayClusterName"] == "svc-bbbbb"
