@@ -15,6 +15,7 @@ from raykopf.k8s.dashboard import MAX_POLL_INTERVAL, POLL_INTERVAL, Dashboard, D
 from raykopf.reconcile.rayservice import ServeProbe
 
 log = logging.getLogger("raykopf")
+HEALTH_FAILURES = 3
 Key = tuple[str, str]
 
 
@@ -34,6 +35,7 @@ class _Polled:
     target: Target
     task: asyncio.Task[None]
     probe: ServeProbe | None = None
+    health_failures: int = 0
 
 
 class ServeTracker:
@@ -105,8 +107,17 @@ class ServeTracker:
                     str(failure)[:300],
                 )
                 interval = min(interval * 2, MAX_POLL_INTERVAL)
-            healthy = await self.dashboard.proxy_healthy(
+            if await self.dashboard.proxy_healthy(
                 target.namespace, target.head_pod, target.head_ip, target.serve_port
+            ):
+                polled.health_failures = 0
+            else:
+                polled.health_failures += 1
+            # Like a readiness probe's failureThreshold: one slow answer on a busy node must not take the
+            # head out of the serve Service (an empty Service drops connections).
+            was_healthy = polled.probe is not None and polled.probe.proxy_healthy
+            healthy = polled.health_failures == 0 or (
+                was_healthy and polled.health_failures < HEALTH_FAILURES
             )
             probe = ServeProbe(applications, error, healthy)
             changed = polled.probe is None or _summary(polled.probe) != _summary(probe)
