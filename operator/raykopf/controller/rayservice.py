@@ -47,6 +47,13 @@ class RayServiceReconciler:
     def __post_init__(self) -> None:
         self.invalid = InvalidReports(self.events)
 
+    def rejected(self, key: Key, cluster: str, message: str) -> None:
+        """Ray refused the Serve config: say so on the RayService, with Ray's message."""
+        raw = self.bodies.get(*key)
+        if raw is not None:
+            note = f"{cluster}: {message}"[:1024]
+            self.events.record(raw, "RayService", "Warning", "FailedToUpdateServeApplications", note)
+
     def owner_of(self, namespace: str, cluster: str) -> Key | None:
         """The RayService a RayCluster belongs to, from the cluster's labels."""
         labels = ((self.rayclusters.get(namespace, cluster) or {}).get("metadata") or {}).get("labels") or {}
@@ -117,6 +124,7 @@ class RayServiceReconciler:
             head_pods=heads,
             serve=self.tracker.probes(key),
             submitted=self.tracker.submitted_configs(key),
+            rejected=self.tracker.rejected_configs(key),
             head_service=self.services.get(namespace, f"{name}-head-svc"),
             serve_service=serve_service,
             ready_endpoints=await self._ready_endpoints(namespace, f"{name}-serve-svc")

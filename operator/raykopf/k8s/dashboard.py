@@ -34,6 +34,10 @@ class DashboardError(Exception):
     pass
 
 
+class RejectedError(DashboardError):
+    """Ray answered, and refused the request (its message says why)."""
+
+
 class Transport(Protocol):
     async def call(self, method: str, address: str, path: str, body: Any = None) -> tuple[int, bytes]: ...
 
@@ -138,7 +142,7 @@ class Dashboard:
     async def put_serve_config(self, address: str, config: dict[str, Any]) -> None:
         status, content = await self.transport.call("PUT", address, "/api/serve/applications/", config)
         if status != 200:
-            raise DashboardError(
+            raise RejectedError(
                 f"PUT /api/serve/applications/: HTTP {status}: {content[-500:].decode(errors='replace')}"
             )
 

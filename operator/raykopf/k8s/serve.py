@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from raykopf.k8s.dashboard import MAX_POLL_INTERVAL, POLL_INTERVAL, Dashboard, DashboardError
+from raykopf.k8s.dashboard import MAX_POLL_INTERVAL, POLL_INTERVAL, Dashboard, DashboardError, RejectedError
 from raykopf.reconcile.rayservice import ServeProbe
 
 log = logging.getLogger("raykopf")
@@ -39,9 +39,17 @@ class _Polled:
 
 
 class ServeTracker:
-    def __init__(self, dashboard: Dashboard, on_change: Callable[[Key], None]) -> None:
+    def __init__(
+        self,
+        dashboard: Dashboard,
+        on_change: Callable[[Key], None],
+        on_rejected: Callable[[Key, str, str], None] = lambda key, cluster, message: None,
+    ) -> None:
         self.dashboard = dashboard
         self.on_change = on_change
+        self.on_rejected = on_rejected
+        # (RayService, cluster) -> a config (JSON) Ray refused: not sent again until the spec changes.
+        self.rejected: dict[tuple[Key, str], str] = {}
         self._polled: dict[tuple[Key, str], _Polled] = {}
         self._puts: dict[tuple[Key, str], asyncio.Task[None]] = {}
         # (RayService, cluster) -> the config (JSON) Ray accepted from this process.
@@ -51,6 +59,9 @@ class ServeTracker:
         return {
             cluster: p.probe for (k, cluster), p in self._polled.items() if k == key and p.probe is not None
         }
+
+    def rejected_configs(self, key: Key) -> dict[str, str]:
+        return {cluster: config for (k, cluster), config in self.rejected.items() if k == key}
 
     def submitted_configs(self, key: Key) -> dict[str, str]:
         return {cluster: config for (k, cluster), config in self.submitted.items() if k == key}
@@ -68,8 +79,9 @@ class ServeTracker:
 
     def forget(self, key: Key) -> None:
         self.keep(key, {})
-        for k, cluster in [x for x in self.submitted if x[0] == key]:
-            del self.submitted[(k, cluster)]
+        for memory in (self.submitted, self.rejected):
+            for pair in [x for x in memory if x[0] == key]:
+                del memory[pair]
 
     def put(self, key: Key, cluster: str, address: str, config: dict[str, Any]) -> None:
         running = self._puts.get((key, cluster))
@@ -80,6 +92,9 @@ class ServeTracker:
     async def _put(self, key: Key, cluster: str, address: str, config: dict[str, Any]) -> None:
         try:
             await self.dashboard.put_serve_config(address, config)
+        except RejectedError as error:
+            self.rejected[(key, cluster)] = json.dumps(config, sort_keys=True)
+            self.on_rejected(key, cluster, str(error))
         except DashboardError as error:
             log.warning(
                 "Serve config not accepted",

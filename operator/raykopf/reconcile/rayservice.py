@@ -47,6 +47,8 @@ class ServiceWorld:
     """Each cluster's head Pod."""
     serve: dict[str, ServeProbe] = field(default_factory=dict)
     submitted: dict[str, str] = field(default_factory=dict)
+    rejected: dict[str, str] = field(default_factory=dict)
+    """Cluster -> a config (JSON) Ray refused; it is not sent again until the spec changes."""
     """Cluster -> the Serve config (JSON) last PUT to it by this operator process."""
     head_service: dict[str, Any] | None = None
     serve_service: dict[str, Any] | None = None
@@ -342,7 +344,10 @@ class _Planner:
             had_apps = bool(((self.raw.get("status") or {}).get(which) or {}).get("applicationStatuses"))
             self._copy_statuses(which, name, probe.applications)
             wanted = serve_config(self.svc)
-            stale = self.world.submitted.get(name) != json.dumps(wanted, sort_keys=True)
+            wanted_json = json.dumps(wanted, sort_keys=True)
+            stale = (
+                self.world.submitted.get(name) != wanted_json and self.world.rejected.get(name) != wanted_json
+            )
             # Zero applications after some ran: the head restarted without fault tolerance.
             lost = had_apps and not probe.applications
             if name == target and (stale or lost):

@@ -99,7 +99,7 @@ async def run(
     dashboard = Dashboard(transport)
     tracker = JobTracker(dashboard, job_queue.add)
     rayjobs = RayJobReconciler(client, events, clusters.bodies, pods, services, jobs, tracker, config)
-    serve = ServeTracker(dashboard, service_queue.add)
+    serve = ServeTracker(dashboard, service_queue.add, lambda *rejection: rayservices.rejected(*rejection))
     rayservices = RayServiceReconciler(client, events, clusters.bodies, pods, services, serve, config)
     registry = kopf.OperatorRegistry()
     handlers.register(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -10,6 +11,7 @@ import pytest
 from aiohttp import web
 
 from raykopf.k8s.dashboard import Dashboard, DashboardError, DirectTransport, JobTracker
+from raykopf.k8s.serve import ServeTracker, Target
 
 
 class FakeRay:
@@ -19,6 +21,7 @@ class FakeRay:
         self.jobs: dict[str, dict[str, Any]] = {}
         self.posts: list[dict[str, Any]] = []
         self.stopped: list[str] = []
+        self.serve: dict[str, Any] = {}
 
     async def get(self, request: web.Request) -> web.Response:
         job = self.jobs.get(request.match_info["id"])
@@ -35,6 +38,20 @@ class FakeRay:
         self.jobs[body["submission_id"]] = {"status": "PENDING", "message": "Job has not started yet."}
         return web.json_response({"submission_id": body["submission_id"]})
 
+    async def serve_put(self, request: web.Request) -> web.Response:
+        config = await request.json()
+        if "bad" in json.dumps(config):
+            return web.Response(status=400, text="TypeError: ServeDeploySchema: unexpected field 'bad'")
+        self.serve = {a["name"]: {"status": "DEPLOYING"} for a in config["applications"]}
+        return web.Response(status=200)
+
+    async def serve_get(self, request: web.Request) -> web.Response:
+        assert request.query["api_type"] == "declarative"
+        return web.json_response({"applications": self.serve, "proxies": {}})
+
+    async def healthz(self, request: web.Request) -> web.Response:
+        return web.Response(text="success")
+
     async def stop(self, request: web.Request) -> web.Response:
         self.stopped.append(request.match_info["id"])
         return web.json_response({"stopped": True})
@@ -45,6 +62,9 @@ async def serve(ray: FakeRay) -> AsyncIterator[str]:
     app.router.add_get("/api/jobs/{id}", ray.get)
     app.router.add_post("/api/jobs/", ray.post)
     app.router.add_post("/api/jobs/{id}/stop", ray.stop)
+    app.router.add_put("/api/serve/applications/", ray.serve_put)
+    app.router.add_get("/api/serve/applications/", ray.serve_get)
+    app.router.add_get("/-/healthz", ray.healthz)
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -135,6 +155,36 @@ def test_tracker_records_since_when_the_dashboard_fails() -> None:
         assert later is not None
         assert later.failing_since == first
         assert len(woken) == 1
+        await tracker.close()
+
+    run(check)
+
+
+def test_serve_tracker_puts_polls_and_remembers_what_ray_refused() -> None:
+    async def check(ray: FakeRay, address: str, dashboard: Dashboard) -> None:
+        woken: list[Any] = []
+        refused: list[tuple[Any, str, str]] = []
+        tracker = ServeTracker(dashboard, woken.append, lambda *r: refused.append(r))
+        key = ("ns", "svc")
+        host, port = address.split(":")
+        tracker.keep(key, {"c1": Target(address, "ns", "head", host, int(port))})
+        await asyncio.sleep(0.2)
+        probe = tracker.probes(key)["c1"]
+        assert probe.applications == {}
+        assert probe.proxy_healthy
+        tracker.put(key, "c1", address, {"applications": [{"name": "hello"}]})
+        await asyncio.sleep(1.3)
+        assert tracker.submitted_configs(key) == {"c1": json.dumps({"applications": [{"name": "hello"}]})}
+        assert tracker.probes(key)["c1"].applications == {"hello": {"status": "DEPLOYING"}}
+        tracker.put(key, "c1", address, {"applications": [{"name": "hello", "bad": 1}]})
+        await asyncio.sleep(0.2)
+        assert refused
+        assert refused[0][:2] == (key, "c1")
+        assert "unexpected field" in refused[0][2]
+        assert list(tracker.rejected_configs(key)) == ["c1"]
+        tracker.forget(key)
+        assert not tracker.rejected_configs(key)
+        assert not tracker.probes(key)
         await tracker.close()
 
     run(check)

@@ -366,3 +366,13 @@ def test_worker_groups_appended_at_the_end_update_the_cluster_in_place() -> None
     upgrade = plan(rayservice(active("svc-aaaaa"), spec=grown), **steady(clusters={"svc-aaaaa": running}))
     assert upgrade.append_groups is None
     assert upgrade.status["pendingServiceStatus"]["rayClusterName"] == "svc-bbbbb"
+
+
+def test_a_config_ray_refused_is_not_sent_again_until_the_spec_changes() -> None:
+    world = steady(submitted={}, rejected={"svc-aaaaa": SUBMITTED})
+    assert not plan(rayservice(active("svc-aaaaa")), **world).put_config
+    changed = rayservice(active("svc-aaaaa"))
+    changed["spec"]["serveConfigV2"] = yaml.safe_dump(
+        {"applications": [{"name": "hello", "import_path": "x:app"}]}
+    )
+    assert list(plan(changed, **world).put_config) == ["svc-aaaaa"]
