@@ -22,7 +22,7 @@ from raykopf.builders.service import (
 )
 from raykopf.config import OperatorConfig
 from raykopf.controller.invalid import InvalidReports
-from raykopf.k8s.client import KubeClient
+from raykopf.k8s.client import ApiError, KubeClient
 from raykopf.k8s.objects import item
 from raykopf.k8s.raycluster import ClusterIO
 from raykopf.k8s.store import LatestStore, current
@@ -111,7 +111,14 @@ class RayClusterReconciler:
             if wait > 0:
                 return wait
             patch = {**{k: None for k in previous if k not in status}, **status}
-            self.bodies.put(await self.io.write_status(namespace, name, patch))
+            try:
+                self.bodies.put(await self.io.write_status(namespace, name, patch))
+            except ApiError as error:
+                if error.status != 404:
+                    raise
+                self.bodies.pop(namespace, name)  # deleted meanwhile (e.g. by its RayJob or RayService)
+                self._forget(key)
+                return None
             self.status_written[key] = time.monotonic()
             return SHORT_REQUEUE
         return SHORT_REQUEUE if failure or plan.creates or plan.deletes else None
