@@ -19,6 +19,7 @@ from raykopf.reconcile.rayservice import (
     ServiceWorld,
     plan_deletion,
     plan_rayservice,
+    validation_failed,
 )
 
 NOW = datetime.datetime(2026, 11, 26, 12, 0, 0, tzinfo=datetime.UTC)
@@ -376,3 +377,15 @@ def test_a_config_ray_refused_is_not_sent_again_until_the_spec_changes() -> None
         {"applications": [{"name": "hello", "import_path": "x:app"}]}
     )
     assert list(plan(changed, **world).put_config) == ["svc-aaaaa"]
+
+
+def test_validation_failure_is_a_ready_false_condition_with_the_problems() -> None:
+    status = validation_failed(rayservice(active("svc-aaaaa")), "spec.serveConfigV2: not valid YAML", NOW)
+    [ready] = [c for c in status["conditions"] if c["type"] == "Ready"]
+    assert (ready["status"], ready["reason"], ready["message"]) == (
+        "False",
+        "ValidationFailed",
+        "spec.serveConfigV2: not valid YAML",
+    )
+    assert status["serviceStatus"] == ""
+    assert status["observedGeneration"] == 2
