@@ -127,22 +127,9 @@ class RayServiceReconciler:
             rejected=self.tracker.rejected_configs(key),
             head_service=self.services.get(namespace, f"{name}-head-svc"),
             serve_service=serve_service,
-            ready_endpoints=await self._ready_endpoints(namespace, f"{name}-serve-svc")
-            if serve_service
-            else 0,
             deletion_due=dict(self.deletion_due.get(key) or {}),
             serving_pods=serving,
         )
-
-    async def _ready_endpoints(self, namespace: str, service: str) -> int:
-        """Ready Pods behind the serve Service (Endpoints: what every Kubernetes version maintains)."""
-        endpoints = await self.client.get(item("Endpoints", namespace, service))
-        pods = {
-            (address.get("targetRef") or {}).get("name") or address.get("ip")
-            for subset in (endpoints or {}).get("subsets") or []
-            for address in subset.get("addresses") or []
-        }
-        return len(pods)
 
     async def _execute(
         self, key: Key, raw: dict[str, Any], svc: RayService, step: planner.ServiceStep

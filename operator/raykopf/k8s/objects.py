@@ -7,7 +7,6 @@ from typing import Any
 _COLLECTIONS = {
     "Pod": "/api/v1/namespaces/{ns}/pods",
     "Service": "/api/v1/namespaces/{ns}/services",
-    "Endpoints": "/api/v1/namespaces/{ns}/endpoints",
     "ServiceAccount": "/api/v1/namespaces/{ns}/serviceaccounts",
     "Event": "/api/v1/namespaces/{ns}/events",
     "Role": "/apis/rbac.authorization.k8s.io/v1/namespaces/{ns}/roles",

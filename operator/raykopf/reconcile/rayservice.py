@@ -52,7 +52,6 @@ class ServiceWorld:
     """Cluster -> the Serve config (JSON) last PUT to it by this operator process."""
     head_service: dict[str, Any] | None = None
     serve_service: dict[str, Any] | None = None
-    ready_endpoints: int = 0
     serving_pods: dict[str, int] = field(default_factory=dict)
     """Cluster -> its Pods labelled `ray.io/serve=true` and Ready: what the serve Service would reach."""
     deletion_due: dict[str, datetime.datetime] = field(default_factory=dict)
@@ -423,7 +422,10 @@ class _Planner:
 
     def conditions(self) -> None:
         now = _iso(self.world.now)
-        endpoints = self.world.ready_endpoints
+        # What the serve Service's Endpoints hold: Ready `ray.io/serve=true` Pods of the cluster it selects.
+        selector = ((self.world.serve_service or {}).get("spec") or {}).get("selector") or {}
+        selected = self.step.point_services_at or selector.get(c.RAY_CLUSTER_LABEL)
+        endpoints = self.world.serving_pods.get(selected, 0) if selected else 0
         self.status["numServeEndpoints"] = endpoints
         was_ready = any(
             x.get("type") == "Ready" and x.get("reason") in ("NonZeroServeEndpoints", "ZeroServeEndpoints")

@@ -160,7 +160,6 @@ def test_running_apps_get_the_traffic_and_the_pending_cluster_is_promoted() -> N
         serve={"svc-aaaaa": ServeProbe(RUNNING_APPS, proxy_healthy=True)},
         submitted={"svc-aaaaa": SUBMITTED},
         head_pods={"svc-aaaaa": {"metadata": {"name": "head-1", "labels": {"ray.io/serve": "false"}}}},
-        ready_endpoints=1,
         serving_pods={"svc-aaaaa": 1},
     )
     assert step.point_services_at == "svc-aaaaa"
@@ -183,7 +182,6 @@ def steady(**world: Any) -> dict[str, Any]:
         "submitted": {"svc-aaaaa": SUBMITTED},
         "head_service": served("svc-aaaaa"),
         "serve_service": served("svc-aaaaa"),
-        "ready_endpoints": 1,
         "serving_pods": {"svc-aaaaa": 1},
     }
     return {**base, **world}
