@@ -15,7 +15,10 @@ from tests.compat import upstream
 from e2e.conftest import ROOT, Kubectl, create_namespace, wait_for
 from e2e.ray_jobs import submit_job, wait_job
 from raykopf.cli import main
+from raykopf.local import settings
+from raykopf.local.agent.sandbox import NETNS_PREFIX
 from raykopf.local.cluster import LocalCluster
+from raykopf.local.network import pod_mac
 
 PYTHON = "rayproject/ray:2.60.0"  # recorded in the pod status; the runtime environment provides it
 
@@ -204,6 +207,14 @@ spec:
     assert cluster_ip.startswith("198.19.")
     with urllib.request.urlopen(f"http://{cluster_ip}/", timeout=5) as response:  # from the host
         assert response.status == 200
+
+    # Pods came and went (the client finished): the gateway's MAC is still the fixed one, and the Pod's
+    # MAC follows its IP, so no ARP cache on the bridge can go stale.
+    assert Path(f"/sys/class/net/{settings.BRIDGE}/address").read_text().strip() == settings.BRIDGE_MAC
+    web = kubectl.json("get", "pod", "web", "-n", namespace)
+    netns = NETNS_PREFIX + web["metadata"]["uid"][:13]
+    link = subprocess.run(["ip", "-n", netns, "-o", "link", "show", "eth0"], capture_output=True, text=True)
+    assert f"link/ether {pod_mac(web['status']['podIP'])} " in link.stdout
 
 
 def test_batch_job_runs_to_complete(kubectl: Kubectl, namespace: str) -> None:

@@ -51,7 +51,7 @@ class Traffic(threading.Thread):
     def __init__(self, url: str) -> None:
         super().__init__(daemon=True)
         self.url, self.stop, self.ok, self.failed, self.bodies = url, threading.Event(), 0, [], set()
-        self.slowest = 0.0
+        self.slowest, self.began = 0.0, time.monotonic()
 
     def run(self) -> None:
         while not self.stop.is_set():
@@ -62,7 +62,7 @@ class Traffic(threading.Thread):
                 self.ok += 1
                 self.bodies.add(json.dumps(body, sort_keys=True))
             else:
-                self.failed.append((code, body))
+                self.failed.append((code, body, f"sent {started - self.began:.1f} s after the start"))
             time.sleep(0.05)
 
 

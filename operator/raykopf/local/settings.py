@@ -8,6 +8,9 @@ from __future__ import annotations
 
 BRIDGE = "raykopf0"
 BRIDGE_IP = "198.18.0.1"
+# Set explicitly: a Linux bridge otherwise takes the lowest MAC of its ports, so adding or removing a
+# Pod could change the gateway's MAC under every Pod's ARP cache (replies lost for up to ~45 s).
+BRIDGE_MAC = "02:72:6b:00:00:01"
 POD_CIDR = "198.18.0.0/16"
 POD_PREFIX = 16
 SERVICE_CIDR = "198.19.0.0/16"

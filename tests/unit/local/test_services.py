@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from raykopf.local.agent.services import Translation, dns_records, iptables_rules, translations
+from raykopf.local.network import pod_mac
 
 
 def service(name: str, cluster_ip: str, ports: list[dict[str, Any]], **spec: Any) -> dict[str, Any]:
@@ -62,3 +63,8 @@ def test_iptables_rules_spread_connections_evenly() -> None:
         "-A RAYKOPF-SERVICES -d 198.19.0.10/32 -p tcp -m tcp --dport 80 -j DNAT --to-destination 198.18.0.3:8080",
     ]
     assert any("MASQUERADE" in r for r in rules)
+
+
+def test_a_pods_mac_is_derived_from_its_ip() -> None:
+    assert pod_mac("198.18.0.5") == "0a:58:c6:12:00:05"
+    assert pod_mac("198.18.1.254") == "0a:58:c6:12:01:fe"

@@ -15,7 +15,7 @@ from typing import Any
 
 from raykopf.local import settings
 from raykopf.local.agent.containers import Sources
-from raykopf.local.network import sh
+from raykopf.local.network import pod_mac, sh
 
 NETNS_PREFIX = "rk-"
 NETNS_ETC = Path("/etc/netns")
@@ -85,7 +85,19 @@ def create(sandbox: Sandbox, *, hostname: str, fqdn: str | None, namespace: str)
     if sh("ip", "netns", "list", check=False).stdout.find(ns) < 0:
         sh("ip", "netns", "add", ns)
     if sh("ip", "link", "show", host_if, check=False).returncode != 0:
-        sh("ip", "link", "add", host_if, "type", "veth", "peer", "name", pod_if)
+        sh(
+            "ip",
+            "link",
+            "add",
+            host_if,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            pod_if,
+            "address",
+            pod_mac(sandbox.ip),
+        )
         sh("ip", "link", "set", pod_if, "netns", ns)
         sh("ip", "link", "set", host_if, "master", settings.BRIDGE)
         sh("ip", "link", "set", host_if, "up")
