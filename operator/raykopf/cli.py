@@ -95,24 +95,105 @@ def _print_pod_log(cluster: object, args: argparse.Namespace, out: TextIO) -> in
 def _run_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     import asyncio
     import dataclasses
+    import logging
 
-    from raykopf.config import OperatorConfig
+    from raykopf.config import OperatorConfig, kubeconfig_path, parse_feature_gates
+    from raykopf.k8s.leader import LostLeadership
     from raykopf.runtime import logs
-    from raykopf.runtime.run import run
+    from raykopf.runtime.run import RunOptions, run
 
-    logs.configure()
-    namespaces = [n for n in (args.watch_namespace or "").split(",") if n]
-    asyncio.run(
-        run(
-            kubeconfig=args.kubeconfig,
-            namespaces=namespaces,
-            concurrency=args.reconcile_concurrency,
-            config=dataclasses.replace(
-                OperatorConfig.from_environment(), use_kubernetes_proxy=args.use_kubernetes_proxy
-            ),
-        )
+    logs.configure(encoder=args.log_stdout_encoder)
+    gates, warnings = parse_feature_gates(args.feature_gates)
+    for warning in warnings:
+        logging.getLogger("raykopf").warning(warning)
+    options = RunOptions(
+        kubeconfig=kubeconfig_path(args.kubeconfig),
+        namespaces=[n.strip() for n in (args.watch_namespace or "").split(",") if n.strip()],
+        concurrency=args.reconcile_concurrency,
+        leader_election=args.enable_leader_election,
+        leader_election_namespace=args.leader_election_namespace,
+        enable_metrics=args.enable_metrics,
+        metrics_addr=args.metrics_addr,
+        health_addr=args.health_probe_bind_address,
+        qps=args.qps,
+        burst=args.burst,
     )
+    config = dataclasses.replace(
+        OperatorConfig.from_environment(),
+        use_kubernetes_proxy=args.use_kubernetes_proxy,
+        feature_gates=tuple(sorted(gates.items())),
+    )
+    try:
+        asyncio.run(run(options, config))
+    except LostLeadership:
+        return 1  # as controller-runtime: exit, and come back as a standby
     return 0
+
+
+def _bool(text: str) -> bool:
+    if text.lower() in ("true", "1", "yes"):
+        return True
+    if text.lower() in ("false", "0", "no"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+
+
+def _add_run_flags(run: argparse.ArgumentParser) -> None:
+    run.add_argument(
+        "--kubeconfig",
+        type=Path,
+        help="kubeconfig of the cluster to manage (default: $KUBECONFIG, else the Pod's service account, "
+        "else ~/.kube/config)",
+    )
+    run.add_argument("--watch-namespace", default="", help="comma-separated namespaces to watch; empty: all")
+    run.add_argument(
+        "--use-kubernetes-proxy",
+        action="store_true",
+        help="reach Ray dashboards through the apiserver's service proxy (for an operator outside the cluster)",
+    )
+    run.add_argument(
+        "--reconcile-concurrency", type=int, default=10, help="keys reconciled at once per kind (default 10)"
+    )
+    run.add_argument(
+        "--enable-leader-election",
+        type=_bool,
+        nargs="?",
+        const=True,
+        default=True,
+        metavar="BOOL",
+        help="lead through the Lease ray-operator-leader so that one replica reconciles (default true)",
+    )
+    run.add_argument(
+        "--leader-election-namespace",
+        default="",
+        help="namespace of the Lease (default: the operator Pod's namespace, or `default` outside a cluster)",
+    )
+    run.add_argument(
+        "--enable-metrics",
+        type=_bool,
+        nargs="?",
+        const=True,
+        default=False,
+        metavar="BOOL",
+        help="serve Prometheus metrics on --metrics-addr (default false, as KubeRay; the Helm chart sets it)",
+    )
+    run.add_argument("--metrics-addr", default=":8080", help="metrics address (default :8080)")
+    run.add_argument(
+        "--health-probe-bind-address", default=":8082", help="/healthz and /readyz address (default :8082)"
+    )
+    run.add_argument("--qps", type=float, default=100, help="apiserver requests per second (default 100)")
+    run.add_argument("--burst", type=int, default=200, help="apiserver request burst (default 200)")
+    run.add_argument(
+        "--feature-gates",
+        default="",
+        help="KubeRay feature gates, e.g. RayJobDeletionPolicy=true; unknown gates are warned about",
+    )
+    run.add_argument(
+        "--log-stdout-encoder",
+        choices=("json", "console"),
+        default="json",
+        help="log line format (default json: one object per line)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -139,16 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.set_defaults(handler=_validate_command)
 
     run = commands.add_parser("run", help="run the operator against a cluster")
-    run.add_argument("--kubeconfig", type=Path, required=True, help="kubeconfig of the cluster to manage")
-    run.add_argument("--watch-namespace", default="", help="comma-separated namespaces to watch; empty: all")
-    run.add_argument(
-        "--use-kubernetes-proxy",
-        action="store_true",
-        help="reach Ray dashboards through the apiserver's service proxy (for an operator outside the cluster)",
-    )
-    run.add_argument(
-        "--reconcile-concurrency", type=int, default=10, help="keys reconciled at once (default 10)"
-    )
+    _add_run_flags(run)
     run.set_defaults(handler=_run_command)
 
     local = commands.add_parser(

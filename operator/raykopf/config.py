@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 
 def _flag(environ: Mapping[str, str], name: str, default: bool) -> bool:
@@ -20,6 +21,47 @@ def _int(environ: Mapping[str, str], name: str, default: int) -> int:
         return int(environ.get(name, default))
     except ValueError:
         return default
+
+
+# KubeRay v1.7's feature gates and their defaults (reference §3.1).
+FEATURE_GATES = {
+    "RayClusterStatusConditions": True,
+    "RayJobDeletionPolicy": True,
+    "RayMultiHostIndexing": True,
+    "RayServiceIncrementalUpgrade": True,
+    "RayCronJob": False,
+    "SidecarSubmitterRestart": False,
+    "RayClusterNetworkPolicy": False,
+    "GCSFaultToleranceEmbeddedStorage": False,
+    "RayClusterMTLS": False,
+    "RayClusterHistoryServer": False,
+    "KubernetesWAS": False,
+}
+# What raykopf implements: these behave as KubeRay's do when on and cannot be turned off.
+IMPLEMENTED_GATES = frozenset({"RayClusterStatusConditions", "RayJobDeletionPolicy", "RayMultiHostIndexing"})
+
+
+def parse_feature_gates(text: str) -> tuple[dict[str, bool], list[str]]:
+    """`--feature-gates A=true,B=false` over KubeRay's defaults, and a warning for each gate that is
+    unknown, malformed, or set to what raykopf does not do. Never fatal, as the issue asks."""
+    gates, warnings = dict(FEATURE_GATES), []
+    for item in (part.strip() for part in text.split(",")):
+        if not item:
+            continue
+        name, _, value = item.partition("=")
+        name, value = name.strip(), value.strip().lower()
+        if value not in ("true", "false"):
+            warnings.append(f"feature gate {item!r}: expected NAME=true|false; ignored")
+            continue
+        if name not in FEATURE_GATES:
+            warnings.append(f"unknown feature gate {name!r}; ignored")
+            continue
+        gates[name] = value == "true"
+        if gates[name] and name not in IMPLEMENTED_GATES:
+            warnings.append(f"feature gate {name} is not implemented by raykopf; it has no effect")
+        if not gates[name] and name in IMPLEMENTED_GATES:
+            warnings.append(f"feature gate {name} cannot be turned off in raykopf; it stays on")
+    return gates, warnings
 
 
 @dataclass(frozen=True)
@@ -43,6 +85,7 @@ class OperatorConfig:
     # --use-kubernetes-proxy: reach Ray dashboards through the apiserver (an operator outside the cluster).
     use_kubernetes_proxy: bool = False
     default_container_envs: tuple[tuple[str, str], ...] = field(default=())
+    feature_gates: tuple[tuple[str, bool], ...] = field(default=tuple(sorted(FEATURE_GATES.items())))
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> OperatorConfig:
@@ -65,3 +108,27 @@ class OperatorConfig:
             rayjob_status_check_timeout_seconds=_int(env, "RAYJOB_STATUS_CHECK_TIMEOUT_SECONDS", 300),
             cluster_domain=env.get("CLUSTER_DOMAIN") or "cluster.local",
         )
+
+
+def kubeconfig_path(flag: Path | None) -> Path | None:
+    """As controller-runtime: the flag, $KUBECONFIG, the Pod's service account (None), ~/.kube/config."""
+    if flag is not None:
+        return flag
+    if os.environ.get("KUBECONFIG"):
+        return Path(os.environ["KUBECONFIG"].split(os.pathsep)[0])
+    if os.environ.get("KUBERNETES_SERVICE_HOST"):
+        return None
+    home = Path.home() / ".kube" / "config"
+    return home if home.exists() else None
+
+
+def in_cluster_server() -> str | None:
+    """The apiserver as a Pod sees it (kubelet's KUBERNETES_SERVICE_HOST/PORT), or None outside one."""
+    host, port = os.environ.get("KUBERNETES_SERVICE_HOST"), os.environ.get("KUBERNETES_SERVICE_PORT")
+    if not host or not port:
+        return None
+    return f"https://[{host}]:{port}" if ":" in host else f"https://{host}:{port}"
+
+
+def pod_name() -> str:
+    return os.environ.get("HOSTNAME") or os.uname().nodename

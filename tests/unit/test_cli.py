@@ -81,3 +81,33 @@ def test_the_installed_command_runs(tmp_path: Path) -> None:
         check=False,
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_feature_gates_are_kuberays_and_unknown_ones_only_warn() -> None:
+    from raykopf.config import parse_feature_gates
+
+    gates, warnings = parse_feature_gates("RayJobDeletionPolicy=true, NoSuchGate=true,RayCronJob=true,Bad")
+    assert gates["RayJobDeletionPolicy"] is True
+    assert gates["RayClusterStatusConditions"] is True  # KubeRay's default
+    assert gates["RayCronJob"] is True
+    assert warnings == [
+        "unknown feature gate 'NoSuchGate'; ignored",
+        "feature gate RayCronJob is not implemented by raykopf; it has no effect",
+        "feature gate 'Bad': expected NAME=true|false; ignored",
+    ]
+    assert parse_feature_gates("RayMultiHostIndexing=false")[1] == [
+        "feature gate RayMultiHostIndexing cannot be turned off in raykopf; it stays on"
+    ]
+
+
+def test_run_flags_default_to_kuberays() -> None:
+    from raykopf.cli import build_parser
+
+    args = build_parser().parse_args(["run"])
+    assert args.enable_leader_election is True
+    assert args.enable_metrics is False
+    assert (args.metrics_addr, args.health_probe_bind_address) == (":8080", ":8082")
+    assert (args.qps, args.burst) == (100, 200)
+    args = build_parser().parse_args(["run", "--enable-leader-election=false", "--enable-metrics"])
+    assert args.enable_leader_election is False
+    assert args.enable_metrics is True

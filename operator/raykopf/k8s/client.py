@@ -7,12 +7,15 @@ import base64
 import json
 import ssl
 import tempfile
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import yaml
+
+from raykopf.config import in_cluster_server
 
 
 class ApiError(Exception):
@@ -26,11 +29,40 @@ def _ssl_context(cluster: dict[str, Any], user: dict[str, Any], scratch: Path) -
     context = ssl.create_default_context(
         cadata=base64.b64decode(cluster["certificate-authority-data"]).decode()
     )
+    if "client-certificate-data" not in user:
+        return context  # a token user
     cert, key = scratch / "client.crt", scratch / "client.key"
     cert.write_bytes(base64.b64decode(user["client-certificate-data"]))
     key.write_bytes(base64.b64decode(user["client-key-data"]))
     context.load_cert_chain(str(cert), str(key))
     return context
+
+
+SERVICE_ACCOUNT = Path("/var/run/secrets/kubernetes.io/serviceaccount")
+TOKEN_REREAD_SECONDS = 60  # kubelet rotates projected tokens; the old one stays valid meanwhile
+
+
+class RateLimit:
+    """client-go's token bucket (--qps/--burst): `qps` requests a second on average, `burst` at once.
+    Watches are not counted, as in client-go. qps <= 0 means no limit."""
+
+    def __init__(self, qps: float, burst: int) -> None:
+        self.qps, self.burst = qps, max(1, burst)
+        self._tokens, self._at = float(self.burst), time.monotonic()
+        self._lock = asyncio.Lock()
+
+    async def wait(self) -> None:
+        if self.qps <= 0:
+            return
+        async with self._lock:
+            now = time.monotonic()
+            self._tokens = min(self.burst, self._tokens + (now - self._at) * self.qps)
+            self._at = now
+            if self._tokens < 1:
+                await asyncio.sleep((1 - self._tokens) / self.qps)
+                self._at = time.monotonic()
+                self._tokens = 1
+            self._tokens -= 1
 
 
 MAX_CONNECTIONS = 50
@@ -43,9 +75,19 @@ class KubeClient:
     """aiohttp rather than httpx: httpcore's pool re-checks every connection for every request, which
     was a third of the operator's CPU while it created thousands of Pods."""
 
-    def __init__(self, server: str, context: ssl.SSLContext) -> None:
+    def __init__(
+        self,
+        server: str,
+        context: ssl.SSLContext,
+        *,
+        token: str | None = None,
+        token_file: Path | None = None,
+        rate: RateLimit | None = None,
+    ) -> None:
         self.server = server.rstrip("/")
         self._ssl = context
+        self._token, self._token_file, self._token_read = token, token_file, 0.0
+        self.rate = rate or RateLimit(0, 1)
         self._session: aiohttp.ClientSession | None = None
         # Requests wait here rather than in the connector, so a burst of creates queues in one place.
         self._slots = asyncio.Semaphore(MAX_CONNECTIONS)
@@ -59,7 +101,7 @@ class KubeClient:
         return self._session
 
     @classmethod
-    def from_kubeconfig(cls, path: Path) -> KubeClient:
+    def from_kubeconfig(cls, path: Path, rate: RateLimit | None = None) -> KubeClient:
         config = yaml.safe_load(path.read_text())
         context_name = config["current-context"]
         context = next(c["context"] for c in config["contexts"] if c["name"] == context_name)
@@ -67,7 +109,23 @@ class KubeClient:
         user = next(u["user"] for u in config["users"] if u["name"] == context["user"])
         with tempfile.TemporaryDirectory() as scratch:
             ssl_context = _ssl_context(cluster, user, Path(scratch))
-        return cls(cluster["server"], ssl_context)
+        return cls(cluster["server"], ssl_context, token=user.get("token"), rate=rate)
+
+    @classmethod
+    def in_cluster(cls, rate: RateLimit | None = None, account: Path = SERVICE_ACCOUNT) -> KubeClient:
+        """The Pod's service account: its token (re-read as kubelet rotates it) and the cluster's CA."""
+        server = in_cluster_server()
+        if server is None or not (account / "token").exists():
+            raise RuntimeError(
+                "not in a cluster (no KUBERNETES_SERVICE_HOST/PORT or service-account token): pass --kubeconfig"
+            )
+        context = ssl.create_default_context(cafile=str(account / "ca.crt"))
+        return cls(server, context, token_file=account / "token", rate=rate)
+
+    def _authorization(self) -> dict[str, str]:
+        if self._token_file is not None and time.monotonic() - self._token_read > TOKEN_REREAD_SECONDS:
+            self._token, self._token_read = self._token_file.read_text().strip(), time.monotonic()
+        return {"Authorization": f"Bearer {self._token}"} if self._token else {}
 
     async def close(self) -> None:
         if self._session is not None:
@@ -102,7 +160,9 @@ class KubeClient:
     ) -> tuple[int, bytes]:
         """Any request, e.g. through the apiserver's service proxy: the status code and the body."""
         headers = {"Content-Type": content_type} if data is not None else {}
+        headers.update(self._authorization())
         limit = TIMEOUT if timeout is None else aiohttp.ClientTimeout(total=timeout)
+        await self.rate.wait()
         async with (
             self._slots,
             self._http.request(
@@ -154,7 +214,7 @@ class KubeClient:
             "timeoutSeconds": "300",
         }
         async with self._http.get(
-            self.server + path, params=_query(query), timeout=WATCH_TIMEOUT
+            self.server + path, params=_query(query), timeout=WATCH_TIMEOUT, headers=self._authorization()
         ) as response:
             if response.status >= 400:
                 raise ApiError(response.status, (await response.read()).decode(errors="replace"))

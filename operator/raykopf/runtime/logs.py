@@ -29,9 +29,19 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
-def configure(level: int = logging.INFO) -> None:
+class ConsoleFormatter(JsonFormatter):
+    """`--log-stdout-encoder console`: time, level, message, then the fields as key=value."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = json.loads(super().format(record))
+        head = f"{entry.pop('time')} {entry.pop('level').upper():<7} {entry.pop('message')}"
+        entry.pop("logger", None)
+        return head + "".join(f" {key}={value}" for key, value in entry.items())
+
+
+def configure(level: int = logging.INFO, encoder: str = "json") -> None:
     handler = logging.StreamHandler()
-    handler.setFormatter(JsonFormatter())
+    handler.setFormatter(ConsoleFormatter() if encoder == "console" else JsonFormatter())
     logging.basicConfig(level=level, handlers=[handler], force=True)
     logging.getLogger("aiohttp").setLevel(logging.WARNING)
     # kopf logs every handled event at INFO ("Handler ... succeeded"): one line per Pod change at scale.

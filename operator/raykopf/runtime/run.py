@@ -6,7 +6,10 @@ import asyncio
 import base64
 import contextlib
 import logging
+import signal
+import uuid
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -14,20 +17,22 @@ import kopf
 import yaml
 
 from raykopf import constants as c
-from raykopf.config import OperatorConfig
+from raykopf.config import OperatorConfig, pod_name
 from raykopf.controller import handlers
 from raykopf.controller.raycluster import RayClusterReconciler
 from raykopf.controller.rayjob import RayJobReconciler
 from raykopf.controller.rayservice import RayServiceReconciler
 from raykopf.controller.workqueue import WorkQueue
-from raykopf.k8s.client import KubeClient
+from raykopf.k8s.client import SERVICE_ACCOUNT, KubeClient, RateLimit
 from raykopf.k8s.dashboard import Dashboard, DirectTransport, JobTracker, ProxyTransport
 from raykopf.k8s.events import EventRecorder
 from raykopf.k8s.informer import Informer
+from raykopf.k8s.leader import LeaderElector, LostLeadership
 from raykopf.k8s.objects import collection
 from raykopf.k8s.raycluster import ClusterIO
 from raykopf.k8s.serve import ServeTracker
 from raykopf.reconcile.pods import slim_job, slim_pod, slim_service
+from raykopf.runtime.serving import OperatorMetrics, Readiness, health_routes, metrics_routes, serve
 
 log = logging.getLogger("raykopf")
 
@@ -48,16 +53,83 @@ def connection_info(kubeconfig: Path) -> kopf.ConnectionInfo:
     )
 
 
+@dataclass(frozen=True)
+class RunOptions:
+    """`raykopf run`'s flags, with KubeRay's defaults (reference §3.1)."""
+
+    kubeconfig: Path | None = None  # None: in-cluster (the Pod's service account)
+    namespaces: list[str] = field(default_factory=list)
+    concurrency: int = 10
+    leader_election: bool = True
+    leader_election_namespace: str = ""
+    enable_metrics: bool = False
+    metrics_addr: str = ":8080"
+    health_addr: str = ":8082"
+    qps: float = 100
+    burst: int = 200
+
+
+def kube_client(kubeconfig: Path | None, rate: RateLimit | None = None) -> KubeClient:
+    return KubeClient.from_kubeconfig(kubeconfig, rate) if kubeconfig else KubeClient.in_cluster(rate)
+
+
+def lease_namespace(options: RunOptions) -> str:
+    """The flag, else the Pod's own namespace (as KubeRay in a cluster), else `default`."""
+    if options.leader_election_namespace:
+        return options.leader_election_namespace
+    own = SERVICE_ACCOUNT / "namespace"
+    return own.read_text().strip() if options.kubeconfig is None and own.exists() else "default"
+
+
 async def run(
-    *,
-    kubeconfig: Path,
-    namespaces: list[str],
-    concurrency: int,
+    options: RunOptions,
     config: OperatorConfig,
+    *,
     stop: asyncio.Event | None = None,
     ready: asyncio.Event | None = None,
 ) -> None:
-    client = KubeClient.from_kubeconfig(kubeconfig)
+    """Serve the probes (and metrics), wait for the Lease if elected, then operate until stopped."""
+    client = kube_client(options.kubeconfig, RateLimit(options.qps, options.burst))
+    stop_flag = stop or asyncio.Event()
+    readiness, metrics = Readiness(), OperatorMetrics()
+    loop = asyncio.get_running_loop()
+    for number in (signal.SIGTERM, signal.SIGINT):  # kopf installs its own once it starts
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(number, stop_flag.set)
+    runners = [await serve(health_routes(readiness), options.health_addr)] if options.health_addr else []
+    if options.enable_metrics and options.metrics_addr:
+        runners.append(await serve(metrics_routes(metrics), options.metrics_addr))
+    elector = None
+    if options.leader_election:
+        identity = f"{pod_name()}_{uuid.uuid4()}"
+        elector = LeaderElector(client, lease_namespace(options), identity)
+    try:
+        if elector is not None:
+            readiness.state = "standby"
+            if not await elector.acquire(stop_flag):
+                return
+            readiness.state = "starting"
+        await operate(client, options, config, stop_flag, ready, readiness, metrics, elector)
+    finally:
+        readiness.state = "stopping"
+        if elector is not None:
+            await elector.release()
+        for runner in runners:
+            await runner.cleanup()
+        await client.close()
+
+
+async def operate(
+    client: KubeClient,
+    options: RunOptions,
+    config: OperatorConfig,
+    stop_flag: asyncio.Event,
+    ready: asyncio.Event | None,
+    readiness: Readiness,
+    metrics: OperatorMetrics,
+    elector: LeaderElector | None,
+) -> None:
+    kubeconfig, namespaces, concurrency = options.kubeconfig, options.namespaces, options.concurrency
     resync = float(config.raycluster_default_requeue_seconds)
 
     async def reconcile_cluster(key: Any) -> float | None:
@@ -70,9 +142,15 @@ async def run(
         return await rayservices.reconcile(key)
 
     # One queue per kind: RayJobs waiting on dashboards never hold up RayClusters, and the reverse.
-    cluster_queue = WorkQueue(reconcile_cluster, concurrency=concurrency, resync_seconds=resync)
-    job_queue = WorkQueue(reconcile_job, concurrency=concurrency, resync_seconds=resync)
-    service_queue = WorkQueue(reconcile_service, concurrency=concurrency, resync_seconds=resync)
+    cluster_queue = WorkQueue(
+        metrics.timed("RayCluster", reconcile_cluster), concurrency=concurrency, resync_seconds=resync
+    )
+    job_queue = WorkQueue(
+        metrics.timed("RayJob", reconcile_job), concurrency=concurrency, resync_seconds=resync
+    )
+    service_queue = WorkQueue(
+        metrics.timed("RayService", reconcile_service), concurrency=concurrency, resync_seconds=resync
+    )
 
     def cluster_changed(namespace: str, cluster: str) -> None:
         rayjob = rayjobs.rayjob_of(namespace, cluster)
@@ -91,16 +169,13 @@ async def run(
     )
     events = EventRecorder(client)
     clusters = RayClusterReconciler(client, ClusterIO(client, pods, services, events), config)
-    transport = (
-        ProxyTransport(KubeClient.from_kubeconfig(kubeconfig))
-        if config.use_kubernetes_proxy
-        else DirectTransport()
-    )
+    transport = ProxyTransport(kube_client(kubeconfig)) if config.use_kubernetes_proxy else DirectTransport()
     dashboard = Dashboard(transport)
     tracker = JobTracker(dashboard, job_queue.add)
     rayjobs = RayJobReconciler(client, events, clusters.bodies, pods, services, jobs, tracker, config)
     serve = ServeTracker(dashboard, service_queue.add, lambda *rejection: rayservices.rejected(*rejection))
     rayservices = RayServiceReconciler(client, events, clusters.bodies, pods, services, serve, config)
+    metrics.objects.watch(clusters.bodies, rayjobs.bodies, rayservices.bodies)
     registry = kopf.OperatorRegistry()
     handlers.register(
         registry,
@@ -114,24 +189,36 @@ async def run(
     )
 
     @kopf.on.login(registry=registry)
-    def login(**_: Any) -> kopf.ConnectionInfo:
-        return connection_info(kubeconfig)
+    def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
+        return connection_info(kubeconfig) if kubeconfig else kopf.login_with_service_account(**kwargs)
 
     @kopf.on.startup(registry=registry)
     def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
         settings.posting.enabled = False  # events are ours, with KubeRay's reasons
         settings.watching.server_timeout = 300
 
-    stop_flag = stop or asyncio.Event()
     background = [asyncio.create_task(t.run()) for t in (pods, services, jobs, events)]
 
     async def work_when_synced() -> None:
         # Reconciling from a half-filled cache would create Pods that already exist.
         for cache in (pods, services, jobs):
             await cache.synced.wait()
+        readiness.state = "watching"
         await asyncio.gather(cluster_queue.run(), job_queue.run(), service_queue.run())
 
+    async def keep_the_lease() -> None:
+        if elector is None:
+            return
+        try:
+            await elector.hold()
+        except LostLeadership as error:
+            log.error("lost the leader Lease: stopping", extra={"error": str(error)})
+            lost.append(error)
+            stop_flag.set()
+
+    lost: list[LostLeadership] = []
     workers = asyncio.create_task(work_when_synced())
+    background.append(asyncio.create_task(keep_the_lease()))
     try:
         await kopf.operator(
             registry=registry,
@@ -151,7 +238,8 @@ async def run(
         for task in background:
             task.cancel()
         await asyncio.gather(*background, return_exceptions=True)
-        await client.close()
+    if lost:
+        raise lost[0]
 
 
 def _child_caches(

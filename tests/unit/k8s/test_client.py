@@ -6,13 +6,16 @@ import asyncio
 import gzip
 import json
 import ssl
+import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from aiohttp import web
 
-from raykopf.k8s.client import ApiError, KubeClient
+from raykopf.k8s import client as client_module
+from raykopf.k8s.client import ApiError, KubeClient, RateLimit
 
 BIG_LIST = {
     "metadata": {"resourceVersion": "7"},
@@ -44,6 +47,10 @@ async def watch(request: web.Request) -> web.StreamResponse:
     return response
 
 
+async def whoami(request: web.Request) -> web.Response:
+    return web.json_response({"authorization": request.headers.get("Authorization", "")})
+
+
 async def missing(request: web.Request) -> web.Response:
     return web.json_response({"kind": "Status", "reason": "NotFound"}, status=404)
 
@@ -59,6 +66,7 @@ async def serve() -> AsyncIterator[KubeClient]:
     app.router.add_get("/api/v1/pods", compressed_list)
     app.router.add_get("/api/v1/watched", watch)
     app.router.add_get("/api/v1/missing", missing)
+    app.router.add_get("/whoami", whoami)
     app.router.add_patch("/api/v1/conflict", conflict)
     runner = web.AppRunner(app)
     await runner.setup()
@@ -73,9 +81,11 @@ async def serve() -> AsyncIterator[KubeClient]:
         await runner.cleanup()
 
 
-def run(check: Any) -> None:
+def run(check: Any, **options: Any) -> None:
     async def main() -> None:
         async for client in serve():
+            for name, value in options.items():
+                setattr(client, name, value)
             await check(client)
 
     asyncio.run(main())
@@ -106,3 +116,36 @@ def test_get_of_a_missing_object_is_none_and_other_errors_raise_with_status() ->
         assert "modified" in error.value.body
 
     run(check)
+
+
+def test_a_service_account_token_is_sent_and_reread_as_kubelet_rotates_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    token = tmp_path / "token"
+    token.write_text("first\n")
+    monkeypatch.setattr(client_module, "TOKEN_REREAD_SECONDS", 0)
+
+    async def check(client: KubeClient) -> None:
+        assert await client.request("GET", "/whoami") == {"authorization": "Bearer first"}
+        token.write_text("second")
+        assert await client.request("GET", "/whoami") == {"authorization": "Bearer second"}
+
+    run(check, _token_file=token)
+
+
+def test_in_cluster_needs_the_service_account(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    with pytest.raises(RuntimeError, match="pass --kubeconfig"):
+        KubeClient.in_cluster(account=tmp_path)
+
+
+def test_the_rate_limit_allows_a_burst_then_qps() -> None:
+    async def main() -> float:
+        limit = RateLimit(qps=20, burst=5)
+        started = time.monotonic()
+        for _ in range(15):  # 5 at once, then 10 at 20/s
+            await limit.wait()
+        return time.monotonic() - started
+
+    elapsed = asyncio.run(main())
+    assert 0.45 <= elapsed < 1.5

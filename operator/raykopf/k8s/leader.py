@@ -1,0 +1,130 @@
+"""The Lease loop: wait to become leader, keep renewing, release on the way out."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from raykopf.k8s.client import ApiError, KubeClient
+from raykopf.reconcile.lease import LeaseStep, Observed, next_step, released
+
+log = logging.getLogger("raykopf")
+
+LEASE_NAME = "ray-operator-leader"  # KubeRay's: two operators of either kind never both lead
+# controller-runtime's defaults.
+LEASE_DURATION = 15
+RENEW_DEADLINE = 10.0
+RETRY_PERIOD = 2.0
+
+
+class LostLeadership(Exception):
+    """The Lease could not be renewed within the renew deadline: another replica may lead now."""
+
+
+class LeaderElector:
+    def __init__(
+        self,
+        client: KubeClient,
+        namespace: str,
+        identity: str,
+        *,
+        name: str = LEASE_NAME,
+        duration: int = LEASE_DURATION,
+        renew_deadline: float = RENEW_DEADLINE,
+        retry_period: float = RETRY_PERIOD,
+    ) -> None:
+        self.client, self.identity, self.duration = client, identity, duration
+        self.path = f"/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases/{name}"
+        self.collection = f"/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases"
+        self.name, self.renew_deadline, self.retry_period = name, renew_deadline, retry_period
+        self.is_leader = False
+        self._observed: Observed | None = None
+        self._version: str | None = None
+
+    async def acquire(self, stop: asyncio.Event) -> bool:
+        """Try every retry period until this replica leads (True) or `stop` is set (False)."""
+        waiting_logged = False
+        while not stop.is_set():
+            if await self._try():
+                self.is_leader = True
+                log.info("acquired the leader Lease", extra={"lease": self.name, "identity": self.identity})
+                return True
+            if not waiting_logged:
+                holder = (self._observed.spec.get("holderIdentity") if self._observed else "") or ""
+                log.info("waiting for the leader Lease", extra={"lease": self.name, "holder": holder})
+                waiting_logged = True
+            await _sleep_or_stop(stop, self.retry_period)
+        return False
+
+    async def hold(self) -> None:
+        """Renew every retry period; raise LostLeadership once renewing failed for the renew deadline."""
+        last_renewed = time.monotonic()
+        while True:
+            await asyncio.sleep(self.retry_period)
+            if await self._try():
+                last_renewed = time.monotonic()
+            elif time.monotonic() - last_renewed > self.renew_deadline:
+                self.is_leader = False
+                raise LostLeadership(f"could not renew Lease {self.name} for {self.renew_deadline:.0f} s")
+
+    async def release(self) -> None:
+        if not self.is_leader:
+            return
+        self.is_leader = False
+        try:
+            current = await self.client.get(self.path)
+            spec = released((current or {}).get("spec") or {}, self.identity, datetime.now(UTC))
+            if current is not None and spec is not None:
+                await self.client.request("PUT", self.path, body={**current, "spec": spec})
+                log.info("released the leader Lease", extra={"lease": self.name})
+        except (TimeoutError, ApiError, OSError) as error:
+            log.warning("could not release the leader Lease", extra={"error": str(error)})
+
+    async def _try(self) -> bool:
+        """One read and at most one write; True when this replica holds the Lease afterwards."""
+        try:
+            current = await self.client.get(self.path)
+            self._observe(current)
+            step: LeaseStep = next_step(
+                self._observed,
+                self.identity,
+                now=datetime.now(UTC),
+                monotonic=time.monotonic(),
+                duration=self.duration,
+            )
+            if step.spec is None:
+                return False
+            body = {
+                "apiVersion": "coordination.k8s.io/v1",
+                "kind": "Lease",
+                "metadata": {"name": self.name, **({"resourceVersion": self._version} if current else {})},
+                "spec": step.spec,
+            }
+            # The resourceVersion makes the write conditional: of two candidates, one gets 409.
+            if current is None:
+                await self.client.create(self.collection, body)
+            else:
+                await self.client.request("PUT", self.path, body=body)
+            return True
+        except (TimeoutError, ApiError, OSError) as error:
+            if not (isinstance(error, ApiError) and error.status == 409):
+                log.warning("leader Lease request failed", extra={"lease": self.name, "error": str(error)})
+            return False
+
+    def _observe(self, current: dict[str, Any] | None) -> None:
+        if current is None:
+            self._observed, self._version = None, None
+            return
+        spec = dict(current.get("spec") or {})
+        self._version = str(current["metadata"].get("resourceVersion"))
+        if self._observed is None or self._observed.spec != spec:
+            self._observed = Observed(spec, time.monotonic())
+
+
+async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)
