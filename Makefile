@@ -3,7 +3,7 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
 
-.PHONY: setup demo lint test unit local-prepare local-up local-down crds validate-samples clean
+.PHONY: setup demo lint test unit local-prepare local-up local-down crds manifests validate-samples clean
 
 setup: $(VENV)/.installed
 
@@ -49,3 +49,8 @@ validate-samples: setup
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .import_linter_cache
+
+# Regenerate manifests/install/ (CRDs and the operator rendered from helm/raykopf).
+manifests: setup
+	$(BIN)/python -m raykopf.crdgen --write
+	$(BIN)/python -m raykopf.local.tools

@@ -116,28 +116,58 @@ def namespace(kubectl: Kubectl, request: pytest.FixtureRequest) -> Iterator[str]
     kubectl("delete", "namespace", name, "--wait=true", "--timeout=120s", check=False, timeout=150)
 
 
+class HostOperator:
+    """`raykopf run` on the host, as a child process; tests of the installed operator stop it."""
+
+    def __init__(self, kubeconfig: Path, log: Path) -> None:
+        self.kubeconfig, self.log = kubeconfig, log
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with self.log.open("ab") as out:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "raykopf", "run", *operator_args(self.kubeconfig)],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        time.sleep(3)
+        assert self.process.poll() is None, self.log.read_text()
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        self.process.terminate()  # it releases the Lease on the way out
+        try:
+            self.process.wait(20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.process = None
+
+
 @pytest.fixture(scope="session")
-def operator(
+def host_operator(
     local_cluster: LocalCluster, kubectl: Kubectl, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Path]:
+) -> Iterator[HostOperator]:
     kubectl("apply", "-f", str(ROOT / "crds"))
     kubectl("wait", "--for=condition=Established", "crd/rayclusters.ray.io")
-    log = tmp_path_factory.mktemp("operator") / "operator.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "raykopf", "run", *operator_args(local_cluster.kubeconfig)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        time.sleep(3)
-        assert process.poll() is None, log.read_text()
-        yield log
-    finally:
-        process.terminate()
-        try:
-            process.wait(20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        print(log.read_text()[-3000:], file=sys.stderr)
+    host = HostOperator(local_cluster.kubeconfig, tmp_path_factory.mktemp("operator") / "operator.log")
+    yield host
+    host.stop()
+    if host.log.exists():
+        print(host.log.read_text()[-3000:], file=sys.stderr)
+
+
+@pytest.fixture
+def operator(host_operator: HostOperator) -> Path:
+    """The operator on the host is running (started on first use, kept for the session)."""
+    if host_operator.process is None:
+        host_operator.start()
+    return host_operator.log
+
+
+@pytest.fixture
+def no_host_operator(host_operator: HostOperator) -> Iterator[None]:
+    """Tests of an operator installed into the cluster: no other operator may reconcile meanwhile."""
+    host_operator.stop()
+    yield

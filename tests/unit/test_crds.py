@@ -56,6 +56,7 @@ def test_the_yaml_has_no_anchors_and_starts_with_the_generated_header(repo_root:
 def test_check_fails_on_a_stale_or_missing_copy_and_write_repairs_it(tmp_path: Path, repo_root: Path) -> None:
     shutil.copytree(repo_root / "crds", tmp_path / "crds")
     shutil.copytree(repo_root / "helm/raykopf/crds", tmp_path / "helm/raykopf/crds")
+    shutil.copytree(repo_root / "manifests/install", tmp_path / "manifests/install")
     assert crdgen_main(["--check", "--root", str(tmp_path)]) == 0
 
     stale = tmp_path / "helm/raykopf/crds" / crdgen.filename("RayCluster")

@@ -22,6 +22,7 @@ from raykopf.local.controlplane import COMPONENTS, ControlPlane
 from raykopf.local.paths import Layout
 from raykopf.local.proc import Processes
 from raykopf.local.runtime_env import ensure_runtime
+from raykopf.local.tools import ensure_helm
 
 Say = Callable[[str], None]
 AGENT = "node-agent"
@@ -95,6 +96,7 @@ class LocalCluster:
         """Install and build what the cluster needs (cached); return the Ray runtime's bin directory."""
         _require_root()
         prepare(self.layout, say)
+        ensure_helm(self.layout, say)
         return ensure_runtime(self.layout, say)
 
     def up(

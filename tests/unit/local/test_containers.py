@@ -118,3 +118,11 @@ def test_probe_defaults_and_named_ports() -> None:
 )
 def test_quantities(text: Any, value: float) -> None:
     assert quantity(text) == value
+
+
+def test_the_operator_image_runs_from_the_projects_environment() -> None:
+    from raykopf.local.agent.pods import image_repository
+
+    assert image_repository("raykopf/operator:0.1.0") == "raykopf/operator"
+    assert image_repository("registry:5000/raykopf/operator@sha256:abc") == "registry:5000/raykopf/operator"
+    assert image_repository("rayproject/ray:2.60.0") == "rayproject/ray"

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import datetime
 import logging
+import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -55,11 +56,20 @@ class PodEnvironment:
         self.node_name = node_name
         self.pods_dir = pods_dir
         self.runtime_path = runtime_path
+        # The agent runs from the project's environment: the operator image's stand-in.
+        self.project_path = f"{Path(sys.executable).parent}:{DEFAULT_PATH}"
         self.addresses = addresses
         self.report = report
         self.event = event
         self.sources = sources
         self.service_env = service_env
+
+    def path_for(self, image: str) -> str:
+        """Images are not pulled: the operator's image runs from the project's environment, every other
+        image from the Ray runtime environment (as if it were the image's own Python)."""
+        if image_repository(image).endswith(OPERATOR_IMAGE):
+            return self.project_path
+        return self.runtime_path
 
 
 class ContainerRun:
@@ -84,7 +94,7 @@ class ContainerRun:
         worker = self.worker
         sources = await worker.env.sources(worker.pod)
         base = {
-            "PATH": worker.env.runtime_path,
+            "PATH": worker.env.path_for(self.spec.get("image") or ""),
             "HOME": "/root",
             "HOSTNAME": worker.hostname,
             "KUBERNETES_SERVICE_HOST": settings.KUBERNETES_SERVICE_IP,
@@ -463,6 +473,17 @@ class PodWorker:
         if run and run.process and run.process.returncode is None:
             return run.process.pid
         return None
+
+
+OPERATOR_IMAGE = "raykopf/operator"  # the Dockerfile's `operator` target
+
+
+def image_repository(image: str) -> str:
+    """`registry:5000/a/b:tag@sha256:...` -> `registry:5000/a/b`."""
+    name = image.split("@", 1)[0]
+    slash = name.rfind("/")
+    colon = name.rfind(":")
+    return name[:colon] if colon > slash else name
 
 
 def runtime_path(runtime_bin: Path) -> str:

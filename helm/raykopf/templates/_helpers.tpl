@@ -1,0 +1,89 @@
+{{- define "raykopf.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "raykopf.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- include "raykopf.name" . -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "raykopf.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "raykopf.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{- define "raykopf.labels" -}}
+{{ include "raykopf.selectorLabels" . }}
+app.kubernetes.io/component: {{ .Values.componentOverride | default (include "raykopf.name" .) }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
+{{- with .Values.labels }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
+
+{{- define "raykopf.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- default (include "raykopf.fullname" .) .Values.serviceAccount.name -}}
+{{- else -}}
+{{- default "default" .Values.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The namespaces the operator watches: empty means all, unless singleNamespaceInstall. */}}
+{{- define "raykopf.watchNamespaces" -}}
+{{- if .Values.watchNamespace -}}
+{{- join "," .Values.watchNamespace -}}
+{{- else if .Values.singleNamespaceInstall -}}
+{{- .Release.Namespace -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+What the operator does, and nothing more; rendered once into a ClusterRole or into one Role per
+watched namespace. Roles/RoleBindings/ServiceAccounts are for the autoscaler sidecar (Kubernetes lets
+the operator grant only what it holds itself, hence pods patch and rayclusters patch). The proxy
+subresources are for --use-kubernetes-proxy.
+*/}}
+{{- define "raykopf.rules" -}}
+- apiGroups: [ray.io]
+  resources: [rayclusters, rayjobs, rayservices]
+  verbs: [get, list, watch, create, update, patch, delete]
+- apiGroups: [ray.io]
+  resources: [rayclusters/status, rayjobs/status, rayservices/status]
+  verbs: [get, update, patch]
+- apiGroups: [ray.io]
+  resources: [rayclusters/finalizers, rayjobs/finalizers, rayservices/finalizers]
+  verbs: [update]
+- apiGroups: [""]
+  resources: [pods]
+  verbs: [get, list, watch, create, delete, patch]
+- apiGroups: [""]
+  resources: [services]
+  verbs: [get, list, watch, create, delete, patch]
+- apiGroups: [""]
+  resources: [pods/resize]
+  verbs: [patch]
+- apiGroups: [""]
+  resources: [pods/proxy, services/proxy]
+  verbs: [get, create, update]
+- apiGroups: [""]
+  resources: [serviceaccounts]
+  verbs: [get, create]
+- apiGroups: [rbac.authorization.k8s.io]
+  resources: [roles, rolebindings]
+  verbs: [get, create]
+- apiGroups: [batch]
+  resources: [jobs]
+  verbs: [get, list, watch, create, delete]
+- apiGroups: [networking.k8s.io]
+  resources: [ingresses]
+  verbs: [get, create, patch]
+- apiGroups: [events.k8s.io]
+  resources: [events]
+  verbs: [create, patch]
+{{- end -}}

@@ -1,0 +1,139 @@
+"""The Helm chart: lint-clean, RBAC defined once and covering what the operator does, values as
+kuberay-operator's, and manifests/install/ rendered from it."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from raykopf.k8s.objects import _COLLECTIONS
+from raykopf.local.paths import Layout
+from raykopf.local.tools import OPERATOR_MANIFEST, ensure_helm, operator_manifest, render_chart
+
+CHART = Path(__file__).resolve().parents[2] / "helm" / "raykopf"
+
+
+@pytest.fixture(scope="module")
+def helm() -> Path:
+    return ensure_helm(Layout.default(), lambda line: None)
+
+
+def objects(helm: Path, *values: str, namespace: str = "raykopf-system") -> list[dict[str, Any]]:
+    return [d for d in yaml.safe_load_all(render_chart(helm, CHART, namespace=namespace, values=values)) if d]
+
+
+def find(docs: list[dict[str, Any]], kind: str, name: str | None = None) -> list[dict[str, Any]]:
+    return [d for d in docs if d["kind"] == kind and (name is None or d["metadata"]["name"] == name)]
+
+
+def grants(rules: list[dict[str, Any]], group: str, resource: str, verb: str) -> bool:
+    return any(group in r["apiGroups"] and resource in r["resources"] and verb in r["verbs"] for r in rules)
+
+
+def test_lint_is_clean(helm: Path) -> None:
+    result = subprocess.run([str(helm), "lint", "--strict", str(CHART)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_plain_manifests_are_the_chart_rendered(helm: Path, repo_root: Path) -> None:
+    assert (repo_root / OPERATOR_MANIFEST).read_text() == operator_manifest(helm, repo_root), "make manifests"
+
+
+def test_default_install_is_cluster_wide_with_kuberays_flags_and_a_hardened_pod(helm: Path) -> None:
+    docs = objects(helm)
+    (deployment,) = find(docs, "Deployment", "raykopf-operator")
+    pod = deployment["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert container["image"] == "raykopf/operator:0.1.0"
+    assert container["command"] == ["raykopf"]
+    assert container["args"] == [
+        "run",
+        "--enable-leader-election=true",
+        "--leader-election-namespace=raykopf-system",
+        "--reconcile-concurrency=10",
+        "--enable-metrics=true",
+        "--metrics-addr=:8080",
+        "--health-probe-bind-address=:8082",
+        "--qps=100",
+        "--burst=200",
+        "--log-stdout-encoder=json",
+        "--feature-gates=RayClusterStatusConditions=true,RayJobDeletionPolicy=true",
+    ]
+    assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http-health"}
+    assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http-health"}
+    security = container["securityContext"]
+    assert security["readOnlyRootFilesystem"] and security["runAsNonRoot"]
+    assert security["capabilities"] == {"drop": ["ALL"]}
+    assert pod["serviceAccountName"] == "raykopf-operator"
+    (service,) = find(docs, "Service")
+    assert service["spec"]["ports"][0]["port"] == 8080
+    assert find(docs, "ServiceMonitor") == []
+    assert find(docs, "ClusterRoleBinding", "raykopf-operator")[0]["subjects"] == [
+        {"kind": "ServiceAccount", "name": "raykopf-operator", "namespace": "raykopf-system"}
+    ]
+
+
+def test_the_cluster_role_covers_every_kind_the_operator_writes_and_no_more(helm: Path) -> None:
+    (role,) = find(objects(helm), "ClusterRole", "raykopf-operator")
+    rules = role["rules"]
+    for kind, path in _COLLECTIONS.items():
+        parts = path.split("/")
+        group = "" if parts[1] == "api" else parts[2]
+        resource = parts[-1]
+        if kind == "Event":
+            group = "events.k8s.io"  # the recorder writes events.k8s.io/v1 Events
+        assert grants(rules, group, resource, "create"), kind
+    for resource in ("rayclusters/status", "rayjobs/status", "rayservices/status"):
+        assert grants(rules, "ray.io", resource, "patch")
+    for resource in ("pods", "services", "rayclusters", "rayjobs", "rayservices", "jobs"):
+        group = {"rayclusters": "ray.io", "rayjobs": "ray.io", "rayservices": "ray.io", "jobs": "batch"}
+        assert grants(rules, group.get(resource, ""), resource, "watch"), resource
+    # Least privilege: no wildcard, nothing on Secrets, ConfigMaps, Nodes or Namespaces.
+    assert not any("*" in r["verbs"] or "*" in r["resources"] for r in rules)
+    named = {res for r in rules for res in r["resources"]}
+    assert not named & {"secrets", "configmaps", "nodes", "namespaces", "leases"}
+
+
+def test_the_lease_is_granted_only_in_the_release_namespace(helm: Path) -> None:
+    docs = objects(helm, namespace="ops")
+    (role,) = find(docs, "Role", "raykopf-operator-leader-election")
+    assert role["metadata"]["namespace"] == "ops"
+    assert role["rules"] == [
+        {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["get", "create", "update"]}
+    ]
+    assert find(objects(helm, "leaderElectionEnabled=false"), "Role") == []
+
+
+def test_single_namespace_install_grants_nothing_outside_the_watched_namespaces(helm: Path) -> None:
+    docs = objects(helm, "singleNamespaceInstall=true", "watchNamespace={a,b}")
+    assert find(docs, "ClusterRole") == [] and find(docs, "ClusterRoleBinding") == []
+    roles = {(r["metadata"]["namespace"], r["metadata"]["name"]) for r in find(docs, "Role")}
+    assert roles == {
+        ("a", "raykopf-operator"),
+        ("b", "raykopf-operator"),
+        ("raykopf-system", "raykopf-operator-leader-election"),
+    }
+    bindings = {r["metadata"]["namespace"] for r in find(docs, "RoleBinding")}
+    assert bindings == {"a", "b", "raykopf-system"}
+    (deployment,) = find(docs, "Deployment")
+    assert "--watch-namespace=a,b" in deployment["spec"]["template"]["spec"]["containers"][0]["args"]
+
+
+def test_single_namespace_install_without_a_list_watches_the_release_namespace(helm: Path) -> None:
+    docs = objects(helm, "singleNamespaceInstall=true", namespace="ops")
+    assert {r["metadata"]["namespace"] for r in find(docs, "Role", "raykopf-operator")} == {"ops"}
+    (deployment,) = find(docs, "Deployment")
+    assert "--watch-namespace=ops" in deployment["spec"]["template"]["spec"]["containers"][0]["args"]
+    docs = objects(helm, "singleNamespaceInstall=true", "crNamespacedRbacEnable=false", namespace="ops")
+    assert find(docs, "Role", "raykopf-operator") == []
+
+
+def test_rbac_off_and_service_monitor_on(helm: Path) -> None:
+    docs = objects(helm, "rbacEnable=false", "metrics.serviceMonitor.enabled=true")
+    assert not [d for d in docs if d["kind"] in ("ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding")]
+    (monitor,) = find(docs, "ServiceMonitor")
+    assert monitor["spec"]["endpoints"][0]["port"] == "http-metrics"
