@@ -167,7 +167,6 @@ def operator(host_operator: HostOperator) -> Path:
 
 
 @pytest.fixture
-def no_host_operator(host_operator: HostOperator) -> Iterator[None]:
+def no_host_operator(host_operator: HostOperator) -> None:
     """Tests of an operator installed into the cluster: no other operator may reconcile meanwhile."""
     host_operator.stop()
-    yield

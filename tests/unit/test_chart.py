@@ -66,7 +66,8 @@ def test_default_install_is_cluster_wide_with_kuberays_flags_and_a_hardened_pod(
     assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http-health"}
     assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http-health"}
     security = container["securityContext"]
-    assert security["readOnlyRootFilesystem"] and security["runAsNonRoot"]
+    assert security["readOnlyRootFilesystem"]
+    assert security["runAsNonRoot"]
     assert security["capabilities"] == {"drop": ["ALL"]}
     assert pod["serviceAccountName"] == "raykopf-operator"
     (service,) = find(docs, "Service")
@@ -110,7 +111,8 @@ def test_the_lease_is_granted_only_in_the_release_namespace(helm: Path) -> None:
 
 def test_single_namespace_install_grants_nothing_outside_the_watched_namespaces(helm: Path) -> None:
     docs = objects(helm, "singleNamespaceInstall=true", "watchNamespace={a,b}")
-    assert find(docs, "ClusterRole") == [] and find(docs, "ClusterRoleBinding") == []
+    assert find(docs, "ClusterRole") == []
+    assert find(docs, "ClusterRoleBinding") == []
     roles = {(r["metadata"]["namespace"], r["metadata"]["name"]) for r in find(docs, "Role")}
     assert roles == {
         ("a", "raykopf-operator"),
