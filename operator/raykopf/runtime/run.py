@@ -195,6 +195,9 @@ async def operate(
     @kopf.on.startup(registry=registry)
     def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
         settings.posting.enabled = False  # events are ours, with KubeRay's reasons
+        # No CRD or namespace watching: it needs cluster-wide reads the operator has no other use for
+        # (the ray.io kinds are discovered once at start; watched namespaces are listed explicitly).
+        settings.scanning.disabled = True
         settings.watching.server_timeout = 300
 
     background = [asyncio.create_task(t.run()) for t in (pods, services, jobs, events)]

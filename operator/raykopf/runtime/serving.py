@@ -8,12 +8,21 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
-from prometheus_client import CollectorRegistry, Counter, Histogram, ProcessCollector, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    ProcessCollector,
+    disable_created_metrics,
+    generate_latest,
+)
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from raykopf.k8s.store import LatestStore
 from raykopf.reconcile.metrics import HELP, Sample, cluster_samples, job_samples, service_samples
+
+disable_created_metrics()  # no `_created` series: counters as controller-runtime's, nothing more
 
 
 @dataclass

@@ -1,0 +1,263 @@
+"""The operator installed into the cluster (issue 7): `helm install` and `kubectl apply -k`, the operator
+as a Pod under the chart's ServiceAccount and RBAC only, the Lease, metrics, upgrade and uninstall."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from e2e.conftest import ROOT, Kubectl, create_namespace, wait_for
+from raykopf.local.cluster import LocalCluster
+from raykopf.local.tools import ensure_helm
+
+CHART = ROOT / "helm" / "raykopf"
+RAYJOB = ROOT / "manifests" / "samples" / "rayjob.sample.yaml"
+RAYCLUSTER = ROOT / "manifests" / "samples" / "raycluster.sample.yaml"
+LEASE = "ray-operator-leader"
+SELECTOR = "app.kubernetes.io/name=raykopf-operator"
+
+
+class Helm:
+    def __init__(self, binary: Path, kubeconfig: Path) -> None:
+        self.binary, self.kubeconfig = binary, kubeconfig
+
+    def __call__(self, *args: str) -> str:
+        result = subprocess.run(
+            [str(self.binary), f"--kubeconfig={self.kubeconfig}", *args],
+            capture_output=True,
+            text=True,
+            timeout=240,
+            check=False,
+        )
+        assert result.returncode == 0, f"helm {' '.join(args)}: {result.stderr}"
+        return result.stdout
+
+
+@pytest.fixture(scope="module")
+def helm(local_cluster: LocalCluster) -> Helm:
+    return Helm(ensure_helm(local_cluster.layout, lambda line: None), local_cluster.kubeconfig)
+
+
+@pytest.fixture
+def release_namespace(kubectl: Kubectl, helm: Helm, no_host_operator: None) -> Iterator[str]:
+    name = f"rk-{uuid.uuid4().hex[:8]}"
+    create_namespace(kubectl, name)
+    yield name
+    helm("uninstall", "raykopf", "-n", name, "--wait", "--ignore-not-found")
+    kubectl("delete", "namespace", name, "--wait=true", "--timeout=120s", check=False, timeout=150)
+
+
+def operator_pods(kubectl: Kubectl, namespace: str) -> list[dict[str, Any]]:
+    pods: list[dict[str, Any]] = kubectl.json("get", "pods", "-n", namespace, "-l", SELECTOR)["items"]
+    return [p for p in pods if not p["metadata"].get("deletionTimestamp")]
+
+
+def ready(pod: dict[str, Any]) -> bool:
+    conditions = pod["status"].get("conditions") or []
+    return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
+
+
+def wait_operators_ready(kubectl: Kubectl, namespace: str, count: int) -> list[dict[str, Any]]:
+    def all_ready() -> list[dict[str, Any]] | None:
+        pods = operator_pods(kubectl, namespace)
+        return pods if len(pods) == count and all(ready(p) for p in pods) else None
+
+    result: list[dict[str, Any]] = wait_for(all_ready, 120, f"{count} ready operator Pod(s)", interval=1)
+    return result
+
+
+def lease_holder(kubectl: Kubectl, namespace: str) -> str:
+    lease = kubectl.json("get", "lease", LEASE, "-n", namespace)
+    return str(lease["spec"].get("holderIdentity") or "").split("_")[0]
+
+
+def log_of(kubectl: Kubectl, namespace: str, pod: str) -> str:
+    return kubectl("logs", "-n", namespace, pod, check=False)
+
+
+def wait_cluster_ready(kubectl: Kubectl, namespace: str, name: str, timeout: float = 180) -> dict[str, Any]:
+    def is_ready() -> dict[str, Any] | None:
+        body: dict[str, Any] = kubectl.json("get", "raycluster", name, "-n", namespace)
+        return body if (body.get("status") or {}).get("state") == "ready" else None
+
+    result: dict[str, Any] = wait_for(is_ready, timeout, f"RayCluster {name} to be ready", interval=2)
+    return result
+
+
+def pod_uids(kubectl: Kubectl, namespace: str, cluster: str) -> set[str]:
+    pods = kubectl.json("get", "pods", "-n", namespace, "-l", f"ray.io/cluster={cluster}")["items"]
+    return {p["metadata"]["uid"] for p in pods}
+
+
+def scrape(kubectl: Kubectl, namespace: str) -> str:
+    return scrape_pod(
+        kubectl.json("get", "service", "raykopf-operator", "-n", namespace)["spec"]["clusterIP"]
+    )
+
+
+def scrape_pod(ip: str) -> str:
+    try:
+        with urllib.request.urlopen(f"http://{ip}:8080/metrics", timeout=5) as response:
+            return str(response.read().decode())
+    except OSError:
+        return ""
+
+
+def test_helm_install_leads_reconciles_hands_over_upgrades_and_uninstalls(
+    kubectl: Kubectl, helm: Helm, release_namespace: str, namespace: str
+) -> None:
+    ns = release_namespace
+    helm("install", "raykopf", str(CHART), "-n", ns, "--set", "replicas=2")
+    pods = wait_operators_ready(kubectl, ns, 2)
+    for pod in pods:
+        assert pod["spec"]["serviceAccountName"] == "raykopf-operator"
+        assert pod["spec"]["containers"][0]["image"] == "raykopf/operator:0.1.0"
+    wait_for(lambda: lease_holder(kubectl, ns) in {p["metadata"]["name"] for p in pods}, 30, "a leader")
+    leader = lease_holder(kubectl, ns)
+    standby = next(p["metadata"]["name"] for p in pods if p["metadata"]["name"] != leader)
+
+    # The sample RayJob, reconciled by the leader alone, with the chart's RBAC only.
+    kubectl("apply", "-n", namespace, "-f", str(RAYJOB))
+
+    def succeeded() -> dict[str, Any] | None:
+        status = kubectl.json("get", "rayjob", "rayjob-sample", "-n", namespace).get("status") or {}
+        return status if status.get("jobDeploymentStatus") == "Complete" else None
+
+    final = wait_for(succeeded, 300, "the sample RayJob to complete", interval=2)
+    assert final["jobStatus"] == "SUCCEEDED"
+    # Only the leader reconciles: the standby's own metrics count no reconcile at all.
+    by_name = {p["metadata"]["name"]: p["status"]["podIP"] for p in pods}
+    assert 'raykopf_reconcile_total{kind="RayJob",result="' in scrape_pod(by_name[leader])
+    assert "raykopf_reconcile_total{" not in scrape_pod(by_name[standby])
+    assert "Forbidden" not in log_of(kubectl, ns, leader)  # nothing it does is refused by the chart's RBAC
+
+    # Metrics with KubeRay's names.
+    text = wait_for(
+        lambda: (t := scrape(kubectl, ns)) and 'kuberay_job_info{name="rayjob-sample"' in t and t,
+        30,
+        "the RayJob's metrics",
+    )
+    assert (
+        f'kuberay_job_deployment_status{{deployment_status="Complete",name="rayjob-sample",namespace="{namespace}"'
+        in text
+    )
+    assert "raykopf_reconcile_total" in text
+
+    # A RayCluster that must outlive every operator change below.
+    kubectl("apply", "-n", namespace, "-f", str(RAYCLUSTER))
+    wait_cluster_ready(kubectl, namespace, "raycluster-sample")
+    uids = pod_uids(kubectl, namespace, "raycluster-sample")
+    assert len(uids) == 2
+
+    # Deleting the leader's Pod hands the Lease over within the lease duration (15 s); the new leader
+    # reconciles nothing twice: one cluster and one submitter ever created for the RayJob.
+    # (The standby or the Pod replacing the deleted one, whichever asks first once the Lease is released.)
+    kubectl("delete", "pod", leader, "-n", ns, "--wait=false")
+    started = time.monotonic()
+
+    def new_leader() -> str | None:
+        holder = lease_holder(kubectl, ns)
+        live = {p["metadata"]["name"] for p in operator_pods(kubectl, ns)}
+        return holder if holder != leader and holder in live else None
+
+    wait_for(new_leader, 20, "another operator Pod to take the Lease", interval=0.5)
+    handover = time.monotonic() - started
+    print(f"Lease handed over in {handover:.1f} s")
+    assert handover < 15
+    wait_operators_ready(kubectl, ns, 2)
+    listing = kubectl.json("get", "events.events.k8s.io", "-n", namespace)["items"]
+    created = [e["reason"] for e in listing if e["regarding"]["name"] == "rayjob-sample"]
+    assert created.count("CreatedRayCluster") == 1
+    assert created.count("CreatedRayJobSubmitter") == 1
+    assert (
+        kubectl.json("get", "rayjob", "rayjob-sample", "-n", namespace)["status"]["jobStatus"] == "SUCCEEDED"
+    )
+
+    # helm upgrade changes a value; running clusters are not disturbed.
+    helm("upgrade", "raykopf", str(CHART), "-n", ns, "--set", "replicas=1", "--set", "reconcileConcurrency=4")
+    (pod,) = wait_operators_ready(kubectl, ns, 1)
+    assert "--reconcile-concurrency=4" in pod["spec"]["containers"][0]["args"]
+    wait_for(lambda: lease_holder(kubectl, ns) == pod["metadata"]["name"], 30, "the upgraded Pod to lead")
+    assert wait_cluster_ready(kubectl, namespace, "raycluster-sample")["status"]["readyWorkerReplicas"] == 1
+    assert pod_uids(kubectl, namespace, "raycluster-sample") == uids
+
+    # helm uninstall removes the operator and leaves users' objects and their Pods alone.
+    helm("uninstall", "raykopf", "-n", ns, "--wait")
+    wait_for(lambda: not operator_pods(kubectl, ns), 60, "the operator Pods to go")
+    assert kubectl("get", "deployment", "-n", ns, "-o", "name").strip() == ""
+    assert pod_uids(kubectl, namespace, "raycluster-sample") == uids
+    assert (
+        kubectl.json("get", "raycluster", "raycluster-sample", "-n", namespace)["status"]["state"] == "ready"
+    )
+    assert kubectl("get", "crd", "rayclusters.ray.io", "-o", "name").strip()
+
+
+def test_single_namespace_install_ignores_other_namespaces(
+    kubectl: Kubectl, helm: Helm, release_namespace: str, namespace: str
+) -> None:
+    ns = release_namespace
+    other = f"{namespace}-other"
+    create_namespace(kubectl, other)
+    try:
+        helm(
+            "install", "raykopf", str(CHART), "-n", ns,
+            "--set", "singleNamespaceInstall=true", "--set", f"watchNamespace={{{namespace}}}",
+        )  # fmt: skip
+        wait_operators_ready(kubectl, ns, 1)
+        account = f"system:serviceaccount:{ns}:raykopf-operator"
+        assert kubectl("auth", "can-i", "create", "pods", "-n", namespace, f"--as={account}").strip() == "yes"
+        assert (
+            kubectl("auth", "can-i", "create", "pods", "-n", other, f"--as={account}", check=False).strip()
+            == "no"
+        )
+        assert kubectl("auth", "can-i", "list", "pods", "-A", f"--as={account}", check=False).strip() == "no"
+        for target in (namespace, other):
+            kubectl("apply", "-n", target, "-f", str(RAYCLUSTER))
+        wait_cluster_ready(kubectl, namespace, "raycluster-sample")
+        ignored = kubectl.json("get", "raycluster", "raycluster-sample", "-n", other)
+        assert not ignored.get("status")
+        assert kubectl("get", "pods", "-n", other, "-o", "name").strip() == ""
+        helm("uninstall", "raykopf", "-n", ns, "--wait")
+    finally:
+        kubectl("delete", "namespace", other, "--wait=false", check=False)
+
+
+def test_kubectl_apply_k_gives_the_same_working_operator(
+    kubectl: Kubectl, namespace: str, no_host_operator: None
+) -> None:
+    kubectl("apply", "-k", str(ROOT / "manifests"))
+    try:
+        wait_operators_ready(kubectl, "raykopf-system", 1)
+        kubectl("apply", "-n", namespace, "-f", str(RAYCLUSTER))
+        cluster = wait_cluster_ready(kubectl, namespace, "raycluster-sample")
+        assert cluster["status"]["readyWorkerReplicas"] == 1
+        text = wait_for(lambda: scrape(kubectl, "raykopf-system"), 30, "the metrics endpoint")
+        assert (
+            f'kuberay_cluster_info{{name="raycluster-sample",namespace="{namespace}",owner_kind="None"'
+            in text
+        )
+        assert (
+            f'kuberay_cluster_condition_provisioned{{condition="true",name="raycluster-sample",namespace="{namespace}"'
+            in text
+        )
+    finally:
+        # The operator goes; the CRDs stay (deleting them would delete every user's objects).
+        kubectl(
+            "delete", "-f", str(ROOT / "manifests" / "install" / "operator.yaml"), "--wait=true", check=False
+        )
+        kubectl(
+            "delete", "namespace", "raykopf-system", "--wait=true", "--timeout=120s", check=False, timeout=150
+        )
+    assert (
+        json.loads(kubectl("get", "crd", "rayjobs.ray.io", "-o", "json"))["metadata"]["name"]
+        == "rayjobs.ray.io"
+    )
+    assert len(pod_uids(kubectl, namespace, "raycluster-sample")) == 2  # users' clusters stay
