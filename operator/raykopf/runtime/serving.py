@@ -22,7 +22,7 @@ from prometheus_client.registry import Collector
 from raykopf.k8s.store import LatestStore
 from raykopf.reconcile.metrics import HELP, Sample, cluster_samples, job_samples, service_samples
 
-disable_created_metrics()  # no `_created` series: counters as controller-runtime's, nothing more
+disable_created_metrics()  # type: ignore[no-untyped-call]  # no `_created` series: counters as controller-runtime's, nothing more
 
 
 @dataclass
