@@ -1,0 +1,38 @@
+"""The two images come from one Dockerfile: the operator non-root with no build tools, the Ray runtime
+from the very requirements file the local node agent's runtime environment is built from."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from raykopf.local.runtime_env import requirements_text
+
+
+def stages(repo_root: Path) -> dict[str, list[str]]:
+    result: dict[str, list[str]] = {}
+    current = ""
+    for line in (repo_root / "Dockerfile").read_text().splitlines():
+        if line.startswith("FROM "):
+            current = line.split(" AS ")[-1].strip()
+            result[current] = []
+        elif current and line.strip() and not line.startswith("#"):
+            result[current].append(line.strip())
+    return result
+
+
+def test_the_operator_image_runs_as_a_numeric_non_root_user_without_build_tools(repo_root: Path) -> None:
+    operator = stages(repo_root)["operator"]
+    assert "USER 65532:65532" in operator
+    assert 'ENTRYPOINT ["raykopf"]' in operator
+    text = "\n".join(operator)
+    for tool in ("gcc", "build-essential", "apt-get install"):
+        assert tool not in text
+    assert "PYTHONDONTWRITEBYTECODE=1" in text  # nothing written next to the code: read-only root works
+
+
+def test_the_runtime_image_installs_the_agents_pinned_requirements(repo_root: Path) -> None:
+    runtime = "\n".join(stages(repo_root)["runtime"])
+    assert "COPY operator/raykopf/local/ray-runtime.txt" in runtime
+    assert "pip install --no-cache-dir -r /tmp/ray-runtime.txt" in runtime
+    assert (repo_root / "operator/raykopf/local/ray-runtime.txt").read_text() == requirements_text()
+    assert "ray[default,serve]==2.60.0" in requirements_text()
