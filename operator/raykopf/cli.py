@@ -138,6 +138,11 @@ def _bool(text: str) -> bool:
     raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
 
 
+def _bool_flag(parser: argparse.ArgumentParser, name: str, default: bool, help: str) -> None:
+    """Go-style boolean flag: `--name`, `--name=true` or `--name=false`."""
+    parser.add_argument(name, type=_bool, nargs="?", const=True, default=default, metavar="BOOL", help=help)
+
+
 def _add_run_flags(run: argparse.ArgumentParser) -> None:
     run.add_argument(
         "--kubeconfig",
@@ -154,28 +159,22 @@ def _add_run_flags(run: argparse.ArgumentParser) -> None:
     run.add_argument(
         "--reconcile-concurrency", type=int, default=10, help="keys reconciled at once per kind (default 10)"
     )
-    run.add_argument(
+    _bool_flag(
+        run,
         "--enable-leader-election",
-        type=_bool,
-        nargs="?",
-        const=True,
-        default=True,
-        metavar="BOOL",
-        help="lead through the Lease ray-operator-leader so that one replica reconciles (default true)",
+        True,
+        "lead through the Lease ray-operator-leader so that one replica reconciles (default true)",
     )
     run.add_argument(
         "--leader-election-namespace",
         default="",
         help="namespace of the Lease (default: the operator Pod's namespace, or `default` outside a cluster)",
     )
-    run.add_argument(
+    _bool_flag(
+        run,
         "--enable-metrics",
-        type=_bool,
-        nargs="?",
-        const=True,
-        default=False,
-        metavar="BOOL",
-        help="serve Prometheus metrics on --metrics-addr (default false, as KubeRay; the Helm chart sets it)",
+        False,
+        "serve Prometheus metrics on --metrics-addr (default false, as KubeRay; the Helm chart sets it)",
     )
     run.add_argument("--metrics-addr", default=":8080", help="metrics address (default :8080)")
     run.add_argument(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
-import ssl
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -16,6 +15,7 @@ from aiohttp import web
 
 from raykopf.k8s import client as client_module
 from raykopf.k8s.client import ApiError, KubeClient, RateLimit
+from tests.unit.k8s.server import client_for
 
 BIG_LIST = {
     "metadata": {"resourceVersion": "7"},
@@ -68,17 +68,8 @@ async def serve() -> AsyncIterator[KubeClient]:
     app.router.add_get("/api/v1/missing", missing)
     app.router.add_get("/whoami", whoami)
     app.router.add_patch("/api/v1/conflict", conflict)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    client = KubeClient(f"http://127.0.0.1:{port}/", ssl.create_default_context())
-    try:
+    async for client in client_for(app):
         yield client
-    finally:
-        await client.close()
-        await runner.cleanup()
 
 
 def run(check: Any, **options: Any) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import ssl
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -12,6 +11,7 @@ from aiohttp import web
 
 from raykopf.k8s.client import KubeClient
 from raykopf.k8s.leader import LeaderElector, LostLeadership
+from tests.unit.k8s.server import client_for
 
 PATH = "/apis/coordination.k8s.io/v1/namespaces/ops/leases"
 
@@ -56,17 +56,8 @@ async def serve(fake: FakeLeases) -> AsyncIterator[KubeClient]:
     app.router.add_get(f"{PATH}/ray-operator-leader", fake.get)
     app.router.add_post(PATH, fake.create)
     app.router.add_put(f"{PATH}/ray-operator-leader", fake.replace)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    client = KubeClient(f"http://127.0.0.1:{port}", ssl.create_default_context())
-    try:
+    async for client in client_for(app):
         yield client
-    finally:
-        await client.close()
-        await runner.cleanup()
 
 
 def elector(client: KubeClient, identity: str) -> LeaderElector:
