@@ -25,7 +25,7 @@ from raykopf.controller.invalid import InvalidReports
 from raykopf.k8s.client import ApiError, KubeClient
 from raykopf.k8s.objects import item
 from raykopf.k8s.raycluster import ClusterIO
-from raykopf.k8s.store import LatestStore, current
+from raykopf.k8s.store import LatestStore, current, set_finalizer
 from raykopf.reconcile import gcs_ft
 from raykopf.reconcile.plan import Plan
 from raykopf.reconcile.raycluster import plan_pods
@@ -149,14 +149,9 @@ class RayClusterReconciler:
         return step.requeue_after
 
     async def _set_finalizer(self, raw: dict[str, Any], *, present: bool) -> None:
-        """Add or remove only our finalizer; the resourceVersion makes a concurrent change a 409 (retried)."""
-        meta = raw["metadata"]
-        finalizers = [f for f in meta.get("finalizers") or [] if f != c.GCS_FT_REDIS_CLEANUP_FINALIZER]
-        if present:
-            finalizers.append(c.GCS_FT_REDIS_CLEANUP_FINALIZER)
-        patch = {"metadata": {"finalizers": finalizers, "resourceVersion": meta.get("resourceVersion")}}
-        updated = await self.client.merge_patch(item("RayCluster", meta["namespace"], meta["name"]), patch)
-        self.bodies.put(updated)
+        await set_finalizer(
+            self.bodies, self.client, "RayCluster", raw, c.GCS_FT_REDIS_CLEANUP_FINALIZER, present=present
+        )
 
     async def _ensure_children(self, cluster: RayCluster, raw: dict[str, Any]) -> None:
         if cluster.spec.enable_in_tree_autoscaling:

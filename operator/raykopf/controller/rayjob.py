@@ -18,7 +18,7 @@ from raykopf.k8s.dashboard import JobTracker
 from raykopf.k8s.events import EventRecorder
 from raykopf.k8s.informer import Informer
 from raykopf.k8s.objects import item, path_of
-from raykopf.k8s.store import LatestStore, current
+from raykopf.k8s.store import LatestStore, current, set_finalizer
 from raykopf.reconcile import rayjob as machine
 from raykopf.validation import Problem
 
@@ -95,8 +95,9 @@ class RayJobReconciler:
     async def _execute(self, key: Key, raw: dict[str, Any], step: machine.Step) -> None:
         namespace, name = key
         if step.add_finalizer:
-            finalizers = [*(raw["metadata"].get("finalizers") or []), machine.FINALIZER]
-            raw = await self._patch_meta(raw, {"finalizers": finalizers})
+            raw = await set_finalizer(
+                self.bodies, self.client, "RayJob", raw, machine.FINALIZER, present=True
+            )
         for body in step.create:
             await self._create(raw, body)
         for kind, child in step.delete:
@@ -166,14 +167,6 @@ class RayJobReconciler:
             await self.client.merge_patch(item("RayCluster", namespace, cluster_name), patch)
         )
 
-    async def _patch_meta(self, raw: dict[str, Any], meta: dict[str, Any]) -> dict[str, Any]:
-        patch = {"metadata": {**meta, "resourceVersion": raw["metadata"]["resourceVersion"]}}
-        updated = await self.client.merge_patch(
-            item("RayJob", raw["metadata"]["namespace"], raw["metadata"]["name"]), patch
-        )
-        self.bodies.put(updated)
-        return updated
-
     async def _finalize(self, key: Key, raw: dict[str, Any]) -> None:
         """Stop a Ray job that is still running, then let garbage collection take the children."""
         self.tracker.untrack(key)
@@ -187,8 +180,7 @@ class RayJobReconciler:
                 log.info("stopped Ray job", extra={"object": f"{key[0]}/{key[1]}", "job": job_id})
             except TimeoutError:
                 log.warning("could not stop Ray job", extra={"object": f"{key[0]}/{key[1]}", "job": job_id})
-        finalizers = [f for f in raw["metadata"].get("finalizers") or [] if f != machine.FINALIZER]
-        await self._patch_meta(raw, {"finalizers": finalizers})
+        await set_finalizer(self.bodies, self.client, "RayJob", raw, machine.FINALIZER, present=False)
 
     async def _invalid(self, key: Key, raw: dict[str, Any], errors: list[Problem]) -> None:
         message = self.invalid.report(key, raw, "RayJob", errors)

@@ -19,7 +19,7 @@ from raykopf.k8s.events import EventRecorder
 from raykopf.k8s.informer import Informer
 from raykopf.k8s.objects import item, path_of
 from raykopf.k8s.serve import ServeTracker, Target
-from raykopf.k8s.store import LatestStore, current
+from raykopf.k8s.store import LatestStore, current, set_finalizer
 from raykopf.reconcile import pods as podstate
 from raykopf.reconcile import rayservice as planner
 
@@ -79,8 +79,8 @@ class RayServiceReconciler:
             await self._delete_clusters(raw, step)
             if step.remove_finalizer:
                 self._forget(key)
-                await self._set_finalizers(
-                    raw, [f for f in raw["metadata"].get("finalizers") or [] if f != planner.FINALIZER]
+                await set_finalizer(
+                    self.bodies, self.client, "RayService", raw, planner.FINALIZER, present=False
                 )
             return step.requeue_after
         errors = self.invalid.errors(key, raw)
@@ -136,8 +136,8 @@ class RayServiceReconciler:
     ) -> None:
         namespace, _ = key
         if step.add_finalizer:
-            raw = await self._set_finalizers(
-                raw, [*(raw["metadata"].get("finalizers") or []), planner.FINALIZER]
+            raw = await set_finalizer(
+                self.bodies, self.client, "RayService", raw, planner.FINALIZER, present=True
             )
         for body in step.create:
             try:
@@ -261,13 +261,6 @@ class RayServiceReconciler:
         namespace = raw["metadata"]["namespace"]
         for kind, name in step.delete:
             await self.client.delete(item(kind, namespace, name), body={"propagationPolicy": "Background"})
-
-    async def _set_finalizers(self, raw: dict[str, Any], finalizers: list[str]) -> dict[str, Any]:
-        meta = raw["metadata"]
-        patch = {"metadata": {"finalizers": finalizers, "resourceVersion": meta["resourceVersion"]}}
-        updated = await self.client.merge_patch(item("RayService", meta["namespace"], meta["name"]), patch)
-        self.bodies.put(updated)
-        return updated
 
     async def _write_status(self, raw: dict[str, Any], status: dict[str, Any]) -> None:
         previous: dict[str, Any] = raw.get("status") or {}

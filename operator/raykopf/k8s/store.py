@@ -70,3 +70,18 @@ async def current(
         else:
             store.put(raw)
     return raw
+
+
+async def set_finalizer(
+    store: LatestStore, client: KubeClient, kind: str, raw: dict[str, Any], finalizer: str, *, present: bool
+) -> dict[str, Any]:
+    """Add or remove only `finalizer`, keeping everyone else's; the resourceVersion turns a concurrent
+    change into a 409 (the key is retried) instead of dropping another controller's finalizer."""
+    meta = raw["metadata"]
+    finalizers = [f for f in meta.get("finalizers") or [] if f != finalizer]
+    if present:
+        finalizers.append(finalizer)
+    patch = {"metadata": {"finalizers": finalizers, "resourceVersion": meta.get("resourceVersion")}}
+    updated = await client.merge_patch(item(kind, meta["namespace"], meta["name"]), patch)
+    store.put(updated)
+    return updated
