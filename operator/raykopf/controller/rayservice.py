@@ -96,11 +96,10 @@ class RayServiceReconciler:
     async def _observe(self, key: Key) -> planner.ServiceWorld:
         namespace, name = key
         clusters = {}
-        for ns, cluster in list(self.rayclusters):
-            if ns == namespace and self.owner_of(ns, cluster) == key:
-                body = self.rayclusters.get(ns, cluster)
-                if body is not None:
-                    clusters[cluster] = body
+        for cluster in self.rayclusters.names_in(namespace):
+            body = self.rayclusters.get(namespace, cluster)
+            if body is not None and self.owner_of(namespace, cluster) == key:
+                clusters[cluster] = body
         heads = {}
         for cluster in clusters:
             head = next(

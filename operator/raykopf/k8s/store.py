@@ -24,6 +24,7 @@ class LatestStore:
     def __init__(self) -> None:
         self._objects: dict[Key, dict[str, Any]] = {}
         self._stored_at: dict[Key, float] = {}
+        self._names: dict[str, set[str]] = {}  # namespace -> names, so one namespace is no full scan
 
     def put(self, obj: dict[str, Any]) -> bool:
         """Keep `obj` unless a newer version is held; return whether it was kept."""
@@ -34,6 +35,7 @@ class LatestStore:
             return False
         self._objects[key] = obj
         self._stored_at[key] = time.monotonic()
+        self._names.setdefault(key[0], set()).add(key[1])
         return True
 
     def get(self, namespace: str, name: str) -> dict[str, Any] | None:
@@ -49,7 +51,11 @@ class LatestStore:
 
     def pop(self, namespace: str, name: str) -> dict[str, Any] | None:
         self._stored_at.pop((namespace, name), None)
+        self._names.get(namespace, set()).discard(name)
         return self._objects.pop((namespace, name), None)
+
+    def names_in(self, namespace: str) -> list[str]:
+        return sorted(self._names.get(namespace, ()))
 
     def __iter__(self) -> Iterator[Key]:
         return iter(list(self._objects))
