@@ -5,6 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+MIN_REQUEUE_SECONDS = 0.5
+
+
+def sooner(current: float | None, seconds: float) -> float:
+    """The earlier of two requeue delays (never below half a second: no hot loop)."""
+    seconds = max(seconds, MIN_REQUEUE_SECONDS)
+    return seconds if current is None else min(current, seconds)
+
 
 @dataclass(frozen=True)
 class Create:

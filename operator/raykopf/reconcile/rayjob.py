@@ -15,7 +15,7 @@ from raykopf.builders import rayjob as build
 from raykopf.builders.service import dashboard_url
 from raykopf.config import OperatorConfig
 from raykopf.reconcile import pods as podstate
-from raykopf.reconcile.plan import Event
+from raykopf.reconcile.plan import Event, sooner
 from raykopf.reconcile.raycluster import random_suffix
 
 NEW = ""
@@ -153,9 +153,7 @@ class _Machine:
             self.event(kind, reason or state, text[:1024])
 
     def later(self, seconds: float) -> None:
-        seconds = max(seconds, 0.5)
-        current = self.step.requeue_after
-        self.step.requeue_after = seconds if current is None else min(current, seconds)
+        self.step.requeue_after = sooner(self.step.requeue_after, seconds)
 
     @property
     def selector_cluster(self) -> str | None:

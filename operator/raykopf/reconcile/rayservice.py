@@ -17,7 +17,7 @@ from raykopf.builders import rayservice as build
 from raykopf.config import OperatorConfig
 from raykopf.reconcile import pods as podstate
 from raykopf.reconcile.hashing import rayservice_hash
-from raykopf.reconcile.plan import Event
+from raykopf.reconcile.plan import Event, sooner
 from raykopf.reconcile.raycluster import random_suffix
 from raykopf.validation.names import parse_go_duration
 
@@ -78,8 +78,7 @@ class ServiceStep:
     requeue_after: float | None = None
 
     def later(self, seconds: float) -> None:
-        seconds = max(seconds, 0.5)
-        self.requeue_after = seconds if self.requeue_after is None else min(self.requeue_after, seconds)
+        self.requeue_after = sooner(self.requeue_after, seconds)
 
 
 def _iso(moment: datetime.datetime) -> str:
