@@ -57,3 +57,18 @@ def test_a_mount_point_at_the_root_is_recorded_for_removal(tmp_path: Path) -> No
 def test_an_undeclared_volume_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(MountError, match="not defined"):
         script(box(tmp_path), {"name": "c", "volumeMounts": [{"name": "nope", "mountPath": "/x"}]}, "p", None)
+
+
+def test_kept_host_paths_under_tmp_stay_visible_through_the_private_tmp(tmp_path: Path) -> None:
+    sandbox = box(tmp_path)
+    private = sandbox.container_dir("op") / "tmp"
+    keep = (Path("/tmp/ci/main/.venv"), Path("/tmp/ci/main/operator"), Path("/opt/elsewhere"))
+    text, _ = script(sandbox, {"name": "op"}, "operator-0", None, keep=keep)
+    assert text.splitlines()[2:6] == [
+        f"mount --bind /tmp/ci/main/.venv {private / 'ci/main/.venv'}",
+        f"mount --bind /tmp/ci/main/operator {private / 'ci/main/operator'}",
+        f"mount --rbind {private} /tmp",  # recursive: the two binds come along
+        f"mount --bind {sandbox.shm} /dev/shm",
+    ]
+    assert (private / "ci/main/.venv").is_dir()
+    assert "/opt/elsewhere" not in text  # outside /tmp: visible anyway

@@ -52,12 +52,19 @@ def _existing_ancestor(path: str) -> str:
 
 
 def script(
-    sandbox: Sandbox, container: dict[str, Any], hostname: str, working_dir: str | None
+    sandbox: Sandbox,
+    container: dict[str, Any],
+    hostname: str,
+    working_dir: str | None,
+    keep: tuple[Path, ...] = (),
 ) -> tuple[str, list[str]]:
-    """The launcher's text and the host directories it had to create (removed at teardown)."""
+    """The launcher's text and the host directories it had to create (removed at teardown). `keep`:
+    host directories under /tmp that stay visible through the private /tmp (the project's own
+    environment when the repository itself lives under /tmp)."""
     base = sandbox.container_dir(container["name"])
     (base / "tmp").mkdir(parents=True, exist_ok=True)
     (base / "tmp").chmod(0o1777)
+    kept = [path for path in keep if path.is_relative_to("/tmp") and path != Path("/tmp")]
     mounts = container_mounts(sandbox, container)
     targets = [m.target for m in mounts] + ([working_dir] if working_dir else [])
     overlays: dict[str, Path] = {}
@@ -70,10 +77,13 @@ def script(
             created_on_host.append(os.path.normpath(target))
         elif ancestor not in overlays and not any(ancestor.startswith(o + "/") for o in overlays):
             overlays[ancestor] = base / "overlays" / str(len(overlays))
-    lines = [
-        "set -eu",
-        f"hostname {shlex.quote(hostname)}",
-        f"mount --bind {shlex.quote(str(base / 'tmp'))} /tmp",
+    lines = ["set -eu", f"hostname {shlex.quote(hostname)}"]
+    for path in kept:  # bound into the private /tmp while the host's /tmp is still in view
+        inside = base / "tmp" / path.relative_to("/tmp")
+        inside.mkdir(parents=True, exist_ok=True)
+        lines.append(f"mount --bind {shlex.quote(str(path))} {shlex.quote(str(inside))}")
+    lines += [
+        f"mount --{'rbind' if kept else 'bind'} {shlex.quote(str(base / 'tmp'))} /tmp",
         f"mount --bind {shlex.quote(str(sandbox.shm))} /dev/shm",
     ]
     for lower, folder in sorted(overlays.items(), key=lambda kv: len(kv[0])):

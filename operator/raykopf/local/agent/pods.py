@@ -14,6 +14,7 @@ from typing import Any
 
 import aiohttp
 
+import raykopf
 from raykopf.local import settings
 from raykopf.local.agent import launcher, sandbox
 from raykopf.local.agent.containers import (
@@ -64,6 +65,13 @@ class PodEnvironment:
         self.sources = sources
         self.service_env = service_env
 
+    def keep_for(self, image: str) -> tuple[Path, ...]:
+        """The project's environment and source stay visible to the operator image's containers even
+        when the repository is under /tmp (which every container gets a private copy of)."""
+        if image_repository(image).endswith(OPERATOR_IMAGE):
+            return (Path(sys.prefix), Path(raykopf.__file__).resolve().parents[1])
+        return ()
+
     def path_for(self, image: str) -> str:
         """Images are not pulled: the operator's image runs from the project's environment, every other
         image from the Ray runtime environment (as if it were the image's own Python)."""
@@ -105,7 +113,13 @@ class ContainerRun:
         }
         self.env = container_env(worker.pod, self.spec, sources, base=base)
         argv = command_line(self.spec, self.env)
-        text, created = launcher.script(worker.box, self.spec, worker.hostname, self.spec.get("workingDir"))
+        text, created = launcher.script(
+            worker.box,
+            self.spec,
+            worker.hostname,
+            self.spec.get("workingDir"),
+            keep=worker.env.keep_for(self.spec.get("image") or ""),
+        )
         if created:
             with (worker.box.directory / "created-paths").open("a") as out:
                 out.write("\n".join(created) + "\n")
