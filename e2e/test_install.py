@@ -70,7 +70,12 @@ def wait_operators_ready(kubectl: Kubectl, namespace: str, count: int) -> list[d
         pods = operator_pods(kubectl, namespace)
         return pods if len(pods) == count and all(ready(p) for p in pods) else None
 
-    result: list[dict[str, Any]] = wait_for(all_ready, 120, f"{count} ready operator Pod(s)", interval=1)
+    try:
+        result: list[dict[str, Any]] = wait_for(all_ready, 120, f"{count} ready operator Pod(s)", interval=1)
+    except AssertionError as error:
+        pods = kubectl("describe", "pods", "-n", namespace, "-l", SELECTOR, check=False)
+        logs = kubectl("logs", "-n", namespace, "-l", SELECTOR, "--tail=30", check=False)
+        raise AssertionError(f"{error}\n{pods[-3000:]}\n{logs[-3000:]}") from None
     return result
 
 
