@@ -127,6 +127,9 @@ def _run_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         asyncio.run(run(options, config))
     except LostLeadership:
         return 1  # as controller-runtime: exit, and come back as a standby
+    except RuntimeError as error:  # no cluster to talk to
+        print(f"raykopf run: error: {error}", file=err)
+        return 1
     return 0
 
 

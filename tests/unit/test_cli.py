@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 from raykopf.cli import main
@@ -111,3 +112,12 @@ def test_run_flags_default_to_kuberays() -> None:
     args = build_parser().parse_args(["run", "--enable-leader-election=false", "--enable-metrics"])
     assert args.enable_leader_election is False
     assert args.enable_metrics is True
+
+
+def test_run_without_any_cluster_says_what_to_pass(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("KUBECONFIG", raising=False)
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    err = io.StringIO()
+    assert main(["run", "--health-probe-bind-address=0"], out=io.StringIO(), err=err) == 1
+    assert "pass --kubeconfig" in err.getvalue()

@@ -96,8 +96,10 @@ async def run(
     for number in (signal.SIGTERM, signal.SIGINT):  # kopf installs its own once it starts
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(number, stop_flag.set)
-    runners = [await serve(health_routes(readiness), options.health_addr)] if options.health_addr else []
-    if options.enable_metrics and options.metrics_addr:
+    runners = []
+    if options.health_addr not in ("", "0"):  # "0" turns an endpoint off, as in controller-runtime
+        runners.append(await serve(health_routes(readiness), options.health_addr))
+    if options.enable_metrics and options.metrics_addr not in ("", "0"):
         runners.append(await serve(metrics_routes(metrics), options.metrics_addr))
     elector = None
     if options.leader_election:
