@@ -104,7 +104,9 @@ async def run(
     elector = None
     if options.leader_election:
         identity = f"{pod_name()}_{uuid.uuid4()}"
-        elector = LeaderElector(client, lease_namespace(options), identity)
+        # Its own client, as controller-runtime's: renewals never queue behind a burst of Pod creates
+        # in the rate limiter (a late renewal would cost the Lease).
+        elector = LeaderElector(kube_client(options.kubeconfig), lease_namespace(options), identity)
     try:
         if elector is not None:
             readiness.state = "standby"
@@ -116,6 +118,7 @@ async def run(
         readiness.state = "stopping"
         if elector is not None:
             await elector.release()
+            await elector.client.close()
         for runner in runners:
             await runner.cleanup()
         await client.close()
