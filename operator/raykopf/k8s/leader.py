@@ -9,6 +9,8 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+import aiohttp
+
 from raykopf.k8s.client import ApiError, KubeClient
 from raykopf.reconcile.lease import LeaseStep, Observed, next_step, released
 
@@ -81,7 +83,7 @@ class LeaderElector:
             if current is not None and spec is not None:
                 await self.client.request("PUT", self.path, body={**current, "spec": spec})
                 log.info("released the leader Lease", extra={"lease": self.name})
-        except (TimeoutError, ApiError, OSError) as error:
+        except (TimeoutError, ApiError, OSError, aiohttp.ClientError) as error:
             log.warning("could not release the leader Lease", extra={"error": str(error)})
 
     async def _try(self) -> bool:
@@ -110,7 +112,7 @@ class LeaderElector:
             else:
                 await self.client.request("PUT", self.path, body=body)
             return True
-        except (TimeoutError, ApiError, OSError) as error:
+        except (TimeoutError, ApiError, OSError, aiohttp.ClientError) as error:
             if not (isinstance(error, ApiError) and error.status == 409):
                 log.warning("leader Lease request failed", extra={"lease": self.name, "error": str(error)})
             return False
