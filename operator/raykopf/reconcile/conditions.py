@@ -8,14 +8,14 @@ from typing import Any
 def set_condition(
     conditions: list[dict[str, Any]],
     kind: str,
-    status: bool,
+    status: bool | str,
     reason: str,
     message: str,
     now: str,
     generation: int | None = None,
 ) -> None:
-    value = "True" if status else "False"
-    current = next((cond for cond in conditions if cond.get("type") == kind), None)
+    value = status if isinstance(status, str) else ("True" if status else "False")  # or "Unknown"
+    current = find(conditions, kind)
     fresh: dict[str, Any] = {
         "type": kind,
         "status": value,
@@ -32,6 +32,10 @@ def set_condition(
         fresh["lastTransitionTime"] = current.get("lastTransitionTime", now)
     current.clear()
     current.update(fresh)
+
+
+def find(conditions: list[dict[str, Any]], kind: str) -> dict[str, Any] | None:
+    return next((cond for cond in conditions if cond.get("type") == kind), None)
 
 
 def is_true(conditions: list[dict[str, Any]], kind: str) -> bool:

@@ -19,6 +19,7 @@ from raykopf.builders.pod import is_ft_enabled
 from raykopf.config import OperatorConfig
 from raykopf.reconcile import pods as podstate
 from raykopf.reconcile.plan import Delete, Event
+from raykopf.reconcile.times import parse
 
 WAIT_FOR_HEAD = 10.0
 WAIT_FOR_JOB = 2.0
@@ -53,8 +54,8 @@ def _timeout(cluster: RayCluster) -> int:
 
 
 def _age(timestamp: str, now: datetime.datetime) -> float:
-    started = datetime.datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
-    return (now - started).total_seconds()
+    started = parse(timestamp)
+    return 0.0 if started is None else (now - started).total_seconds()
 
 
 def job_finished(job: dict[str, Any]) -> str | None:

@@ -6,10 +6,11 @@ objects at scrape time gives the same series and can never leave a deleted objec
 
 from __future__ import annotations
 
-import datetime
 from typing import Any
 
 from raykopf import constants as c
+from raykopf.reconcile.conditions import find, is_true
+from raykopf.reconcile.times import parse
 
 Sample = tuple[str, dict[str, str], float]
 
@@ -19,25 +20,12 @@ def _identity(body: dict[str, Any]) -> dict[str, str]:
     return {"name": meta["name"], "namespace": meta["namespace"], "uid": meta.get("uid", "")}
 
 
-def _time(value: Any) -> datetime.datetime | None:
-    if not value:
-        return None
-    text = str(value).replace("Z", "+00:00")
-    try:
-        return datetime.datetime.fromisoformat(text)
-    except ValueError:
-        return None
-
-
-def _condition(body: dict[str, Any], kind: str) -> dict[str, Any] | None:
-    for condition in (body.get("status") or {}).get("conditions") or []:
-        if condition.get("type") == kind:
-            return dict(condition)
-    return None
+def _conditions(body: dict[str, Any]) -> list[dict[str, Any]]:
+    return list((body.get("status") or {}).get("conditions") or [])
 
 
 def _is_true(body: dict[str, Any], kind: str) -> str:
-    return "true" if (_condition(body, kind) or {}).get("status") == "True" else "false"
+    return "true" if is_true(_conditions(body), kind) else "false"
 
 
 def cluster_samples(body: dict[str, Any]) -> list[Sample]:
@@ -51,10 +39,10 @@ def cluster_samples(body: dict[str, Any]) -> list[Sample]:
             1.0,
         ),
     ]
-    provisioned = _condition(body, "RayClusterProvisioned")
-    created = _time(body["metadata"].get("creationTimestamp"))
+    provisioned = find(_conditions(body), "RayClusterProvisioned")
+    created = parse(body["metadata"].get("creationTimestamp"))
     if provisioned and provisioned.get("status") == "True" and created:
-        at = _time(provisioned.get("lastTransitionTime"))
+        at = parse(provisioned.get("lastTransitionTime"))
         if at:
             seconds = (at - created).total_seconds()
             samples.append(("kuberay_cluster_provisioned_duration_seconds", ids, max(0.0, seconds)))
@@ -69,7 +57,7 @@ def job_samples(body: dict[str, Any]) -> list[Sample]:
         ("kuberay_job_info", ids, 1.0),
         ("kuberay_job_deployment_status", {**ids, "deployment_status": deployment}, 1.0),
     ]
-    started, ended = _time(status.get("startTime")), _time(status.get("endTime"))
+    started, ended = parse(status.get("startTime")), parse(status.get("endTime"))
     if deployment in ("Complete", "Failed") and started and ended:
         labels = {**ids, "job_deployment_status": deployment, "retry_count": str(status.get("failed") or 0)}
         samples.append(("kuberay_job_execution_duration_seconds", labels, (ended - started).total_seconds()))

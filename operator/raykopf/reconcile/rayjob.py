@@ -17,6 +17,7 @@ from raykopf.config import OperatorConfig
 from raykopf.reconcile import pods as podstate
 from raykopf.reconcile.plan import Event, sooner
 from raykopf.reconcile.raycluster import random_suffix
+from raykopf.reconcile.times import iso, parse
 
 NEW = ""
 INITIALIZING = "Initializing"
@@ -82,20 +83,10 @@ class Step:
     requeue_after: float | None = None
 
 
-def _iso(moment: datetime.datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _parse(value: Any) -> datetime.datetime | None:
-    if not value:
-        return None
-    return datetime.datetime.strptime(str(value), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.UTC)
-
-
 def _from_ms(value: Any) -> str | None:
     if not value:
         return None
-    return _iso(datetime.datetime.fromtimestamp(int(value) / 1000, datetime.UTC))
+    return iso(datetime.datetime.fromtimestamp(int(value) / 1000, datetime.UTC))
 
 
 def _short(message: str) -> str:
@@ -142,7 +133,7 @@ class _Machine:
         if message is not None:
             self.status["message"] = message
         if state in (COMPLETE, FAILED):
-            self.status["endTime"] = _iso(self.world.now)
+            self.status["endTime"] = iso(self.world.now)
             counter = "succeeded" if state == COMPLETE else "failed"
             self.status[counter] = int(self.status.get(counter) or 0) + 1
         if previous != state:
@@ -193,7 +184,7 @@ class _Machine:
         return self.step
 
     def _deadline_passed(self) -> bool:
-        start = _parse(self.status.get("startTime"))
+        start = parse(self.status.get("startTime"))
         if start is None:
             return False
         elapsed = (self.world.now - start).total_seconds()
@@ -232,7 +223,7 @@ class _Machine:
             "" if self.mode == c.INTERACTIVE_MODE else f"{self.name}-{self.suffix()}"
         )
         self.status["rayClusterName"] = self.selector_cluster or f"{self.name}-{self.suffix()}"
-        self.status["startTime"] = _iso(self.world.now)
+        self.status["startTime"] = iso(self.world.now)
         self.status["jobStatus"] = ""
         for key in (
             "endTime",
@@ -348,7 +339,7 @@ class _Machine:
                 self.move(
                     FAILED,
                     "JobDeploymentStatusTransitionGracePeriodExceeded",
-                    f"The submitter finished at {_iso(finished_at)} but the Ray job is still "
+                    f"The submitter finished at {iso(finished_at)} but the Ray job is still "
                     f"{job_status or 'unknown'} after {int(SUBMITTER_GRACE.total_seconds())} s",
                 )
                 self.after_failure()
@@ -360,7 +351,7 @@ class _Machine:
 
     def _read_probe(self, probe: Probe) -> None:
         if probe.error is not None and probe.failing_since is not None:
-            self.status["jobStatusCheckFailureStartTime"] = _iso(probe.failing_since)
+            self.status["jobStatusCheckFailureStartTime"] = iso(probe.failing_since)
             timeout = self.config.rayjob_status_check_timeout_seconds
             failing = (self.world.now - probe.failing_since).total_seconds()
             if failing >= timeout:
@@ -384,7 +375,7 @@ class _Machine:
         self.status["rayJobInfo"] = {k: v for k, v in times.items() if v}
 
     def _terminal_for_too_long(self) -> bool:
-        end = _parse((self.status.get("rayJobInfo") or {}).get("endTime"))
+        end = parse((self.status.get("rayJobInfo") or {}).get("endTime"))
         grace = self.config.rayjob_deployment_status_transition_grace_period_seconds
         return end is not None and (self.world.now - end).total_seconds() > grace
 
@@ -397,7 +388,7 @@ class _Machine:
             for condition in (submitter.get("status") or {}).get("conditions") or []:
                 if condition.get("status") != "True":
                     continue
-                at = _parse(condition.get("lastTransitionTime")) or self.world.now
+                at = parse(condition.get("lastTransitionTime")) or self.world.now
                 if condition.get("type") == "Failed":
                     why = condition.get("message") or condition.get("reason") or "the submitter Job failed"
                     return at, f"The submitter Job {self.name} failed: {why}"
@@ -413,7 +404,7 @@ class _Machine:
                     continue
                 done = (container.get("state") or {}).get("terminated")
                 if done:
-                    at = _parse(done.get("finishedAt")) or self.world.now
+                    at = parse(done.get("finishedAt")) or self.world.now
                     code = done.get("exitCode")
                     if code != 0:
                         return at, f"The submitter container exited with code {code}"
@@ -477,7 +468,7 @@ class _Machine:
 
     # -- after the end -------------------------------------------------------------------------------
     def finished(self) -> None:
-        end = _parse(self.status.get("endTime")) or self.world.now
+        end = parse(self.status.get("endTime")) or self.world.now
         if self.selector_cluster:
             return
         strategy = self.job.spec.deletion_strategy

@@ -16,9 +16,11 @@ from raykopf.api.rayservice import RayService
 from raykopf.builders import rayservice as build
 from raykopf.config import OperatorConfig
 from raykopf.reconcile import pods as podstate
+from raykopf.reconcile.conditions import set_condition
 from raykopf.reconcile.hashing import rayservice_hash
 from raykopf.reconcile.plan import Event, sooner
 from raykopf.reconcile.raycluster import random_suffix
+from raykopf.reconcile.times import iso, parse
 from raykopf.validation.names import parse_go_duration
 
 FINALIZER = "ray.io/rayservice-finalizer"
@@ -81,10 +83,6 @@ class ServiceStep:
         self.requeue_after = sooner(self.requeue_after, seconds)
 
 
-def _iso(moment: datetime.datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def has_finalizer(raw: dict[str, Any]) -> bool:
     return FINALIZER in (raw.get("metadata", {}).get("finalizers") or [])
 
@@ -128,20 +126,8 @@ def _cluster_hash(cluster: dict[str, Any]) -> str | None:
 
 
 def _condition(status: dict[str, Any], kind: str, value: str, reason: str, message: str, now: str) -> None:
-    conditions = [x for x in status.get("conditions") or [] if x.get("type") != kind]
-    previous = next((x for x in status.get("conditions") or [] if x.get("type") == kind), None)
-    since = previous.get("lastTransitionTime", now) if previous and previous.get("status") == value else now
-    conditions.append(
-        {
-            "type": kind,
-            "status": value,
-            "reason": reason,
-            "message": message,
-            "lastTransitionTime": since,
-            "observedGeneration": status.get("observedGeneration"),
-        }
-    )
-    status["conditions"] = conditions
+    conditions = status.setdefault("conditions", [])
+    set_condition(conditions, kind, value, reason, message, now, status.get("observedGeneration"))
 
 
 class _Planner:
@@ -243,7 +229,7 @@ class _Planner:
 
     def suspend(self) -> bool:
         """Atomic, as for RayClusters: once Suspending, everything goes even if `suspend` is turned off."""
-        now = _iso(self.world.now)
+        now = iso(self.world.now)
         suspending = self._condition_reason("Suspending", "True") is not None
         if not (self.svc.spec.suspend or suspending):
             if self._condition_reason("Suspended", "True") is not None:
@@ -285,11 +271,7 @@ class _Planner:
             )
             or self.svc.metadata.creation_timestamp
         )
-        start = (
-            datetime.datetime.strptime(str(since), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.UTC)
-            if since
-            else None
-        )
+        start = parse(since)
         if seconds is None or start is None:
             return False
         left = (start + datetime.timedelta(seconds=seconds) - self.world.now).total_seconds()
@@ -300,7 +282,7 @@ class _Planner:
         self._remove_everything()
         for which in ("activeServiceStatus", "pendingServiceStatus"):
             self.status.pop(which, None)
-        _condition(self.status, "Ready", "False", "InitializingTimeout", message, _iso(self.world.now))
+        _condition(self.status, "Ready", "False", "InitializingTimeout", message, iso(self.world.now))
         self.step.events.append(Event("Warning", "RayServiceInitializingTimeout", message))
         return True
 
@@ -420,7 +402,7 @@ class _Planner:
                 self.step.serve_labels[podstate.name(head)] = wanted
 
     def conditions(self) -> None:
-        now = _iso(self.world.now)
+        now = iso(self.world.now)
         # What the serve Service's Endpoints hold: Ready `ray.io/serve=true` Pods of the cluster it selects.
         selector = ((self.world.serve_service or {}).get("spec") or {}).get("selector") or {}
         selected = self.step.point_services_at or selector.get(c.RAY_CLUSTER_LABEL)
@@ -481,7 +463,7 @@ def plan_rayservice(
 def validation_failed(raw: dict[str, Any], message: str, now: datetime.datetime) -> dict[str, Any]:
     status: dict[str, Any] = json.loads(json.dumps(raw.get("status") or {}))
     status["observedGeneration"] = raw["metadata"].get("generation")
-    _condition(status, "Ready", "False", "ValidationFailed", message, _iso(now))
+    _condition(status, "Ready", "False", "ValidationFailed", message, iso(now))
     status["serviceStatus"] = ""
     return status
 

@@ -121,8 +121,11 @@ def test_quantities(text: Any, value: float) -> None:
 
 
 def test_the_operator_image_runs_from_the_projects_environment() -> None:
-    from raykopf.local.agent.pods import image_repository
+    from raykopf.local.agent.pods import image_repository, is_operator_image
 
+    assert is_operator_image("raykopf/operator:0.1.0")
+    assert is_operator_image("registry:5000/raykopf/operator@sha256:abc")
+    assert not is_operator_image("rayproject/ray:2.60.0")
     assert image_repository("raykopf/operator:0.1.0") == "raykopf/operator"
     assert image_repository("registry:5000/raykopf/operator@sha256:abc") == "registry:5000/raykopf/operator"
     assert image_repository("rayproject/ray:2.60.0") == "rayproject/ray"

@@ -68,16 +68,14 @@ class PodEnvironment:
     def keep_for(self, image: str) -> tuple[Path, ...]:
         """The project's environment and source stay visible to the operator image's containers even
         when the repository is under /tmp (which every container gets a private copy of)."""
-        if image_repository(image).endswith(OPERATOR_IMAGE):
+        if is_operator_image(image):
             return (Path(sys.prefix), Path(raykopf.__file__).resolve().parents[1])
         return ()
 
     def path_for(self, image: str) -> str:
         """Images are not pulled: the operator's image runs from the project's environment, every other
         image from the Ray runtime environment (as if it were the image's own Python)."""
-        if image_repository(image).endswith(OPERATOR_IMAGE):
-            return self.project_path
-        return self.runtime_path
+        return self.project_path if is_operator_image(image) else self.runtime_path
 
 
 class ContainerRun:
@@ -498,6 +496,10 @@ def image_repository(image: str) -> str:
     slash = name.rfind("/")
     colon = name.rfind(":")
     return name[:colon] if colon > slash else name
+
+
+def is_operator_image(image: str) -> bool:
+    return image_repository(image).endswith(OPERATOR_IMAGE)
 
 
 def runtime_path(runtime_bin: Path) -> str:
