@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import threading
 import time
 import urllib.request
@@ -52,8 +53,10 @@ class Traffic(threading.Thread):
         super().__init__(daemon=True)
         self.url, self.stop, self.ok, self.failed, self.bodies = url, threading.Event(), 0, [], set()
         self.slowest, self.began = 0.0, time.monotonic()
+        self.routes = Routes(url.split("//")[1].split(":")[0], self.began, self.stop)
 
     def run(self) -> None:
+        self.routes.start()
         while not self.stop.is_set():
             started = time.monotonic()
             code, body = greet(self.url, timeout=30)
@@ -64,6 +67,35 @@ class Traffic(threading.Thread):
             else:
                 self.failed.append((code, body, f"sent {started - self.began:.1f} s after the start"))
             time.sleep(0.05)
+
+
+class Routes(threading.Thread):
+    """Where the node sends connections to the ClusterIP (its NAT rules), recorded whenever that changes:
+    printed with a failure, it says which Pods the failed requests went to."""
+
+    def __init__(self, cluster_ip: str, began: float, stop: threading.Event) -> None:
+        super().__init__(daemon=True)
+        self.cluster_ip, self.began, self.stop = cluster_ip, began, stop
+        self.timeline: list[tuple[float, list[str]]] = []
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            rules = subprocess.run(
+                ["iptables", "-w", "-t", "nat", "-S"], capture_output=True, text=True, check=False
+            ).stdout.splitlines()
+            targets = sorted(
+                r.split("--to-destination ")[1]
+                for r in rules
+                if f"-d {self.cluster_ip}/32" in r and "DNAT" in r
+            )
+            if not self.timeline or self.timeline[-1][1] != targets:
+                self.timeline.append((round(time.monotonic() - self.began, 2), targets))
+            time.sleep(0.05)
+
+
+def pod_addresses(kubectl: Kubectl, namespace: str) -> dict[str, str]:
+    pods = kubectl.json("get", "pods", "-n", namespace)["items"]
+    return {p["status"].get("podIP", "?"): p["metadata"]["name"] for p in pods}
 
 
 CLIENT = """
@@ -161,6 +193,7 @@ def test_rayservice_serves_updates_in_place_and_upgrades_without_a_failed_reques
         }
     ]
     kubectl("patch", "rayservice", NAME, "-n", namespace, "--type=json", "-p", json.dumps(patch))
+    addresses = pod_addresses(kubectl, namespace)
     wait_for(
         lambda: active(kubectl, namespace) not in ("", first),
         300,
@@ -168,6 +201,7 @@ def test_rayservice_serves_updates_in_place_and_upgrades_without_a_failed_reques
         interval=1,
     )
     second = active(kubectl, namespace)
+    addresses.update(pod_addresses(kubectl, namespace))
     wait_for(
         lambda: clusters(kubectl, namespace) == [second], 120, "the old cluster to be deleted", interval=1
     )
@@ -175,10 +209,24 @@ def test_rayservice_serves_updates_in_place_and_upgrades_without_a_failed_reques
     traffic.stop.set()
     traffic.join(10)
     print(
-        f"requests during the upgrade: {traffic.ok} ok, {len(traffic.failed)} failed, slowest {traffic.slowest:.2f} s"
+        f"requests during the upgrade: {traffic.ok} ok, {len(traffic.failed)} failed, slowest {traffic.slowest:.2f} s; "
+        f"routes (s, targets): {traffic.routes.timeline}"
     )
     assert traffic.ok > 50
-    assert traffic.failed == []
+    events = kubectl(
+        "get",
+        "events",
+        "-n",
+        namespace,
+        "--sort-by=.lastTimestamp",
+        "-o",
+        "custom-columns=TIME:.lastTimestamp,REASON:.reason,MESSAGE:.message",
+        check=False,
+    )
+    assert traffic.failed == [], (
+        f"routes to {cluster_ip}:8000 since the start (s, targets): {traffic.routes.timeline}\n"
+        f"pods: {addresses}\nevents:\n{events[-3000:]}"
+    )
     assert (
         kubectl.json("get", "service", f"{NAME}-serve-svc", "-n", namespace)["spec"]["clusterIP"]
         == cluster_ip

@@ -42,6 +42,8 @@ class RayServiceReconciler:
     config: OperatorConfig
     bodies: LatestStore = field(default_factory=LatestStore)
     deletion_due: dict[Key, dict[str, datetime.datetime]] = field(default_factory=dict)
+    labelled_at: dict[tuple[str, str], datetime.datetime] = field(default_factory=dict)
+    """(namespace, Pod) -> when this process labelled the Pod `ray.io/serve=true`."""
     invalid: InvalidReports = field(init=False)
 
     def __post_init__(self) -> None:
@@ -107,18 +109,19 @@ class RayServiceReconciler:
             )
             if head is not None:
                 heads[cluster] = head
+        now = _utcnow()
+        # A label older than the settle time no longer matters: forget it.
+        self.labelled_at = {
+            k: t for k, t in self.labelled_at.items() if (now - t).total_seconds() < planner.SETTLE_SECONDS
+        }
+        labelled = {pod: t for (ns, pod), t in self.labelled_at.items() if ns == namespace}
         serving = {
-            cluster: sum(
-                1
-                for p in self.pods.owned(namespace, cluster)
-                if (p["metadata"].get("labels") or {}).get(c.RAY_SERVE_LABEL) == "true"
-                and podstate.is_ready(p)
-            )
+            cluster: planner.serving_pods(self.pods.owned(namespace, cluster), now, labelled)
             for cluster in clusters
         }
         serve_service = self.services.get(namespace, f"{name}-serve-svc")
         return planner.ServiceWorld(
-            now=_utcnow(),
+            now=now,
             clusters=clusters,
             head_pods=heads,
             serve=self.tracker.probes(key),
@@ -127,7 +130,8 @@ class RayServiceReconciler:
             head_service=self.services.get(namespace, f"{name}-head-svc"),
             serve_service=serve_service,
             deletion_due=dict(self.deletion_due.get(key) or {}),
-            serving_pods=serving,
+            serving_pods={cluster: counts[0] for cluster, counts in serving.items()},
+            settled_pods={cluster: counts[1] for cluster, counts in serving.items()},
         )
 
     async def _execute(
@@ -165,6 +169,7 @@ class RayServiceReconciler:
         for pod, value in step.serve_labels.items():
             patch = {"metadata": {"labels": {c.RAY_SERVE_LABEL: value}}}
             self.pods.upsert(await self.client.merge_patch(item("Pod", namespace, pod), patch))
+            self.labelled_at[(namespace, pod)] = _utcnow()
             self.events.record(
                 raw,
                 "RayService",

@@ -54,6 +54,8 @@ class ServeTracker:
         self._puts: dict[tuple[Key, str], asyncio.Task[None]] = {}
         # (RayService, cluster) -> the config (JSON) Ray accepted from this process.
         self.submitted: dict[tuple[Key, str], str] = {}
+        # (RayService, cluster) -> the config (JSON) being sent now.
+        self._sending: dict[tuple[Key, str], str] = {}
 
     def probes(self, key: Key) -> dict[str, ServeProbe]:
         return {
@@ -64,7 +66,9 @@ class ServeTracker:
         return {cluster: config for (k, cluster), config in self.rejected.items() if k == key}
 
     def submitted_configs(self, key: Key) -> dict[str, str]:
-        return {cluster: config for (k, cluster), config in self.submitted.items() if k == key}
+        """What each cluster was given, counting a PUT in flight: it is neither sent nor announced twice."""
+        given = {**self.submitted, **self._sending}
+        return {cluster: config for (k, cluster), config in given.items() if k == key}
 
     def keep(self, key: Key, targets: dict[str, Target]) -> None:
         """Poll exactly these clusters of this RayService."""
@@ -87,9 +91,17 @@ class ServeTracker:
         running = self._puts.get((key, cluster))
         if running is not None and not running.done():
             return
+        self._sending[(key, cluster)] = json.dumps(config, sort_keys=True)
         self._puts[(key, cluster)] = asyncio.create_task(self._put(key, cluster, address, config))
 
     async def _put(self, key: Key, cluster: str, address: str, config: dict[str, Any]) -> None:
+        try:
+            await self._send(key, cluster, address, config)
+        finally:
+            self._sending.pop((key, cluster), None)
+        self.on_change(key)
+
+    async def _send(self, key: Key, cluster: str, address: str, config: dict[str, Any]) -> None:
         try:
             await self.dashboard.put_serve_config(address, config)
         except RejectedError as error:
@@ -100,11 +112,10 @@ class ServeTracker:
                 "Serve config not accepted",
                 extra={"object": f"{key[0]}/{key[1]}", "cluster": cluster, "error": str(error)[:300]},
             )
-            await asyncio.sleep(POLL_INTERVAL * 2)
+            await asyncio.sleep(POLL_INTERVAL * 2)  # counted as in flight meanwhile: not resent at once
         else:
             self.submitted[(key, cluster)] = json.dumps(config, sort_keys=True)
             log.info("Serve config submitted", extra={"object": f"{key[0]}/{key[1]}", "cluster": cluster})
-        self.on_change(key)
 
     async def _poll(self, key: Key, cluster: str, target: Target) -> None:
         interval = POLL_INTERVAL

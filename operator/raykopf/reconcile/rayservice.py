@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +27,10 @@ FINALIZER = "ray.io/rayservice-finalizer"
 DEFAULT_DELETION_DELAY = 60
 # While Serve deploys, its status is polled; this is only the safety net between passes.
 SAFETY_REQUEUE = 10.0
+SETTLE_SECONDS = 2.0
+"""How long a serving Pod must have been Ready and labelled before traffic moves to it. The Endpoints
+controller and every node's proxy learn of a Pod change after this operator does; a selector switched
+before they have would leave the serve Service without endpoints for a moment (connections refused)."""
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,8 @@ class ServiceWorld:
     serve_service: dict[str, Any] | None = None
     serving_pods: dict[str, int] = field(default_factory=dict)
     """Cluster -> its Pods labelled `ray.io/serve=true` and Ready: what the serve Service would reach."""
+    settled_pods: dict[str, int] = field(default_factory=dict)
+    """Cluster -> those of its serving Pods that have been so for SETTLE_SECONDS."""
     deletion_due: dict[str, datetime.datetime] = field(default_factory=dict)
 
 
@@ -114,6 +120,28 @@ def serve_ready(probe: ServeProbe | None) -> bool:
     """KubeRay: at least one application, and every application RUNNING."""
     apps = probe.applications if probe is not None else None
     return bool(apps) and all((a or {}).get("status") == "RUNNING" for a in (apps or {}).values())
+
+
+def serving_pods(
+    pods: Iterable[dict[str, Any]], now: datetime.datetime, labelled_at: dict[str, datetime.datetime]
+) -> tuple[int, int]:
+    """(How many Pods the serve Service selects: `ray.io/serve=true` and Ready; how many of them have
+    been so for SETTLE_SECONDS). `labelled_at`: Pod name -> when this operator set its label."""
+    serving = settled = 0
+    for pod in pods:
+        labels = pod["metadata"].get("labels") or {}
+        if labels.get(c.RAY_SERVE_LABEL) != "true" or not podstate.is_ready(pod):
+            continue
+        serving += 1
+        changes = [labelled_at.get(podstate.name(pod))] + [
+            parse(x.get("lastTransitionTime"))
+            for x in pod["status"].get("conditions") or []
+            if x.get("type") == "Ready"
+        ]
+        since = max((t for t in changes if t is not None), default=None)
+        if since is None or (now - since).total_seconds() >= SETTLE_SECONDS:
+            settled += 1
+    return serving, settled
 
 
 def _head_ready(cluster: dict[str, Any] | None) -> bool:
@@ -351,8 +379,8 @@ class _Planner:
 
     def switch_traffic(self) -> None:
         active, pending = self.cluster_name("activeServiceStatus"), self.cluster_name("pendingServiceStatus")
-        # Traffic moves only to a cluster whose applications all run and whose serving Pods are already
-        # Ready and labelled: the Service must have endpoints the moment its selector changes.
+        # Traffic moves only to a cluster whose applications all run and whose serving Pods have been
+        # Ready and labelled for a moment: the Service must have endpoints the moment its selector changes.
         target = next(
             (
                 n
@@ -360,10 +388,15 @@ class _Planner:
                 if n
                 and serve_ready(self.world.serve.get(n))
                 and n not in self.step.put_config
-                and self.world.serving_pods.get(n, 0) > 0
+                and self.world.settled_pods.get(n, 0) > 0
             ),
             None,
         )
+        if any(
+            n and n != target and self.world.serving_pods.get(n, 0) > self.world.settled_pods.get(n, 0)
+            for n in (pending, active)
+        ):
+            self.step.later(SETTLE_SECONDS)
         current = (
             ((self.world.serve_service or {}).get("spec") or {}).get("selector", {}).get(c.RAY_CLUSTER_LABEL)
         )

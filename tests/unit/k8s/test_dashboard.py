@@ -173,6 +173,8 @@ def test_serve_tracker_puts_polls_and_remembers_what_ray_refused() -> None:
         assert probe.applications == {}
         assert probe.proxy_healthy
         tracker.put(key, "c1", address, {"applications": [{"name": "hello"}]})
+        # In flight already counts as given: the next reconcile neither resends nor announces it again.
+        assert tracker.submitted_configs(key) == {"c1": json.dumps({"applications": [{"name": "hello"}]})}
         await asyncio.sleep(1.3)
         assert tracker.submitted_configs(key) == {"c1": json.dumps({"applications": [{"name": "hello"}]})}
         assert tracker.probes(key)["c1"].applications == {"hello": {"status": "DEPLOYING"}}

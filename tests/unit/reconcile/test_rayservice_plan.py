@@ -14,11 +14,13 @@ from raykopf.config import OperatorConfig
 from raykopf.reconcile.hashing import rayservice_hash
 from raykopf.reconcile.rayservice import (
     FINALIZER,
+    SETTLE_SECONDS,
     ServeProbe,
     ServiceStep,
     ServiceWorld,
     plan_deletion,
     plan_rayservice,
+    serving_pods,
     validation_failed,
 )
 
@@ -161,6 +163,7 @@ def test_running_apps_get_the_traffic_and_the_pending_cluster_is_promoted() -> N
         submitted={"svc-aaaaa": SUBMITTED},
         head_pods={"svc-aaaaa": {"metadata": {"name": "head-1", "labels": {"ray.io/serve": "false"}}}},
         serving_pods={"svc-aaaaa": 1},
+        settled_pods={"svc-aaaaa": 1},
     )
     assert step.point_services_at == "svc-aaaaa"
     assert step.status["activeServiceStatus"]["rayClusterName"] == "svc-aaaaa"
@@ -183,6 +186,7 @@ def steady(**world: Any) -> dict[str, Any]:
         "head_service": served("svc-aaaaa"),
         "serve_service": served("svc-aaaaa"),
         "serving_pods": {"svc-aaaaa": 1},
+        "settled_pods": {"svc-aaaaa": 1},
     }
     return {**base, **world}
 
@@ -238,6 +242,15 @@ def test_a_cluster_config_change_is_a_blue_green_upgrade() -> None:
     )
     assert no_endpoint_yet.point_services_at is None  # nothing Ready behind the new selector yet
     world["serving_pods"] = {"svc-aaaaa": 1, "svc-bbbbb": 1}
+    unsettled = plan(
+        rayservice(status, spec=changed),
+        **{**world, "serve": {**world["serve"], "svc-bbbbb": ServeProbe(RUNNING_APPS)}},
+    )
+    # Ready and labelled only just now: the Endpoints controller may not know yet. Look again shortly.
+    assert unsettled.point_services_at is None
+    assert unsettled.requeue_after is not None
+    assert unsettled.requeue_after <= SETTLE_SECONDS
+    world["settled_pods"] = {"svc-aaaaa": 1, "svc-bbbbb": 1}
     switched = plan(
         rayservice(status, spec=changed),
         **{**world, "serve": {**world["serve"], "svc-bbbbb": ServeProbe(RUNNING_APPS)}},
@@ -387,3 +400,28 @@ def test_validation_failure_is_a_ready_false_condition_with_the_problems() -> No
     )
     assert status["serviceStatus"] == ""
     assert status["observedGeneration"] == 2
+
+
+def serving_pod(name: str, *, label: str = "true", ready: str = "True", since: int = 60) -> dict[str, Any]:
+    moment = (NOW - datetime.timedelta(seconds=since)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return {
+        "metadata": {"name": name, "labels": {"ray.io/serve": label}},
+        "status": {
+            "phase": "Running",
+            "conditions": [{"type": "Ready", "status": ready, "lastTransitionTime": moment}],
+        },
+    }
+
+
+def test_serving_pods_are_the_ready_labelled_ones_and_settle_before_traffic_moves() -> None:
+    pods = [
+        serving_pod("head", since=60),
+        serving_pod("worker-new", since=1),
+        serving_pod("worker-unready", ready="False"),
+        serving_pod("worker-unlabelled", label="false"),
+    ]
+    assert serving_pods(pods, NOW, {}) == (2, 1)
+    # Labelled by the operator a moment ago: not settled however long it has been Ready.
+    assert serving_pods(pods, NOW, {"head": NOW - datetime.timedelta(seconds=1)}) == (2, 0)
+    later = NOW + datetime.timedelta(seconds=SETTLE_SECONDS)
+    assert serving_pods(pods, later, {"head": NOW - datetime.timedelta(seconds=1)}) == (2, 2)

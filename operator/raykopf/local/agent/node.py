@@ -347,6 +347,7 @@ class ProcessNode:
                 await asyncio.to_thread(proxy.apply_rules, translations(services, endpoints))
             except RuntimeError as error:
                 log.error('{"event": "proxy-rules-failed", "error": "%s"}', str(error)[:300])
+                self._network_dirty.set()  # stale rules send traffic to gone Pods: try again (kube-proxy does)
             # kube-proxy's --iptables-min-sync-period: a burst of Service changes is one rewrite.
             await asyncio.sleep(MIN_SYNC_PERIOD)
 
