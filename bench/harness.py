@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -202,6 +203,20 @@ class Operator:
         assert self.process is not None
         fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def api_requests(self, address: str = "http://127.0.0.1:8080/metrics") -> dict[str, float]:
+        """`METHOD resource` -> responses so far, from the operator's raykopf_api_requests_total."""
+        counts: dict[str, float] = {}
+        with contextlib.suppress(OSError):
+            text = urllib.request.urlopen(address, timeout=5).read().decode()
+            for line in text.splitlines():
+                if line.startswith("raykopf_api_requests_total{"):
+                    labels = dict(
+                        x.split("=", 1) for x in line[line.index("{") + 1 : line.index("}")].split(",")
+                    )
+                    key = f"{labels['method'].strip(chr(34))} {labels['resource'].strip(chr(34))}"
+                    counts[key] = counts.get(key, 0) + float(line.rsplit(" ", 1)[1])
+        return counts
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:

@@ -105,6 +105,11 @@ async def with_operator(
             await asyncio.sleep(1)
         all_ready_s = time.monotonic() - started
         say(f"{ready}/{clusters} RayClusters ready {all_ready_s:.1f} s after the first apply")
+        requests = operator.api_requests()
+        say(
+            "operator API requests per RayCluster: "
+            + ", ".join(f"{k} {v / clusters:.2f}" for k, v in sorted(requests.items(), key=lambda x: -x[1]))
+        )
     return {
         "apply_seconds": applied,
         "pods_created_seconds": created,
@@ -114,6 +119,7 @@ async def with_operator(
         "rss_mb_at_all_pods": operator.rss_mb,
         "peak_rss_mb": max(operator.peak_rss_mb, peak_during),
         "operator_cpu_seconds": operator.cpu_seconds,
+        "api_requests": requests,
     }
 
 

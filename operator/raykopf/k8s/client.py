@@ -8,7 +8,7 @@ import json
 import ssl
 import tempfile
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +65,15 @@ class RateLimit:
             self._tokens -= 1
 
 
+def resource_of(path: str) -> str:
+    """The resource an API path names, with its subresource: `pods`, `rayclusters/status`, `events`."""
+    parts = path.split("?")[0].strip("/").split("/")
+    parts = parts[2:] if parts[0] == "api" else parts[3:]
+    if len(parts) > 2 and parts[0] == "namespaces":
+        parts = parts[2:]
+    return "/".join(parts[0:1] + parts[2:3])
+
+
 MAX_CONNECTIONS = 50
 WATCHES = 10  # long-lived watch streams get pool connections of their own
 TIMEOUT = aiohttp.ClientTimeout(total=None, sock_connect=30, sock_read=30)
@@ -88,6 +97,8 @@ class KubeClient:
         self._ssl = context
         self._token, self._token_file, self._token_read = token, token_file, 0.0
         self.rate = rate or RateLimit(0, 1)
+        self.observe: Callable[[str, str, int], None] | None = None
+        """Called with (method, resource, HTTP code) for every response, e.g. to count requests."""
         self._session: aiohttp.ClientSession | None = None
         # Requests wait here rather than in the connector, so a burst of creates queues in one place.
         self._slots = asyncio.Semaphore(MAX_CONNECTIONS)
@@ -169,6 +180,8 @@ class KubeClient:
                 method, self.server + path, data=data, params=_query(params), headers=headers, timeout=limit
             ) as response,
         ):
+            if self.observe is not None:
+                self.observe(method, resource_of(path), response.status)
             return response.status, await response.read()
 
     async def get(self, path: str, **params: Any) -> dict[str, Any] | None:

@@ -92,6 +92,7 @@ async def run(
     client = kube_client(options.kubeconfig, RateLimit(options.qps, options.burst))
     stop_flag = stop or asyncio.Event()
     readiness, metrics = Readiness(), OperatorMetrics()
+    client.observe = metrics.count_request
     loop = asyncio.get_running_loop()
     for number in (signal.SIGTERM, signal.SIGINT):  # kopf installs its own once it starts
         with contextlib.suppress(NotImplementedError, RuntimeError):

@@ -82,6 +82,15 @@ class OperatorMetrics:
             registry=self.registry,
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
         )
+        self.requests = Counter(
+            "raykopf_api_requests_total",
+            "Responses from the Kubernetes API per method, resource and HTTP code.",
+            ["method", "resource", "code"],
+            registry=self.registry,
+        )
+
+    def count_request(self, method: str, resource: str, code: int) -> None:
+        self.requests.labels(method, resource, str(code)).inc()
 
     def timed(
         self, kind: str, reconcile: Callable[[Any], Awaitable[float | None]]

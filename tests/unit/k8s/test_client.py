@@ -14,7 +14,7 @@ import pytest
 from aiohttp import web
 
 from raykopf.k8s import client as client_module
-from raykopf.k8s.client import ApiError, KubeClient, RateLimit
+from raykopf.k8s.client import ApiError, KubeClient, RateLimit, resource_of
 from tests.unit.k8s.server import client_for
 
 BIG_LIST = {
@@ -100,7 +100,10 @@ def test_watch_yields_each_line_whole_however_it_is_chunked() -> None:
 
 def test_get_of_a_missing_object_is_none_and_other_errors_raise_with_status() -> None:
     async def check(client: KubeClient) -> None:
+        seen: list[tuple[str, str, int]] = []
+        client.observe = lambda *response: seen.append(response)
         assert await client.get("/api/v1/missing") is None
+        assert seen == [("GET", "missing", 404)]
         with pytest.raises(ApiError) as error:
             await client.merge_patch("/api/v1/conflict", {"metadata": {"labels": {"a": "b"}}})
         assert error.value.status == 409
@@ -140,3 +143,13 @@ def test_the_rate_limit_allows_a_burst_then_qps() -> None:
 
     elapsed = asyncio.run(main())
     assert 0.45 <= elapsed < 1.5
+
+
+def test_the_resource_of_a_path_is_named_with_its_subresource() -> None:
+    assert resource_of("/api/v1/namespaces/ns/pods") == "pods"
+    assert resource_of("/api/v1/namespaces/ns/pods/p-1?dryRun=All") == "pods"
+    assert resource_of("/api/v1/namespaces/ns") == "namespaces"
+    assert resource_of("/apis/ray.io/v1/namespaces/ns/rayclusters/rc/status") == "rayclusters/status"
+    assert resource_of("/apis/ray.io/v1/rayclusters") == "rayclusters"
+    assert resource_of("/apis/events.k8s.io/v1/namespaces/ns/events") == "events"
+    assert resource_of("/api/v1/namespaces/ns/services/s:dashboard/proxy/api/jobs/") == "services/proxy"

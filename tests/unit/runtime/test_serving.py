@@ -110,6 +110,16 @@ def test_reconciles_are_counted_per_kind_and_result() -> None:
     assert 'raykopf_reconcile_duration_seconds_count{kind="RayJob"} 2.0' in text
 
 
+def test_api_responses_are_counted_per_method_resource_and_code() -> None:
+    metrics = OperatorMetrics()
+    metrics.count_request("POST", "pods", 201)
+    metrics.count_request("POST", "pods", 201)
+    metrics.count_request("PATCH", "rayclusters/status", 409)
+    text = metrics.text().decode()
+    assert 'raykopf_api_requests_total{code="201",method="POST",resource="pods"} 2.0' in text
+    assert 'raykopf_api_requests_total{code="409",method="PATCH",resource="rayclusters/status"} 1.0' in text
+
+
 def test_addresses_are_go_style() -> None:
     assert split_address(":8080", 0) == ("0.0.0.0", 8080)
     assert split_address("127.0.0.1:9", 0) == ("127.0.0.1", 9)
