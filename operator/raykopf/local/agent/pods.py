@@ -121,6 +121,8 @@ class ContainerRun:
         if created:
             with (worker.box.directory / "created-paths").open("a") as out:
                 out.write("\n".join(created) + "\n")
+        if self.stopping or worker.stopping:
+            return  # stopped while its ConfigMaps were fetched: a process started now would outlive the Pod
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as out:
             self.process = await asyncio.create_subprocess_exec(
@@ -285,9 +287,10 @@ class ContainerRun:
             self.worker.changed()
             await self.worker.env.event(self.worker.pod, "Warning", "Failed", f"Error: {error}")
             return -1
+        if self.process is None:
+            return -1
         self.worker.changed()
         probes = None if self.init else asyncio.create_task(self.run_probes())
-        assert self.process is not None
         code = await self.process.wait()
         if probes is not None:
             probes.cancel()
@@ -336,6 +339,7 @@ class PodWorker:
         self.runs: dict[str, ContainerRun] = {}
         self.started_at = now()
         self.stopping = False
+        self._sandbox_lock = asyncio.Lock()
         self.finished = asyncio.Event()
         self._dirty = asyncio.Event()
         self._reported: dict[str, Any] | None = None
@@ -393,8 +397,6 @@ class PodWorker:
             self.finished.set()
 
     async def _run(self) -> None:
-        ip = self.env.addresses.take()
-        self.box = sandbox.Sandbox(uid=self.uid, ip=ip, directory=self.env.pods_dir / self.uid)
         subdomain = self.pod["spec"].get("subdomain")
         fqdn = (
             f"{self.hostname}.{subdomain}.{self.namespace}.svc.{settings.CLUSTER_DOMAIN}"
@@ -402,11 +404,18 @@ class PodWorker:
             else None
         )
         try:
-            await asyncio.to_thread(
-                sandbox.create, self.box, hostname=self.hostname, fqdn=fqdn, namespace=self.namespace
-            )
-            sources = await self.env.sources(self.pod)
-            await asyncio.to_thread(sandbox.materialize_volumes, self.box, self.pod, sources)
+            # A thread creating the sandbox cannot be cancelled: `terminate` waits for it, otherwise it
+            # would leave a veth with a released IP on the bridge, answering for the next Pod given it.
+            async with self._sandbox_lock:
+                if self.stopping:
+                    return
+                ip = self.env.addresses.take()
+                self.box = sandbox.Sandbox(uid=self.uid, ip=ip, directory=self.env.pods_dir / self.uid)
+                await asyncio.to_thread(
+                    sandbox.create, self.box, hostname=self.hostname, fqdn=fqdn, namespace=self.namespace
+                )
+                sources = await self.env.sources(self.pod)
+                await asyncio.to_thread(sandbox.materialize_volumes, self.box, self.pod, sources)
         except (sandbox.VolumeError, RuntimeError) as error:
             self.message = f"MountVolume.SetUp failed: {error}"
             await self.env.event(self.pod, "Warning", "FailedMount", self.message)
@@ -469,9 +478,11 @@ class PodWorker:
         self.stopping = True
         wait = self.grace if grace is None else grace
         await asyncio.gather(*(run.stop(wait) for run in list(self.runs.values())))
-        await asyncio.to_thread(sandbox.destroy, self.box)
-        if self.box.ip:
-            self.env.addresses.release(self.box.ip)
+        async with self._sandbox_lock:
+            await asyncio.to_thread(sandbox.destroy, self.box)
+            if self.box.ip:
+                self.env.addresses.release(self.box.ip)
+                self.box = sandbox.Sandbox(uid=self.uid, ip="", directory=self.box.directory)
 
     def log_file(self, container: str, previous: bool = False) -> Path | None:
         folder = self.box.container_dir(container)

@@ -47,7 +47,10 @@ class Sandbox:
 
 
 class AddressPool:
-    """Pod IPs from the pod CIDR, skipping the network, the bridge and the broadcast address."""
+    """Pod IPs from the pod CIDR, skipping the network, the bridge and the broadcast address. Like
+    host-local IPAM, addresses are handed out in turn and a released one only when no fresh one is
+    left: whatever still points at a gone Pod's address (a lagging Endpoints object, a connection
+    table entry) does not reach a new Pod."""
 
     def __init__(self, start: str = "198.18.0.2", end: str = "198.18.127.254") -> None:
         first, last = int(ipaddress.ip_address(start)), int(ipaddress.ip_address(end))
@@ -59,7 +62,12 @@ class AddressPool:
         self._released: list[str] = []
 
     def take(self) -> str:
-        return self._released.pop(0) if self._released else next(self._free)
+        fresh = next(self._free, None)
+        if fresh is not None:
+            return fresh
+        if not self._released:
+            raise RuntimeError("no Pod IP left")
+        return self._released.pop(0)
 
     def release(self, ip: str) -> None:
         self._released.append(ip)
