@@ -21,6 +21,7 @@ from bench.harness import (
     create_namespace,
     delete_namespace,
     ensure_cluster,
+    operator_flags,
     raycluster,
     running,
     say,
@@ -38,7 +39,9 @@ async def state(client: KubeClient, name: str) -> str | None:
 
 
 async def main(args: argparse.Namespace, kubeconfig: Path) -> dict[str, float]:
-    async with session(kubeconfig, args.concurrency, Path("/tmp/raykopf-bench-fairness.log")) as (
+    async with session(
+        kubeconfig, args.concurrency, Path("/tmp/raykopf-bench-fairness.log"), operator_flags(args)
+    ) as (
         client,
         operator,
     ):

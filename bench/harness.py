@@ -178,7 +178,7 @@ class Operator:
 
     def start(self) -> None:
         argv = [sys.executable, "-m", "raykopf", "run", "--kubeconfig", str(self.kubeconfig)]
-        argv += ["--reconcile-concurrency", str(self.concurrency), *self.extra]
+        argv += ["--reconcile-concurrency", str(self.concurrency), "--enable-metrics", *self.extra]
         with self.log.open("wb") as sink:
             self.process = subprocess.Popen(argv, stdout=sink, stderr=subprocess.STDOUT)
 
@@ -230,11 +230,11 @@ class Operator:
 
 @contextlib.asynccontextmanager
 async def session(
-    kubeconfig: Path, concurrency: int, log: Path
+    kubeconfig: Path, concurrency: int, log: Path, extra: tuple[str, ...] = ()
 ) -> AsyncIterator[tuple[KubeClient, Operator]]:
     """A client of the local cluster and an operator (not started yet); both cleaned up at the end."""
     client = KubeClient.from_kubeconfig(kubeconfig)
-    operator = Operator(kubeconfig, concurrency, log)
+    operator = Operator(kubeconfig, concurrency, log, extra=extra)
     try:
         yield client, operator
     finally:
@@ -245,4 +245,20 @@ async def session(
 def argument_parser(doc: str | None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--concurrency", type=int, default=10, help="the operator's --reconcile-concurrency")
+    parser.add_argument(
+        "--qps",
+        type=float,
+        help="the operator's --qps (default: its own, KubeRay's 100); 0 = no client limit",
+    )
+    parser.add_argument("--burst", type=int, help="the operator's --burst (default: its own, 200)")
     return parser
+
+
+def operator_flags(args: argparse.Namespace) -> tuple[str, ...]:
+    """The client-rate flags given to the benchmark, passed on to `raykopf run`."""
+    flags: list[str] = []
+    if args.qps is not None:
+        flags += ["--qps", str(args.qps)]
+    if args.burst is not None:
+        flags += ["--burst", str(args.burst)]
+    return tuple(flags)

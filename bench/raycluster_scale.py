@@ -29,6 +29,7 @@ from bench.harness import (
     create_namespace,
     delete_namespace,
     ensure_cluster,
+    operator_flags,
     raycluster,
     running,
     say,
@@ -124,7 +125,9 @@ async def with_operator(
 
 
 async def main(args: argparse.Namespace, kubeconfig: Path) -> dict[str, Any]:
-    async with session(kubeconfig, args.concurrency, Path("/tmp/raykopf-bench-operator.log")) as (
+    async with session(
+        kubeconfig, args.concurrency, Path("/tmp/raykopf-bench-operator.log"), operator_flags(args)
+    ) as (
         client,
         operator,
     ):

@@ -29,6 +29,7 @@ from bench.harness import (
     create_namespace,
     delete_namespace,
     ensure_cluster,
+    operator_flags,
     raycluster,
     running,
     say,
@@ -116,7 +117,9 @@ async def start_rayjobs(client: KubeClient, count: int) -> None:
 
 
 async def main(args: argparse.Namespace, kubeconfig: Path) -> dict[str, Any]:
-    async with session(kubeconfig, args.concurrency, Path("/tmp/raykopf-bench-load.log")) as (
+    async with session(
+        kubeconfig, args.concurrency, Path("/tmp/raykopf-bench-load.log"), operator_flags(args)
+    ) as (
         client,
         operator,
     ):

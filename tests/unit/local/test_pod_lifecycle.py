@@ -11,6 +11,7 @@ import pytest
 
 from raykopf.local.agent import pods, sandbox
 from raykopf.local.agent.containers import Sources
+from raykopf.local.agent.node import ProcessNode
 
 
 def test_addresses_are_handed_out_in_turn_and_a_released_one_only_when_none_is_fresh() -> None:
@@ -100,3 +101,46 @@ def test_a_pod_deleted_before_its_sandbox_exists_gets_no_address(
     asyncio.run(scenario())
     assert created == []
     assert pool.take() == "198.18.0.2"
+
+
+class _Deletes:
+    """A KubeClient stand-in that records DELETE calls."""
+
+    def __init__(self) -> None:
+        self.deleted: list[str] = []
+
+    async def delete(self, path: str, body: Any = None) -> None:
+        self.deleted.append(path)
+
+
+class _SlowWorker:
+    def __init__(self) -> None:
+        self.stopping, self.stopped = False, False
+
+    async def terminate(self, grace: float) -> None:
+        self.stopping = True
+        await asyncio.sleep(0.2)  # the containers' grace period
+        self.stopped = True
+
+
+def test_a_deleted_pod_object_is_removed_only_after_its_processes_stopped(tmp_path: Path) -> None:
+    client = _Deletes()
+    node = ProcessNode(client, "n", tmp_path, tmp_path, {})  # type: ignore[arg-type]
+    pod = _pod()
+    pod["metadata"].update(deletionTimestamp="2026-11-29T09:00:00Z", deletionGracePeriodSeconds=1)
+    worker = _SlowWorker()
+    node.workers[pod["metadata"]["uid"]] = worker  # type: ignore[assignment]
+    seen: list[tuple[bool, list[str]]] = []
+
+    async def scenario() -> None:
+        await node.on_pod("MODIFIED", pod)
+        await asyncio.sleep(0.05)
+        await node.on_pod("MODIFIED", pod)  # another update while the containers still stop
+        await asyncio.sleep(0.05)
+        seen.append((worker.stopped, list(client.deleted)))
+        await asyncio.sleep(0.4)
+
+    asyncio.run(scenario())
+    assert seen == [(False, [])]
+    assert worker.stopped
+    assert client.deleted == ["/api/v1/namespaces/ns/pods/p"]

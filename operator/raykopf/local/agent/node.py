@@ -170,6 +170,7 @@ class ProcessNode:
         self.client = client
         self.node = Node(client, name, simulated=False, allocatable=allocatable)
         self.workers: dict[str, PodWorker] = {}
+        self.terminating: set[str] = set()
         self.tasks: dict[str, asyncio.Task[None]] = {}
         self.services: dict[tuple[str, str], dict[str, Any]] = {}
         self.endpoints: dict[tuple[str, str], dict[str, Any]] = {}
@@ -278,8 +279,8 @@ class ProcessNode:
             if uid in self.workers and not self.workers[uid].stopping:
                 grace = float(pod["metadata"].get("deletionGracePeriodSeconds", 30))
                 self._background(self._delete(pod, grace))
-            elif uid not in self.workers:
-                self._background(self._final_delete(pod))
+            elif uid not in self.workers and uid not in self.terminating:
+                self._background(self._final_delete(pod))  # e.g. left by an agent that was restarted
             return
         if uid in self.workers or pod.get("status", {}).get("phase") in ("Succeeded", "Failed"):
             return
@@ -290,7 +291,12 @@ class ProcessNode:
     async def _stop(self, uid: str, grace: float) -> None:
         worker = self.workers.pop(uid, None)
         if worker is not None:
-            await worker.terminate(grace)
+            # Until its processes are gone the Pod object stays (kubelet's order): the deleter removes it.
+            self.terminating.add(uid)
+            try:
+                await worker.terminate(grace)
+            finally:
+                self.terminating.discard(uid)
         task = self.tasks.pop(uid, None)
         if task is not None:
             task.cancel()
