@@ -166,6 +166,62 @@ async def running(clock: PodClock) -> AsyncIterator[PodClock]:
             await task
 
 
+# Which process is which, by the basename of argv[0] or a module named in the command line.
+COMPONENTS = (
+    ("kube-apiserver", "kube-apiserver"),
+    ("etcd", "etcd"),
+    ("controller-manager", "kube-controller-manager"),
+    ("scheduler", "kube-scheduler"),
+    ("node agent", "raykopf.local.agent"),
+    ("operator", "raykopf run"),
+)
+
+
+def component_of(argv: list[str]) -> str | None:
+    binary, line = argv[0].rsplit("/", 1)[-1], " ".join(argv)
+    for name, marker in COMPONENTS:
+        if binary == marker or (("." in marker or " " in marker) and marker in line):
+            return name
+    return None
+
+
+class CpuMeter:
+    """CPU seconds (user + system) each part of the local cluster, the operator and this benchmark spend
+    between `start` and `spent`: on a saturated 2-core machine, where the time goes."""
+
+    def __init__(self) -> None:
+        self._start: dict[str, float] = {}
+
+    @staticmethod
+    def _now() -> dict[str, float]:
+        ticks = os.sysconf("SC_CLK_TCK")
+        totals: dict[str, float] = {}
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                argv = (entry / "cmdline").read_bytes().decode(errors="replace").split("\0")
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            name = "benchmark" if int(entry.name) == os.getpid() else component_of(argv)
+            if name is not None:
+                totals[name] = totals.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / ticks
+        return totals
+
+    def start(self) -> None:
+        self._start = self._now()
+
+    def spent(self) -> dict[str, float]:
+        return {k: v - self._start.get(k, 0.0) for k, v in self._now().items()}
+
+
+def cpu_summary(spent: dict[str, float], seconds: float) -> str:
+    parts = ", ".join(f"{k} {v:.1f}" for k, v in sorted(spent.items(), key=lambda x: -x[1]))
+    total = sum(spent.values())
+    return f"CPU seconds: {parts}; total {total:.1f} in {seconds:.1f} s ({total / seconds:.2f} cores)"
+
+
 @dataclass
 class Operator:
     """`raykopf run` as a child process; `peak_rss_mb` is the kernel's high-water mark (VmHWM)."""

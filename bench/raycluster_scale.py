@@ -22,10 +22,12 @@ from pathlib import Path
 from typing import Any
 
 from bench.harness import (
+    CpuMeter,
     Operator,
     PodClock,
     argument_parser,
     bounded,
+    cpu_summary,
     create_namespace,
     delete_namespace,
     ensure_cluster,
@@ -55,19 +57,26 @@ def pod_bodies(clusters: int, workers: int) -> list[dict[str, Any]]:
     return bodies
 
 
-async def baseline(client: KubeClient, clusters: int, workers: int, concurrency: int) -> float:
+async def baseline(
+    client: KubeClient, clusters: int, workers: int, concurrency: int
+) -> tuple[float, dict[str, float]]:
+    """Pods/s of the plain client, and the CPU seconds the machine spent on them."""
     say(f"baseline with {concurrency} requests in flight")
     await create_namespace(client, BASELINE_NS)
     bodies = pod_bodies(clusters, workers)
     path = f"/api/v1/namespaces/{BASELINE_NS}/pods"
+    meter = CpuMeter()
     async with running(PodClock(client, BASELINE_NS)) as clock:
+        meter.start()
         started = time.monotonic()
         await bounded(concurrency, [client.create(path, body) for body in bodies])
         await clock.wait_added(len(bodies), 120)
         elapsed = max(clock.added.values()) - started
+        cpu = meter.spent()
     say(f"baseline: {len(bodies)} Pods created in {elapsed:.1f} s ({len(bodies) / elapsed:.0f} Pods/s)")
+    say(f"baseline {cpu_summary(cpu, time.monotonic() - started)}")
     say(f"baseline namespace deleted in {await delete_namespace(client, BASELINE_NS):.0f} s")
-    return len(bodies) / elapsed
+    return len(bodies) / elapsed, cpu
 
 
 async def all_ready(client: KubeClient, clusters: int) -> int:
@@ -82,7 +91,9 @@ async def with_operator(
     total = clusters * (1 + workers)
     path = f"/apis/ray.io/v1/namespaces/{OPERATOR_NS}/rayclusters"
     peak_during = 0.0
+    meter = CpuMeter()
     async with running(PodClock(client, OPERATOR_NS)) as clock:
+        meter.start()
         started = time.monotonic()
         await bounded(
             concurrency,
@@ -96,7 +107,9 @@ async def with_operator(
             await asyncio.sleep(0.5)
         await clock.wait_added(total, 5)
         created = max(clock.added.values()) - started
+        cpu = meter.spent()
         say(f"operator: {total} Pods created {created:.1f} s after the first apply")
+        say(f"operator run {cpu_summary(cpu, time.monotonic() - started)}")
         ready = 0
         while time.monotonic() < deadline:
             ready = await all_ready(client, clusters)
@@ -121,6 +134,7 @@ async def with_operator(
         "peak_rss_mb": max(operator.peak_rss_mb, peak_during),
         "operator_cpu_seconds": operator.cpu_seconds,
         "api_requests": requests,
+        "cpu_seconds": cpu,
     }
 
 
@@ -133,7 +147,8 @@ async def main(args: argparse.Namespace, kubeconfig: Path) -> dict[str, Any]:
     ):
         # The plain client's best rate, at the operator's concurrency and at the pool's: the harder target.
         rates = [] if args.baseline else [args.concurrency, args.client_concurrency]
-        base = args.baseline or max([await baseline(client, args.clusters, args.workers, n) for n in rates])
+        measured = [await baseline(client, args.clusters, args.workers, n) for n in rates]
+        base, base_cpu = max(measured, key=lambda m: m[0]) if measured else (args.baseline, {})
         # The operator gets as many tries as the plain client (a fresh process each time); the best counts.
         runs = []
         for run in range(args.runs):
@@ -149,6 +164,20 @@ async def main(args: argparse.Namespace, kubeconfig: Path) -> dict[str, Any]:
         result["runs_pods_per_second"] = [r["operator_pods_per_second"] for r in runs]
         result["baseline_pods_per_second"] = base
         result["ratio"] = result["operator_pods_per_second"] / base
+        if base_cpu:
+            # Both runs end with the same 4,000 Pods; on a saturated machine the ratio cannot exceed
+            # the ratio of the CPU each run cost, and this bound says what the operator alone could win.
+            plain, run = sum(base_cpu.values()), sum(result["cpu_seconds"].values())
+            mine = result["cpu_seconds"].get("operator", 0.0)
+            result["cpu_bound_ratio"], result["cpu_bound_ratio_free_operator"] = (
+                plain / run,
+                plain / (run - mine),
+            )
+            say(
+                f"CPU bound: the plain client's Pods cost {plain:.1f} CPU s, the operator run's {run:.1f} "
+                f"(the operator itself {mine:.1f}): a CPU-bound ratio of at most {plain / run:.2f}, "
+                f"{plain / (run - mine):.2f} even with an operator that used no CPU"
+            )
         say(
             f"RESULT pods/s operator {result['operator_pods_per_second']:.0f} (runs: "
             f"{', '.join(f'{r:.0f}' for r in result['runs_pods_per_second'])}) vs plain client {base:.0f}: "
