@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
+import random
 import subprocess
 import time
 import urllib.request
@@ -15,6 +17,7 @@ from tests.compat import upstream
 from e2e.conftest import ROOT, Kubectl, create_namespace, wait_for
 from e2e.ray_jobs import submit_job, wait_job
 from raykopf.cli import main
+from raykopf.k8s.client import KubeClient
 from raykopf.local import settings
 from raykopf.local.agent.sandbox import NETNS_PREFIX
 from raykopf.local.cluster import LocalCluster
@@ -502,3 +505,55 @@ def test_node_is_ready_with_its_allocatable_and_status_reports_every_component(
     assert lease["spec"]["holderIdentity"] == "raykopf-node"
     assert main(["local", "status"]) == 0
     assert Path(local_cluster.kubeconfig).is_file()
+
+
+def test_pods_deleted_while_their_sandbox_is_made_leave_no_network_behind(
+    kubectl: Kubectl, namespace: str, local_cluster: LocalCluster
+) -> None:
+    """A veth left on the bridge keeps answering for its released IP: the next Pod given that IP
+    loses connections to it now and then (refused). Deletes land within 0.25 s of the create, some while
+    the agent is still making the sandbox (before the fix 1 of 80 leaked in one run, 0 of 480 in others:
+    a guard against leaks, while the unit test in tests/unit/local pins the race itself)."""
+
+    async def churn() -> None:
+        client = KubeClient.from_kubeconfig(local_cluster.kubeconfig)
+        try:
+            for index in range(100):
+                body = {
+                    "metadata": {"name": f"churn-{index}"},
+                    "spec": {
+                        "nodeName": settings.NODE_NAME,
+                        "terminationGracePeriodSeconds": 1,
+                        "containers": [{"name": "c", "image": PYTHON, "command": ["sleep", "600"]}],
+                    },
+                }
+                await client.create(f"/api/v1/namespaces/{namespace}/pods", body)
+                await asyncio.sleep(random.uniform(0, 0.25))
+                await client.request("DELETE", f"/api/v1/namespaces/{namespace}/pods/churn-{index}")
+        finally:
+            await client.close()
+
+    asyncio.run(churn())
+    wait_for(lambda: not kubectl("get", "pods", "-n", namespace, "-o", "name").strip(), 60, "the Pods to go")
+
+    def strays() -> list[str]:
+        uids = kubectl("get", "pods", "-A", "-o", "jsonpath={.items[*].metadata.uid}").split()
+        mine = {"rkh" + uid[:8] for uid in uids}
+        links = subprocess.run(
+            ["ip", "-o", "link", "show", "master", settings.BRIDGE],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.splitlines()
+        return [
+            name for name in (line.split(":")[1].strip().split("@")[0] for line in links) if name not in mine
+        ]
+
+    # Pods of earlier tests' namespaces may still be stopping; a leaked veth never goes.
+    left = strays()
+    for _ in range(30):
+        if not left:
+            break
+        time.sleep(2)
+        left = strays()
+    assert left == [], f"veths on the bridge without a Pod: {left}"
