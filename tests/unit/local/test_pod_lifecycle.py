@@ -144,3 +144,22 @@ def test_a_deleted_pod_object_is_removed_only_after_its_processes_stopped(tmp_pa
     assert seen == [(False, [])]
     assert worker.stopped
     assert client.deleted == ["/api/v1/namespaces/ns/pods/p"]
+
+
+def test_no_container_starts_once_its_pod_is_stopping(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Stopped while its ConfigMaps were being fetched: a process started then would outlive the Pod."""
+    spawned: list[Any] = []
+
+    async def spawn(*argv: Any, **_: Any) -> None:
+        spawned.append(argv)
+
+    monkeypatch.setattr(asyncio, "create_subprocess_exec", spawn)
+    worker = pods.PodWorker(_environment(tmp_path, sandbox.AddressPool()), _pod())
+    worker.box = sandbox.Sandbox(uid=worker.uid, ip="198.18.0.2", directory=tmp_path / worker.uid)
+    run = pods.ContainerRun(worker, _pod()["spec"]["containers"][0], worker.main[0], init=False)
+    worker.stopping = True
+    assert asyncio.run(run.run_once()) == -1
+    assert spawned == []
+    assert run.process is None
