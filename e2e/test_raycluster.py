@@ -149,6 +149,7 @@ def test_an_invalid_raycluster_gets_a_warning_and_does_not_block_others(
     invalid["spec"]["workerGroupSpecs"][0]["minReplicas"] = 3
     invalid["spec"]["workerGroupSpecs"][0]["maxReplicas"] = 1
     kubectl.apply(yaml.safe_dump(invalid), namespace)
+    kubectl("apply", "-n", namespace, "-f", str(SAMPLE))
 
     def warning() -> dict[str, Any] | None:
         events = kubectl.json(
@@ -156,18 +157,37 @@ def test_an_invalid_raycluster_gets_a_warning_and_does_not_block_others(
         )["items"]
         return next((e for e in events if e["reason"] == "InvalidRayClusterSpec"), None)
 
+    problem = "spec.workerGroupSpecs[0].minReplicas: minReplicas (3) must not be greater than maxReplicas (1)"
     event = wait_for(warning, 60, "the InvalidRayClusterSpec event")
     assert event["type"] == "Warning"
-    assert (
-        "spec.workerGroupSpecs[0].minReplicas: minReplicas (3) must not be greater than maxReplicas (1)"
-        in event["message"]
+    assert problem in event["message"]
+    # The same words on the status, where GitOps tools look.
+    broken = wait_for(
+        lambda: raycluster(kubectl, namespace, "broken").get("status", {}).get("reason"),
+        30,
+        "the problem in the RayCluster's status",
     )
+    assert broken == f"InvalidRayClusterSpec: {problem}"
+    wait_ready(kubectl, namespace, "ready next to the invalid one")
     assert kubectl.json("get", "pods", "-n", namespace, "-l", "ray.io/cluster=broken")["items"] == []
     # Reported once, not retried in a loop: an invalid spec is not an operator failure.
     failures = [
         line for line in operator.read_text().splitlines() if "reconcile failed" in line and "broken" in line
     ]
     assert failures == []
+    events = kubectl.json("get", "events", "-n", namespace, "--field-selector", "involvedObject.name=broken")
+    assert [e["reason"] for e in events["items"]].count("InvalidRayClusterSpec") == 1
+
+    # Fixed: the reason goes at the next pass, before the Pods are ready.
+    patch = json.dumps(
+        {"spec": {"workerGroupSpecs": [{**invalid["spec"]["workerGroupSpecs"][0], "maxReplicas": 3}]}}
+    )
+    kubectl("patch", "raycluster", "broken", "-n", namespace, "--type=merge", "-p", patch)
+    wait_for(
+        lambda: "reason" not in raycluster(kubectl, namespace, "broken").get("status", {}),
+        30,
+        "the reason to be cleared once the spec is valid",
+    )
 
 
 def test_suspend_deletes_every_pod_and_resume_brings_the_cluster_back(

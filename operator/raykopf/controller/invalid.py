@@ -14,6 +14,12 @@ log = logging.getLogger("raykopf")
 Key = tuple[str, str]
 
 
+def invalid_reason(kind: str, errors: list[Problem]) -> str:
+    """KubeRay's `Invalid<Kind>Metadata` when only the metadata is wrong, else `Invalid<Kind>Spec`."""
+    part = "Metadata" if all(p.path.startswith("metadata") for p in errors) else "Spec"
+    return f"Invalid{kind}{part}"
+
+
 @dataclass
 class InvalidReports:
     events: EventRecorder
@@ -42,8 +48,7 @@ class InvalidReports:
         generation = raw["metadata"].get("generation")
         if self.reported.get(key, -1) != generation:
             self.reported[key] = generation
-            part = "Metadata" if all(p.path.startswith("metadata") for p in errors) else "Spec"
-            self.events.record(raw, kind, "Warning", f"Invalid{kind}{part}", message)
+            self.events.record(raw, kind, "Warning", invalid_reason(kind, errors), message)
             log.warning(f"invalid {kind}", extra={"object": f"{key[0]}/{key[1]}", "problems": message[:500]})
         return message
 

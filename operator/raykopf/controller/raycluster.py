@@ -21,7 +21,7 @@ from raykopf.builders.service import (
     head_service_name,
 )
 from raykopf.config import OperatorConfig
-from raykopf.controller.invalid import InvalidReports
+from raykopf.controller.invalid import InvalidReports, invalid_reason
 from raykopf.k8s.client import ApiError, KubeClient
 from raykopf.k8s.objects import item
 from raykopf.k8s.raycluster import ClusterIO
@@ -29,7 +29,7 @@ from raykopf.k8s.store import LatestStore, current, set_finalizer
 from raykopf.reconcile import gcs_ft
 from raykopf.reconcile.plan import Plan
 from raykopf.reconcile.raycluster import plan_pods
-from raykopf.reconcile.status import next_status, status_changed
+from raykopf.reconcile.status import invalid_status, next_status, status_changed
 
 # Re-check soon while something is in flight; otherwise rely on Pod events and the periodic resync.
 SHORT_REQUEUE = 2.0
@@ -79,7 +79,14 @@ class RayClusterReconciler:
             return None
         errors = self.invalid.errors(key, raw)
         if errors:
-            self.invalid.report(key, raw, "RayCluster", errors)
+            message = self.invalid.report(key, raw, "RayCluster", errors)
+            previous = raw.get("status") or {}
+            reason = invalid_reason("RayCluster", errors)
+            status = invalid_status(
+                previous, reason, message, generation=raw["metadata"].get("generation"), now=_now()
+            )
+            if status_changed(previous, status):
+                await self._write_status(key, previous, status)
             return None
         cluster = RayCluster.model_validate(raw)
         if gcs_ft.applies(cluster, self.config) and not gcs_ft.has_finalizer(raw):
@@ -110,18 +117,26 @@ class RayClusterReconciler:
             wait = self.status_written.get(key, -STATUS_INTERVAL) + STATUS_INTERVAL - time.monotonic()
             if wait > 0:
                 return wait
-            patch = {**{k: None for k in previous if k not in status}, **status}
-            try:
-                self.bodies.put(await self.io.write_status(namespace, name, patch))
-            except ApiError as error:
-                if error.status != 404:
-                    raise
-                self.bodies.pop(namespace, name)  # deleted meanwhile (e.g. by its RayJob or RayService)
-                self._forget(key)
+            if not await self._write_status(key, previous, status):
                 return None
             self.status_written[key] = time.monotonic()
             return SHORT_REQUEUE
         return SHORT_REQUEUE if failure or plan.creates or plan.deletes else None
+
+    async def _write_status(
+        self, key: tuple[str, str], previous: dict[str, Any], status: dict[str, Any]
+    ) -> bool:
+        """Whether the status was written (False: the RayCluster is gone)."""
+        patch = {**{k: None for k in previous if k not in status}, **status}
+        try:
+            self.bodies.put(await self.io.write_status(key[0], key[1], patch))
+        except ApiError as error:
+            if error.status != 404:
+                raise
+            self.bodies.pop(*key)  # deleted meanwhile (e.g. by its RayJob or RayService)
+            self._forget(key)
+            return False
+        return True
 
     def _forget(self, key: tuple[str, str]) -> None:
         self.invalid.forget(key)

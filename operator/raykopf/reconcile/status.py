@@ -15,6 +15,9 @@ from raykopf.reconcile.raycluster import Observed, effective_replicas
 
 READY = "ready"
 SUSPENDED = "suspended"
+# `reason` of an invalid RayCluster starts with KubeRay's event reason (InvalidRayClusterSpec/Metadata).
+INVALID_REASON_PREFIX = "InvalidRayCluster"
+REASON_LIMIT = 2048
 # Fields whose change is worth a status write (KubeRay's inconsistency check ignores desired resources).
 _COMPARED = (
     "state",
@@ -102,6 +105,8 @@ def next_status(
     """The status this pass should write; `state` is sticky `ready` as in KubeRay."""
     previous = cluster.to_dict().get("status") or {}
     status = copy.deepcopy(previous)
+    if str(status.get("reason", "")).startswith(INVALID_REASON_PREFIX):
+        status.pop("reason")  # the spec is valid again (only valid clusters get here)
     conditions: list[dict[str, Any]] = status.setdefault("conditions", [])
     live = [p for p in observed.pods if not podstate.is_terminating(p)]
     workers = [p for p in live if podstate.node_type(p) == c.WORKER_NODE]
@@ -215,6 +220,21 @@ def next_status(
         status["lastUpdateTime"] = now
     else:
         status["lastUpdateTime"] = previous.get("lastUpdateTime", now)
+    return status
+
+
+def invalid_status(
+    previous: dict[str, Any], reason: str, message: str, *, generation: int | None, now: str
+) -> dict[str, Any]:
+    """An invalid RayCluster's status: what is wrong, in `reason`; everything else as it was. KubeRay
+    leaves the status alone and reports only an event, which a GitOps tool watching the status
+    never sees."""
+    status = copy.deepcopy(previous)
+    status["reason"] = f"{reason}: {message}"[:REASON_LIMIT]
+    status["observedGeneration"] = generation
+    status["lastUpdateTime"] = (
+        now if status_changed(previous, status) else previous.get("lastUpdateTime", now)
+    )
     return status
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from raykopf.api import RayCluster
 from raykopf.reconcile.raycluster import Observed
-from raykopf.reconcile.status import next_status
+from raykopf.reconcile.status import invalid_status, next_status
 
 
 def cluster(status: dict[str, Any] | None = None, suspend: bool = False) -> RayCluster:
@@ -159,3 +159,28 @@ def test_a_create_failure_sets_replica_failure_until_a_clean_pass() -> None:
     )
     assert conditions(failed)["ReplicaFailure"] == ("True", "FailedCreateWorkerPod")
     assert "ReplicaFailure" not in conditions(next_status(cluster(failed), Observed(), now="t2"))
+
+
+def test_an_invalid_spec_is_named_in_the_status_and_everything_else_is_kept() -> None:
+    previous = {"state": "ready", "readyWorkerReplicas": 2, "observedGeneration": 2, "lastUpdateTime": "t0"}
+    message = "spec.workerGroupSpecs[0].minReplicas: minReplicas (3) must not be greater than maxReplicas (1)"
+    status = invalid_status(previous, "InvalidRayClusterSpec", message, generation=3, now="t1")
+    assert status == {
+        "state": "ready",
+        "readyWorkerReplicas": 2,
+        "observedGeneration": 3,
+        "reason": f"InvalidRayClusterSpec: {message}",
+        "lastUpdateTime": "t1",
+    }
+    # The same problems again: nothing changes, so nothing is written.
+    assert invalid_status(status, "InvalidRayClusterSpec", message, generation=3, now="t2") == status
+    assert (
+        len(invalid_status({}, "InvalidRayClusterSpec", "x" * 5000, generation=1, now="t")["reason"]) == 2048
+    )
+
+
+def test_the_invalid_spec_reason_goes_once_the_spec_is_valid_even_before_ready() -> None:
+    previous = {"reason": "InvalidRayClusterSpec: spec.headGroupSpec: required", "observedGeneration": 2}
+    status = next_status(cluster(previous), Observed(), now="t1")
+    assert "reason" not in status
+    assert status["observedGeneration"] == 3
