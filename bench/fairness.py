@@ -21,7 +21,6 @@ from bench.harness import (
     create_namespace,
     delete_namespace,
     ensure_cluster,
-    operator_flags,
     raycluster,
     running,
     say,
@@ -39,9 +38,7 @@ async def state(client: KubeClient, name: str) -> str | None:
 
 
 async def main(args: argparse.Namespace, kubeconfig: Path) -> dict[str, float]:
-    async with session(
-        kubeconfig, args.concurrency, Path("/tmp/raykopf-bench-fairness.log"), operator_flags(args)
-    ) as (
+    async with session(kubeconfig, args, Path("/tmp/raykopf-bench-fairness.log")) as (
         client,
         operator,
     ):

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from prometheus_client.parser import text_string_to_metric_families
+
 from raykopf.k8s.client import ApiError, KubeClient
 from raykopf.local.cluster import LocalCluster
 
@@ -185,6 +187,12 @@ def component_of(argv: list[str]) -> str | None:
     return None
 
 
+def process_cpu_seconds(pid: int | str) -> float:
+    """User + system CPU time of a process so far (fields 14 and 15 of /proc/<pid>/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 class CpuMeter:
     """CPU seconds (user + system) each part of the local cluster, the operator and this benchmark spend
     between `start` and `spent`: on a saturated 2-core machine, where the time goes."""
@@ -194,19 +202,17 @@ class CpuMeter:
 
     @staticmethod
     def _now() -> dict[str, float]:
-        ticks = os.sysconf("SC_CLK_TCK")
         totals: dict[str, float] = {}
         for entry in Path("/proc").iterdir():
             if not entry.name.isdigit():
                 continue
             try:
                 argv = (entry / "cmdline").read_bytes().decode(errors="replace").split("\0")
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
+                name = "benchmark" if int(entry.name) == os.getpid() else component_of(argv)
+                if name is not None:
+                    totals[name] = totals.get(name, 0.0) + process_cpu_seconds(entry.name)
+            except OSError:  # the process ended meanwhile
                 continue
-            name = "benchmark" if int(entry.name) == os.getpid() else component_of(argv)
-            if name is not None:
-                totals[name] = totals.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / ticks
         return totals
 
     def start(self) -> None:
@@ -255,23 +261,19 @@ class Operator:
 
     @property
     def cpu_seconds(self) -> float:
-        """User + system CPU time of the operator so far (fields 14 and 15 of /proc/pid/stat)."""
         assert self.process is not None
-        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return process_cpu_seconds(self.process.pid)
 
     def api_requests(self, address: str = "http://127.0.0.1:8080/metrics") -> dict[str, float]:
         """`METHOD resource` -> responses so far, from the operator's raykopf_api_requests_total."""
         counts: dict[str, float] = {}
         with contextlib.suppress(OSError):
             text = urllib.request.urlopen(address, timeout=5).read().decode()
-            for line in text.splitlines():
-                if line.startswith("raykopf_api_requests_total{"):
-                    labels = dict(
-                        x.split("=", 1) for x in line[line.index("{") + 1 : line.index("}")].split(",")
-                    )
-                    key = f"{labels['method'].strip(chr(34))} {labels['resource'].strip(chr(34))}"
-                    counts[key] = counts.get(key, 0) + float(line.rsplit(" ", 1)[1])
+            for family in text_string_to_metric_families(text):
+                for sample in family.samples:
+                    if sample.name == "raykopf_api_requests_total":
+                        key = f"{sample.labels['method']} {sample.labels['resource']}"
+                        counts[key] = counts.get(key, 0) + sample.value
         return counts
 
     def stop(self) -> None:
@@ -286,11 +288,12 @@ class Operator:
 
 @contextlib.asynccontextmanager
 async def session(
-    kubeconfig: Path, concurrency: int, log: Path, extra: tuple[str, ...] = ()
+    kubeconfig: Path, args: argparse.Namespace, log: Path
 ) -> AsyncIterator[tuple[KubeClient, Operator]]:
-    """A client of the local cluster and an operator (not started yet); both cleaned up at the end."""
+    """A client of the local cluster and an operator (not started yet) with the benchmark's operator
+    flags; both cleaned up at the end."""
     client = KubeClient.from_kubeconfig(kubeconfig)
-    operator = Operator(kubeconfig, concurrency, log, extra=extra)
+    operator = Operator(kubeconfig, args.concurrency, log, extra=operator_flags(args))
     try:
         yield client, operator
     finally:

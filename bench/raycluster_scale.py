@@ -31,7 +31,6 @@ from bench.harness import (
     create_namespace,
     delete_namespace,
     ensure_cluster,
-    operator_flags,
     raycluster,
     running,
     say,
@@ -139,9 +138,7 @@ async def with_operator(
 
 
 async def main(args: argparse.Namespace, kubeconfig: Path) -> dict[str, Any]:
-    async with session(
-        kubeconfig, args.concurrency, Path("/tmp/raykopf-bench-operator.log"), operator_flags(args)
-    ) as (
+    async with session(kubeconfig, args, Path("/tmp/raykopf-bench-operator.log")) as (
         client,
         operator,
     ):
@@ -169,14 +166,12 @@ async def main(args: argparse.Namespace, kubeconfig: Path) -> dict[str, Any]:
             # the ratio of the CPU each run cost, and this bound says what the operator alone could win.
             plain, run = sum(base_cpu.values()), sum(result["cpu_seconds"].values())
             mine = result["cpu_seconds"].get("operator", 0.0)
-            result["cpu_bound_ratio"], result["cpu_bound_ratio_free_operator"] = (
-                plain / run,
-                plain / (run - mine),
-            )
+            bound, free = plain / run, plain / (run - mine)
+            result["cpu_bound_ratio"], result["cpu_bound_ratio_free_operator"] = bound, free
             say(
                 f"CPU bound: the plain client's Pods cost {plain:.1f} CPU s, the operator run's {run:.1f} "
-                f"(the operator itself {mine:.1f}): a CPU-bound ratio of at most {plain / run:.2f}, "
-                f"{plain / (run - mine):.2f} even with an operator that used no CPU"
+                f"(the operator itself {mine:.1f}): a CPU-bound ratio of at most {bound:.2f}, "
+                f"{free:.2f} even with an operator that used no CPU"
             )
         say(
             f"RESULT pods/s operator {result['operator_pods_per_second']:.0f} (runs: "

@@ -29,7 +29,6 @@ from bench.harness import (
     create_namespace,
     delete_namespace,
     ensure_cluster,
-    operator_flags,
     raycluster,
     running,
     say,
@@ -117,9 +116,7 @@ async def start_rayjobs(client: KubeClient, count: int) -> None:
 
 
 async def main(args: argparse.Namespace, kubeconfig: Path) -> dict[str, Any]:
-    async with session(
-        kubeconfig, args.concurrency, Path("/tmp/raykopf-bench-load.log"), operator_flags(args)
-    ) as (
+    async with session(kubeconfig, args, Path("/tmp/raykopf-bench-load.log")) as (
         client,
         operator,
     ):

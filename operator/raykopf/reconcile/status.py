@@ -15,8 +15,8 @@ from raykopf.reconcile.raycluster import Observed, effective_replicas
 
 READY = "ready"
 SUSPENDED = "suspended"
-# `reason` of an invalid RayCluster starts with KubeRay's event reason (InvalidRayClusterSpec/Metadata).
-INVALID_REASON_PREFIX = "InvalidRayCluster"
+# `reason` of an invalid RayCluster starts with KubeRay's event reason.
+INVALID_REASONS = (c.INVALID_RAYCLUSTER_SPEC, c.INVALID_RAYCLUSTER_METADATA)
 REASON_LIMIT = 2048
 # Fields whose change is worth a status write (KubeRay's inconsistency check ignores desired resources).
 _COMPARED = (
@@ -105,7 +105,7 @@ def next_status(
     """The status this pass should write; `state` is sticky `ready` as in KubeRay."""
     previous = cluster.to_dict().get("status") or {}
     status = copy.deepcopy(previous)
-    if str(status.get("reason", "")).startswith(INVALID_REASON_PREFIX):
+    if str(status.get("reason", "")).startswith(INVALID_REASONS):
         status.pop("reason")  # the spec is valid again (only valid clusters get here)
     conditions: list[dict[str, Any]] = status.setdefault("conditions", [])
     live = [p for p in observed.pods if not podstate.is_terminating(p)]
