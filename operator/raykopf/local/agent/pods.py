@@ -404,7 +404,6 @@ class PodWorker:
             else None
         )
         try:
-            sources = await self.env.sources(self.pod)
             # A thread creating the sandbox cannot be cancelled: `terminate` waits for it, otherwise it
             # would leave a veth with a released IP on the bridge, answering for the next Pod given it.
             async with self._sandbox_lock:
@@ -415,6 +414,7 @@ class PodWorker:
                 await asyncio.to_thread(
                     sandbox.create, self.box, hostname=self.hostname, fqdn=fqdn, namespace=self.namespace
                 )
+                sources = await self.env.sources(self.pod)
                 await asyncio.to_thread(sandbox.materialize_volumes, self.box, self.pod, sources)
         except (sandbox.VolumeError, RuntimeError) as error:
             self.message = f"MountVolume.SetUp failed: {error}"
