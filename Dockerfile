@@ -1,7 +1,7 @@
 # syntax=docker/dockerfile:1
 # Two images from one file:
 #   docker build --target operator -t raykopf/operator .   the operator (non-root, read-only rootfs friendly)
-#   docker build --target runtime  -t raykopf/ray .        the Ray runtime, from operator/raykopf/local/ray-runtime.txt
+#   docker build --target runtime  -t raykopf/ray .        the Ray runtime, from localcluster/raykopf_local/ray-runtime.txt
 
 FROM python:3.11-slim AS build
 WORKDIR /src
@@ -18,7 +18,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
 ENTRYPOINT ["raykopf"]
 
 FROM python:3.11-slim AS runtime
-COPY operator/raykopf/local/ray-runtime.txt /tmp/ray-runtime.txt
+COPY localcluster/raykopf_local/ray-runtime.txt /tmp/ray-runtime.txt
 RUN apt-get update && apt-get install -y --no-install-recommends wget procps && rm -rf /var/lib/apt/lists/* \
     && pip install --no-cache-dir -r /tmp/ray-runtime.txt \
     && useradd --uid 1000 --create-home ray

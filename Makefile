@@ -7,10 +7,11 @@ BIN := $(VENV)/bin
 
 setup: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+# The operator and, as its own distribution beside it, the local cluster (`raykopf local`).
+$(VENV)/.installed: pyproject.toml localcluster/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev]' -e ./localcluster
 	touch $@
 
 # The first command to try: everything from scratch, then the sample RayJob on the local cluster.
@@ -53,4 +54,4 @@ clean:
 # Regenerate manifests/install/ (CRDs and the operator rendered from helm/raykopf).
 manifests: setup
 	$(BIN)/python -m raykopf.crdgen --write
-	$(BIN)/python -m raykopf.local.tools
+	$(BIN)/python -m raykopf_local.tools

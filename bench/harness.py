@@ -19,7 +19,7 @@ from typing import Any
 from prometheus_client.parser import text_string_to_metric_families
 
 from raykopf.k8s.client import ApiError, KubeClient
-from raykopf.local.cluster import LocalCluster
+from raykopf_local.cluster import LocalCluster
 
 SIMULATED = {"raykopf.io/simulated": "true"}
 TOLERATION = {"key": "raykopf.io/simulated", "operator": "Equal", "value": "true", "effect": "NoSchedule"}
@@ -35,7 +35,7 @@ def ensure_cluster() -> Path:
     if cluster.processes.pid("kube-apiserver") is None:
         cluster.up(say, simulated_nodes=1)
     command = [
-        "kubectl",
+        str(cluster.kubectl),
         "--kubeconfig",
         str(cluster.kubeconfig),
         "get",
@@ -96,13 +96,12 @@ async def create_namespace(client: KubeClient, name: str) -> None:
         await client.create(
             "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
         )
-    # Pods are admitted only once the default ServiceAccount has its token (Kubernetes 1.20).
+    # Pods are admitted only once the namespace's default ServiceAccount exists.
     for _ in range(300):
-        account = await client.get(f"/api/v1/namespaces/{name}/serviceaccounts/default")
-        if account and account.get("secrets"):
+        if await client.get(f"/api/v1/namespaces/{name}/serviceaccounts/default"):
             return
         await asyncio.sleep(0.1)
-    raise RuntimeError(f"namespace {name}: no default ServiceAccount token")
+    raise RuntimeError(f"namespace {name}: no default ServiceAccount")
 
 
 async def delete_namespace(client: KubeClient, name: str, timeout: float = 600) -> float:
@@ -174,7 +173,7 @@ COMPONENTS = (
     ("etcd", "etcd"),
     ("controller-manager", "kube-controller-manager"),
     ("scheduler", "kube-scheduler"),
-    ("node agent", "raykopf.local.agent"),
+    ("node agent", "raykopf_local.agent"),
     ("operator", "raykopf run"),
 )
 

@@ -14,18 +14,21 @@ from typing import Any
 
 import pytest
 
-from raykopf.local.cluster import LocalCluster, operator_args
+from raykopf_local.cluster import LocalCluster, operator_args
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 class Kubectl:
-    def __init__(self, kubeconfig: Path) -> None:
+    """The kubectl built with the local cluster's control plane (never one that happens to be on PATH)."""
+
+    def __init__(self, kubeconfig: Path, binary: Path) -> None:
         self.kubeconfig = kubeconfig
+        self.binary = binary
 
     def __call__(self, *args: str, input: str | None = None, check: bool = True, timeout: float = 120) -> str:
         result = subprocess.run(
-            ["kubectl", f"--kubeconfig={self.kubeconfig}", *args],
+            [str(self.binary), f"--kubeconfig={self.kubeconfig}", *args],
             input=input,
             capture_output=True,
             text=True,
@@ -82,18 +85,16 @@ def local_cluster() -> Iterator[LocalCluster]:
 
 @pytest.fixture(scope="session")
 def kubectl(local_cluster: LocalCluster) -> Kubectl:
-    return Kubectl(local_cluster.kubeconfig)
+    return Kubectl(local_cluster.kubeconfig, local_cluster.kubectl)
 
 
 def create_namespace(kubectl: Kubectl, name: str) -> None:
     kubectl("create", "namespace", name)
-    # Pods are only admitted once the default ServiceAccount has its token Secret (Kubernetes 1.20).
+    # Pods are admitted only once the namespace's default ServiceAccount exists.
     wait_for(
-        lambda: kubectl(
-            "get", "serviceaccount", "default", "-n", name, "-o", "jsonpath={.secrets}", check=False
-        ),
+        lambda: kubectl("get", "serviceaccount", "default", "-n", name, "-o", "name", check=False),
         30,
-        "the default ServiceAccount token",
+        "the default ServiceAccount",
     )
 
 

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from e2e.conftest import ROOT, Kubectl, create_namespace, wait_for
-from raykopf.local.cluster import LocalCluster
-from raykopf.local.tools import ensure_helm
+from raykopf_local.cluster import LocalCluster
+from raykopf_local.tools import ensure_helm
 
 CHART = ROOT / "helm" / "raykopf"
 RAYJOB = ROOT / "manifests" / "samples" / "rayjob.sample.yaml"

@@ -18,10 +18,10 @@ from e2e.conftest import ROOT, Kubectl, create_namespace, wait_for
 from e2e.ray_jobs import submit_job, wait_job
 from raykopf.cli import main
 from raykopf.k8s.client import KubeClient
-from raykopf.local import settings
-from raykopf.local.agent.sandbox import NETNS_PREFIX
-from raykopf.local.cluster import LocalCluster
-from raykopf.local.network import pod_mac
+from raykopf_local import settings
+from raykopf_local.agent.sandbox import NETNS_PREFIX
+from raykopf_local.cluster import LocalCluster
+from raykopf_local.network import pod_mac
 
 PYTHON = "rayproject/ray:2.60.0"  # recorded in the pod status; the runtime environment provides it
 
@@ -50,7 +50,7 @@ def test_crds_apply_client_side_and_accept_every_ray_sample(kubectl: Kubectl, na
         doc["metadata"].pop("namespace", None)
         result = subprocess.run(
             [
-                "kubectl",
+                str(kubectl.binary),
                 f"--kubeconfig={kubectl.kubeconfig}",
                 "create",
                 "--dry-run=server",

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
 import sys
 from pathlib import Path
 from typing import TextIO
@@ -38,58 +40,28 @@ def _validate_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int
     return 1 if errors or not files else 0
 
 
-def _local_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from raykopf.local.build import BuildError
-    from raykopf.local.cluster import LocalCluster, LocalClusterError
-
-    cluster = LocalCluster()
-
-    def say(line: str) -> None:
-        print(f"raykopf local: {line}", file=err, flush=True)
-
-    try:
-        if args.action == "prepare":
-            cluster.prepare(say)
-        elif args.action == "up":
-            cluster.up(
-                say,
-                operator=args.operator,
-                simulated_nodes=args.simulated_nodes,
-                simulate_only=args.simulate_only,
-                cpu=args.cpu,
-                memory=args.memory,
-            )
-        elif args.action == "down":
-            cluster.down(say)
-        elif args.action == "kubeconfig":
-            print(cluster.kubeconfig, file=out)
-        elif args.action == "status":
-            running = cluster.status()
-            for name, pid in running.items():
-                print(f"{name:<24} {f'running (pid {pid})' if pid else 'stopped'}", file=out)
-            return 0 if all(running.values()) else 3
-        elif args.action == "demo":
-            from raykopf.local.demo import run_demo
-
-            return run_demo(cluster, say)
-        elif args.action == "logs":
-            return _print_pod_log(cluster, args, out)
-    except (LocalClusterError, BuildError, RuntimeError) as error:
-        print(f"raykopf local {args.action}: error: {error}", file=err)
+def _local_command(arguments: list[str], err: TextIO) -> int:
+    """`raykopf local ...` runs `raykopf-local ...` (the local cluster is its own distribution, which the
+    operator never imports), as kubectl runs its plugins."""
+    command = _local_executable()
+    if command is None:
+        print(
+            "raykopf local: the local cluster is not installed; from a clone: pip install -e ./localcluster "
+            "(make setup does it)",
+            file=err,
+        )
         return 1
-    return 0
+    sys.stdout.flush()
+    err.flush()
+    os.execv(command, [command, *arguments])
 
 
-def _print_pod_log(cluster: object, args: argparse.Namespace, out: TextIO) -> int:
-    from raykopf.local.cluster import LocalCluster
-
-    assert isinstance(cluster, LocalCluster)
-    path = cluster.pod_log(args.namespace, args.pod, args.container)
-    if path is None:
-        print(f"no logs for pod {args.namespace}/{args.pod}", file=out)
-        return 1
-    out.write(path.read_text(errors="replace"))
-    return 0
+def _local_executable() -> str | None:
+    # Beside this interpreter first: `sudo .venv/bin/raykopf local up` runs with root's PATH.
+    beside = Path(sys.executable).parent / "raykopf-local"
+    if os.access(beside, os.X_OK):
+        return str(beside)
+    return shutil.which("raykopf-local")
 
 
 def _run_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -226,44 +198,17 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(handler=_run_command)
 
     local = commands.add_parser(
-        "local", help="the local cluster: real control plane, pods as processes with real Ray"
+        "local",
+        help="the local cluster (real control plane, Pods as processes with real Ray): `raykopf local --help`",
+        add_help=False,
     )
-    actions = local.add_subparsers(dest="action", required=True)
-    up = actions.add_parser(
-        "up", help="prepare (first time: builds Kubernetes, ~5-8 min) and start the local cluster"
-    )
-    up.add_argument(
-        "--simulated-nodes",
-        type=int,
-        default=0,
-        metavar="N",
-        help="also register N simulated nodes whose pods run no processes (for scale tests)",
-    )
-    up.add_argument("--simulate-only", action="store_true", help="register only the simulated nodes")
-    up.add_argument(
-        "--operator", action="store_true", help="also start the operator against the local cluster"
-    )
-    up.add_argument(
-        "--cpu", default="16", help="allocatable CPU the node reports to the scheduler (default 16)"
-    )
-    up.add_argument("--memory", default="64Gi", help="allocatable memory the node reports (default 64Gi)")
-    actions.add_parser(
-        "prepare", help="only install and build what the cluster needs (cached outside the repo)"
-    )
-    actions.add_parser("down", help="stop everything the local cluster started and remove what it created")
-    actions.add_parser(
-        "demo", help="start the local cluster and the operator, run the sample RayJob and show its progress"
-    )
-    actions.add_parser("status", help="say which components run")
-    actions.add_parser("kubeconfig", help="print the admin kubeconfig's path")
-    logs = actions.add_parser("logs", help="print a container's log")
-    logs.add_argument("pod")
-    logs.add_argument("-c", "--container")
-    logs.add_argument("-n", "--namespace", default="default")
-    local.set_defaults(handler=_local_command)
+    local.add_argument("arguments", nargs=argparse.REMAINDER)
     return parser
 
 
 def main(argv: list[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    arguments = sys.argv[1:] if argv is None else argv
+    if arguments[:1] == ["local"]:  # every argument after `local` is the local cluster's, `--help` too
+        return _local_command(arguments[1:], err or sys.stderr)
+    args = build_parser().parse_args(arguments)
     return int(args.handler(args, out or sys.stdout, err or sys.stderr))

@@ -11,8 +11,8 @@ import pytest
 import yaml
 
 from raykopf.k8s.objects import _COLLECTIONS
-from raykopf.local.paths import Layout
-from raykopf.local.tools import OPERATOR_MANIFEST, ensure_helm, operator_manifest, render_chart
+from raykopf_local.paths import Layout
+from raykopf_local.tools import OPERATOR_MANIFEST, ensure_helm, operator_manifest, render_chart
 
 CHART = Path(__file__).resolve().parents[2] / "helm" / "raykopf"
 

@@ -3,9 +3,10 @@ from the very requirements file the local node agent's runtime environment is bu
 
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
 
-from raykopf.local.runtime_env import requirements_text
+from raykopf_local.runtime_env import requirements_text
 
 
 def stages(repo_root: Path) -> dict[str, list[str]]:
@@ -32,7 +33,19 @@ def test_the_operator_image_runs_as_a_numeric_non_root_user_without_build_tools(
 
 def test_the_runtime_image_installs_the_agents_pinned_requirements(repo_root: Path) -> None:
     runtime = "\n".join(stages(repo_root)["runtime"])
-    assert "COPY operator/raykopf/local/ray-runtime.txt" in runtime
+    assert "COPY localcluster/raykopf_local/ray-runtime.txt" in runtime
     assert "pip install --no-cache-dir -r /tmp/ray-runtime.txt" in runtime
-    assert (repo_root / "operator/raykopf/local/ray-runtime.txt").read_text() == requirements_text()
+    assert (repo_root / "localcluster/raykopf_local/ray-runtime.txt").read_text() == requirements_text()
     assert "ray[default,serve]==2.60.0" in requirements_text()
+
+
+def test_the_operator_image_carries_neither_the_local_cluster_nor_its_dependencies(repo_root: Path) -> None:
+    build = "\n".join(stages(repo_root)["build"])
+    assert "COPY operator ./operator" in build
+    assert "localcluster" not in build
+    project = tomllib.loads((repo_root / "pyproject.toml").read_text())
+    assert project["tool"]["setuptools"]["packages"]["find"] == {"where": ["operator"]}
+    assert not (repo_root / "operator" / "raykopf_local").exists()
+    assert not (repo_root / "operator" / "raykopf" / "local").exists()
+    dependencies = " ".join(project["project"]["dependencies"])
+    assert "cryptography" not in dependencies  # the local cluster's certificates only

@@ -1,0 +1,224 @@
+"""`raykopf local up|down|status`: the whole local cluster, started and stopped as one."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import socket
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from raykopf.api.registry import KINDS
+from raykopf.crdgen import render
+from raykopf.k8s.client import KubeClient
+from raykopf_local import network, settings
+from raykopf_local.agent import proxy, sandbox
+from raykopf_local.build import prepare
+from raykopf_local.controlplane import COMPONENTS, ControlPlane
+from raykopf_local.paths import Layout
+from raykopf_local.proc import Processes
+from raykopf_local.runtime_env import ensure_runtime
+from raykopf_local.tools import ensure_helm
+
+Say = Callable[[str], None]
+AGENT = "node-agent"
+OPERATOR = "operator"
+
+
+def operator_args(kubeconfig: Path) -> list[str]:
+    """`raykopf run` on the host: cluster DNS names do not resolve here, so dashboards go through the apiserver."""
+    return ["--kubeconfig", str(kubeconfig), "--use-kubernetes-proxy"]
+
+
+CRD_PATH = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
+
+
+async def install_crds(kubeconfig: Path) -> None:
+    """Create or update the generated CRDs (what `kubectl apply -f crds/` does)."""
+    client = KubeClient.from_kubeconfig(kubeconfig)
+    try:
+        for kind in KINDS:
+            body = render(kind)
+            existing = await client.get(f"{CRD_PATH}/{body['metadata']['name']}")
+            if existing is None:
+                await client.create(CRD_PATH, body)
+            else:
+                body["metadata"]["resourceVersion"] = existing["metadata"]["resourceVersion"]
+                await client.request("PUT", f"{CRD_PATH}/{body['metadata']['name']}", body=body)
+    finally:
+        await client.close()
+
+
+class LocalClusterError(RuntimeError):
+    pass
+
+
+def _require_root() -> None:
+    if os.geteuid() != 0:
+        raise LocalClusterError(
+            "the local cluster needs root (network namespaces, mounts, iptables); run it as root"
+        )
+
+
+def _port_in_use(host: str, port: int) -> bool:
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
+def _mounts_under(folder: Path) -> list[str]:
+    return [
+        line.split()[1]
+        for line in Path("/proc/mounts").read_text().splitlines()
+        if line.split()[1].startswith(str(folder))
+    ]
+
+
+class LocalCluster:
+    def __init__(self, layout: Layout | None = None) -> None:
+        self.layout = layout or Layout.default()
+        self.control_plane = ControlPlane(self.layout)
+        self.processes = Processes(self.layout.state / "run", self.layout.logs)
+
+    @property
+    def kubeconfig(self) -> Path:
+        return self.layout.kubeconfig
+
+    @property
+    def kubectl(self) -> Path:
+        """The kubectl built with the control plane (same version as the apiserver)."""
+        return self.layout.binary("kubectl")
+
+    def server_version(self) -> str | None:
+        """The apiserver's gitVersion (`kubectl version`'s server line), or None if it does not answer."""
+        try:
+            body = asyncio.run(_get(self.kubeconfig, "/version"))
+        except (OSError, RuntimeError):
+            return None
+        return str(body["gitVersion"]) if body else None
+
+    def prepare(self, say: Say) -> Path:
+        """Install and build what the cluster needs (cached); return the Ray runtime's bin directory."""
+        _require_root()
+        prepare(self.layout, say)
+        ensure_helm(self.layout, say)
+        return ensure_runtime(self.layout, say)
+
+    def up(
+        self,
+        say: Say,
+        *,
+        simulated_nodes: int = 0,
+        simulate_only: bool = False,
+        cpu: str = "16",
+        memory: str = "64Gi",
+        operator: bool = False,
+    ) -> None:
+        started = time.monotonic()
+        runtime = self.prepare(say)
+        checks = (
+            ("etcd", "127.0.0.1", settings.ETCD_CLIENT_PORT),
+            ("kube-apiserver", "0.0.0.0", settings.APISERVER_PORT),
+        )
+        for component, host, port in checks:
+            if self.processes.pid(component) is None and _port_in_use(host, port):
+                raise LocalClusterError(f"port {port} (for {component}) is already in use by another program")
+        network.ensure_bridge()
+        self.control_plane.prepare_files()
+        say("starting etcd, kube-apiserver, kube-controller-manager, kube-scheduler")
+        self.control_plane.start()
+        self.control_plane.wait_ready()
+        self._start_agent(
+            runtime, simulated_nodes=simulated_nodes, simulate_only=simulate_only, cpu=cpu, memory=memory
+        )
+        asyncio.run(install_crds(self.kubeconfig))
+        say("installed the ray.io CRDs")
+        if operator:
+            self.processes.start(
+                OPERATOR, [sys.executable, "-m", "raykopf", "run", *operator_args(self.kubeconfig)]
+            )
+            say(f"started the operator (log: {self.processes.log(OPERATOR)})")
+        say(f"ready in {time.monotonic() - started:.0f} s")
+        say(f"kubeconfig: {self.kubeconfig}   (export KUBECONFIG={self.kubeconfig})")
+
+    def _start_agent(
+        self, runtime: Path, *, simulated_nodes: int, simulate_only: bool, cpu: str, memory: str
+    ) -> None:
+        argv = [
+            sys.executable,
+            "-m",
+            "raykopf_local.agent",
+            "--state",
+            str(self.layout.state),
+            "--runtime-bin",
+            str(runtime),
+            "--simulated-nodes",
+            str(simulated_nodes),
+            "--cpu",
+            cpu,
+            "--memory",
+            memory,
+        ]
+        if simulate_only:
+            argv.append("--simulate-only")
+        recorded = self.layout.state / "run" / f"{AGENT}.args"
+        wanted = " ".join(argv)
+        if self.processes.pid(AGENT) is not None and (
+            not recorded.exists() or recorded.read_text() != wanted
+        ):
+            self.processes.stop(AGENT, grace=60)  # asked for other nodes: restart the agent
+        self.processes.start(AGENT, argv)
+        recorded.write_text(wanted)
+
+    def down(self, say: Say) -> None:
+        _require_root()
+        if self.processes.stop(OPERATOR, grace=20):
+            say("stopped the operator")
+        if self.processes.stop(AGENT, grace=60):
+            say("stopped the node agent (and every pod)")
+        stopped = self.control_plane.stop()
+        if stopped:
+            say(f"stopped {', '.join(stopped)}")
+        sandbox.remove_stale()
+        proxy.remove_rules()
+        network.remove_bridge()
+        pods = self.layout.state / "pods"
+        if pods.exists():
+            for mount in sorted(_mounts_under(pods), key=len, reverse=True):
+                network.sh("umount", "-l", mount, check=False)
+            shutil.rmtree(pods, ignore_errors=True)
+        self.control_plane.wipe()
+        say("removed the pod network and the cluster's data")
+
+    def status(self) -> dict[str, int | None]:
+        names = (*COMPONENTS, AGENT)
+        status = {name: self.processes.pid(name) for name in names}
+        if (self.layout.state / "run" / f"{OPERATOR}.pid").exists():
+            status[OPERATOR] = self.processes.pid(OPERATOR)
+        return status
+
+    def pod_log(self, namespace: str, pod: str, container: str | None) -> Path | None:
+        """The newest log file of a container of a pod this node runs (by name; first container if None)."""
+        body = asyncio.run(_get(self.kubeconfig, f"/api/v1/namespaces/{namespace}/pods/{pod}"))
+        if body is None:
+            return None
+        name = container or body["spec"]["containers"][0]["name"]
+        folder = self.layout.state / "pods" / body["metadata"]["uid"] / "containers" / name
+        logs = sorted(folder.glob("*.log"), key=lambda p: int(p.stem)) if folder.exists() else []
+        return logs[-1] if logs else None
+
+
+async def _get(kubeconfig: Path, path: str) -> dict[str, Any] | None:
+    client = KubeClient.from_kubeconfig(kubeconfig)
+    try:
+        return await client.get(path)
+    finally:
+        await client.close()

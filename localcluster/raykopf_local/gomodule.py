@@ -1,0 +1,59 @@
+"""The wrapper Go module that pins the control plane's versions (its go.mod is the one place they are
+written) and the facts read from it."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+GO_MODULE = Path(__file__).resolve().parent / "kubernetes"
+ETCD_PACKAGE = "go.etcd.io/etcd/server/v3"
+# Kubernetes stamps its version into both packages (hack/lib/version.sh); kubectl and the apiserver
+# compare them, and `kubectl version` prints them.
+VERSION_PACKAGES = ("k8s.io/client-go/pkg/version", "k8s.io/component-base/version")
+
+
+class PinError(RuntimeError):
+    """The wrapper module does not say which version to build."""
+
+
+@dataclass(frozen=True)
+class Pins:
+    """The versions the wrapper module requires, and a digest of its go.mod and go.sum."""
+
+    kubernetes: str
+    etcd: str
+    digest: str
+
+    @classmethod
+    def read(cls, module: Path = GO_MODULE) -> Pins:
+        go_mod = (module / "go.mod").read_text()
+        go_sum = (module / "go.sum").read_bytes()
+        return cls(
+            kubernetes=_required(module, go_mod, "k8s.io/kubernetes"),
+            etcd=_required(module, go_mod, ETCD_PACKAGE),
+            digest=hashlib.sha256(go_mod.encode() + go_sum).hexdigest()[:12],
+        )
+
+    def ldflags(self, build_date: str) -> str:
+        major, minor = self.kubernetes.removeprefix("v").split(".")[:2]
+        stamps = {
+            "gitVersion": self.kubernetes,
+            "gitMajor": major,
+            "gitMinor": minor,
+            "gitTreeState": "clean",
+            "buildDate": build_date,
+        }
+        flags = [
+            f"-X {package}.{key}={value}" for package in VERSION_PACKAGES for key, value in stamps.items()
+        ]
+        return " ".join(["-s", "-w", *flags])
+
+
+def _required(folder: Path, go_mod: str, module: str) -> str:
+    found = re.search(rf"^\s*(?:require[ \t]+)?{re.escape(module)}[ \t]+(v\S+)", go_mod, re.MULTILINE)
+    if found is None:
+        raise PinError(f"{folder / 'go.mod'} does not require {module}")
+    return found.group(1)
