@@ -48,6 +48,17 @@ class Kubectl:
         return self("apply", "-n", namespace, "-f", "-", input=manifest)
 
 
+def raykopf(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """The installed `raykopf` command (`raykopf local ...` runs the local cluster's own command)."""
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "raykopf"), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
 def wait_for(condition: Callable[[], Any], timeout: float, what: str, interval: float = 0.5) -> Any:
     deadline = time.monotonic() + timeout
     last: Any = None

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import io
 import json
 import random
 import subprocess
@@ -14,9 +13,8 @@ from pathlib import Path
 import yaml
 from tests.compat import upstream
 
-from e2e.conftest import ROOT, Kubectl, create_namespace, wait_for
+from e2e.conftest import ROOT, Kubectl, create_namespace, raykopf, wait_for
 from e2e.ray_jobs import submit_job, wait_job
-from raykopf.cli import main
 from raykopf.k8s.client import KubeClient
 from raykopf_local import settings
 from raykopf_local.agent.sandbox import NETNS_PREFIX
@@ -243,9 +241,9 @@ spec:
     pod = kubectl(
         "get", "pods", "-n", namespace, "-l", "job-name=count", "-o", "jsonpath={.items[0].metadata.name}"
     )
-    out = io.StringIO()
-    assert main(["local", "logs", pod, "-n", namespace], out=out) == 0
-    assert out.getvalue().strip() == "45"
+    logs = raykopf("local", "logs", pod, "-n", namespace)
+    assert logs.returncode == 0, logs.stderr
+    assert logs.stdout.strip() == "45"
 
 
 def test_restart_policy_counts_restarts_and_backs_off(kubectl: Kubectl, namespace: str) -> None:
@@ -338,11 +336,6 @@ subjects: [{kind: ServiceAccount, name: reader}]
 """,
         namespace,
     )
-    wait_for(
-        lambda: kubectl("get", "serviceaccount", "reader", "-n", namespace, "-o", "jsonpath={.secrets}"),
-        30,
-        "token",
-    )
     probe = (
         "import os, ssl, urllib.request, urllib.error\n"
         "d = '/var/run/secrets/kubernetes.io/serviceaccount/'\n"
@@ -380,6 +373,13 @@ subjects: [{kind: ServiceAccount, name: reader}]
         "the API client",
     )
     assert kubectl("logs", "api-client", "-n", namespace).splitlines() == ["pods 200", "secrets 403"]
+    # The token came from a TokenRequest bound to the Pod (the projected `kube-api-access-*` volume
+    # the ServiceAccount admission adds), not from a token Secret: current clusters make none.
+    pod = kubectl.json("get", "pod", "api-client", "-n", namespace)
+    (access,) = [v for v in pod["spec"]["volumes"] if v["name"].startswith("kube-api-access-")]
+    sources = [next(iter(s)) for s in access["projected"]["sources"]]
+    assert sources == ["serviceAccountToken", "configMap", "downwardAPI"]
+    assert kubectl("get", "secrets", "-n", namespace, "-o", "name") == ""
 
 
 def test_automount_false_leaves_no_token(kubectl: Kubectl, namespace: str) -> None:
@@ -503,8 +503,20 @@ def test_node_is_ready_with_its_allocatable_and_status_reports_every_component(
     assert ready["status"] == "True"
     lease = kubectl.json("get", "lease", "raykopf-node", "-n", "kube-node-lease")
     assert lease["spec"]["holderIdentity"] == "raykopf-node"
-    assert main(["local", "status"]) == 0
+    status = raykopf("local", "status")
+    assert status.returncode == 0, status.stdout + status.stderr
+    lines = dict(
+        line.split(None, 1) for line in status.stdout.replace("server version", "server-version").splitlines()
+    )
+    for component in ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "node-agent"):
+        assert lines[component].startswith("running (pid "), status.stdout
     assert Path(local_cluster.kubeconfig).is_file()
+    # A current Kubernetes: the server and the kubectl built with it report the same release.
+    version = json.loads(kubectl("version", "-o", "json"))
+    server, client = version["serverVersion"], version["clientVersion"]
+    assert (int(server["major"]), int(server["minor"])) >= (1, 34)
+    assert server["gitVersion"] == client["gitVersion"] == lines["server-version"].strip()
+    assert node["status"]["nodeInfo"]["kubeletVersion"] == server["gitVersion"]
 
 
 def test_pods_deleted_while_their_sandbox_is_made_leave_no_network_behind(

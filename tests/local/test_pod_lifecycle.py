@@ -35,7 +35,7 @@ async def _nothing(*_: Any) -> None:
     return None
 
 
-async def _no_sources(_: dict[str, Any]) -> Sources:
+async def _no_sources(_: dict[str, Any], **__: Any) -> Sources:
     return Sources()
 
 

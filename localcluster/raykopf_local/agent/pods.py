@@ -151,7 +151,8 @@ class ContainerRun:
             )
         self.status.container_id = f"raykopf://{worker.uid}/{self.spec['name']}/{self.status.restart_count}"
         self.status.state = {"running": {"startedAt": now()}}
-        self.status.started = True
+        if Probe.parse(self.spec.get("startupProbe")) is None:
+            self.worker.container_started(self.status)
         log.info(
             '{"event": "container-started", "pod": "%s/%s", "container": "%s", "pid": %d}',
             worker.namespace,
@@ -216,8 +217,10 @@ class ContainerRun:
         startup = Probe.parse(self.spec.get("startupProbe"))
         readiness = Probe.parse(self.spec.get("readinessProbe"))
         liveness = Probe.parse(self.spec.get("livenessProbe"))
-        if startup is not None and not await self._until(startup, want=True):
-            return
+        if startup is not None:
+            if not await self._until(startup, want=True):
+                return
+            self.worker.container_started(self.status)
         tasks = []
         if readiness is None:
             self.status.ready = True
@@ -293,7 +296,8 @@ class ContainerRun:
         if self.process is None:
             return -1
         self.worker.changed()
-        probes = None if self.init else asyncio.create_task(self.run_probes())
+        # Sidecars are probed like the Pod's containers; regular init containers are not.
+        probes = None if self.init and not self.status.sidecar else asyncio.create_task(self.run_probes())
         code = await self.process.wait()
         if probes is not None:
             probes.cancel()
@@ -335,13 +339,21 @@ class PodWorker:
         self.restart_policy: str = spec.get("restartPolicy", "Always")
         self.grace: float = float(spec.get("terminationGracePeriodSeconds", 30))
         self.box = sandbox.Sandbox(uid=self.uid, ip="", directory=env.pods_dir / self.uid)
-        self.init = [ContainerStatus(c["name"], c.get("image", "")) for c in spec.get("initContainers") or []]
+        self.init = [
+            ContainerStatus(c["name"], c.get("image", ""), sidecar=is_sidecar(c))
+            for c in spec.get("initContainers") or []
+        ]
         self.main = [ContainerStatus(c["name"], c.get("image", "")) for c in spec.get("containers") or []]
         for status in self.init:
             status.state = {"waiting": {"reason": "PodInitializing"}}
         self.runs: dict[str, ContainerRun] = {}
+        self._started = {status.name: asyncio.Event() for status in self.init if status.sidecar}
+        self._sidecar_tasks: list[asyncio.Task[bool]] = []
+        self._sidecars_stopping = False
+        self._sidecar_stop: asyncio.Task[None] | None = None
         self.started_at = now()
         self.stopping = False
+        self._stopped = asyncio.Event()
         self._sandbox_lock = asyncio.Lock()
         self.finished = asyncio.Event()
         self._dirty = asyncio.Event()
@@ -427,15 +439,55 @@ class PodWorker:
         if not await self._mount_volumes():
             return
         self.changed()
-        for spec, status in zip(self.pod["spec"].get("initContainers") or [], self.init, strict=True):
-            if not await self._supervise(spec, status, init=True):
-                return
-        await asyncio.gather(
-            *(
-                self._supervise(spec, status, init=False)
-                for spec, status in zip(self.pod["spec"]["containers"], self.main, strict=True)
+        try:
+            for spec, status in zip(self.pod["spec"].get("initContainers") or [], self.init, strict=True):
+                if status.sidecar:
+                    # Started in order; the next init container waits until this one has started.
+                    self._sidecar_tasks.append(asyncio.create_task(self._supervise(spec, status, init=True)))
+                    if not await self._until_started(status):
+                        return
+                elif not await self._supervise(spec, status, init=True):
+                    return
+            await asyncio.gather(
+                *(
+                    self._supervise(spec, status, init=False)
+                    for spec, status in zip(self.pod["spec"]["containers"], self.main, strict=True)
+                )
             )
-        )
+        finally:
+            # The Pod's containers are done (or it stops): its sidecars go last, in reverse order.
+            await self._stop_sidecars(self.grace)
+
+    def container_started(self, status: ContainerStatus) -> None:
+        """A container is `started` once running and past its startup probe, if it has one."""
+        status.started = True
+        self.changed()
+        if status.name in self._started:
+            self._started[status.name].set()
+
+    async def _until_started(self, status: ContainerStatus) -> bool:
+        started = asyncio.create_task(self._started[status.name].wait())
+        stopped = asyncio.create_task(self._stopped.wait())
+        await asyncio.wait((started, stopped), return_when=asyncio.FIRST_COMPLETED)
+        for task in (started, stopped):
+            task.cancel()
+        return status.started and not self.stopping
+
+    async def _stop_sidecars(self, grace: float) -> None:
+        """Stop the sidecars once; a second caller waits for the first one's stop."""
+        if self._sidecar_stop is None:
+            self._sidecars_stopping = True
+            self._sidecar_stop = asyncio.create_task(self._stop_sidecars_in_reverse(grace))
+        await asyncio.shield(self._sidecar_stop)
+
+    async def _stop_sidecars_in_reverse(self, grace: float) -> None:
+        deadline = asyncio.get_running_loop().time() + grace
+        for status in reversed([s for s in self.init if s.sidecar]):
+            run = self.runs.get(status.name)
+            if run is not None:
+                # Kubelet gives each sidecar what is left of the grace period, at least 2 s.
+                await run.stop(max(deadline - asyncio.get_running_loop().time(), 2.0))
+        await asyncio.gather(*self._sidecar_tasks, return_exceptions=True)
 
     async def _mount_volumes(self) -> bool:
         """Set up the volumes, retrying with back-off as kubelet does (a ConfigMap such as
@@ -473,14 +525,16 @@ class PodWorker:
             run = ContainerRun(self, spec, status, init=init)
             self.runs[spec["name"]] = run
             code = await run.run_once()
-            if self.stopping:
+            if self.stopping or (status.sidecar and self._sidecars_stopping):
                 status.will_restart = False
                 break
-            restart = (self.restart_policy == "Always" and not init) or (
-                self.restart_policy in ("Always", "OnFailure") and code != 0
+            # A sidecar is restarted whatever the Pod's restart policy and its exit code.
+            restart = status.sidecar or (
+                (self.restart_policy == "Always" and not init)
+                or (self.restart_policy in ("Always", "OnFailure") and code != 0)
             )
             status.will_restart = restart
-            if init and code == 0:
+            if init and not status.sidecar and code == 0:
                 self.changed()
                 return True
             if not restart:
@@ -499,7 +553,7 @@ class PodWorker:
                 self.pod, "Warning", "BackOff", f"Back-off restarting failed container {spec['name']}"
             )
             slept = 0.0
-            while slept < delay and not self.stopping:
+            while slept < delay and not self.stopping and not (status.sidecar and self._sidecars_stopping):
                 await asyncio.sleep(0.5)
                 slept += 0.5
             delay = min(delay * 2, BACKOFF_MAX)
@@ -508,8 +562,14 @@ class PodWorker:
     async def terminate(self, grace: float | None = None) -> None:
         """Stop every container (SIGTERM to its session, SIGKILL after the grace period), then clean up."""
         self.stopping = True
+        self._stopped.set()
         wait = self.grace if grace is None else grace
-        await asyncio.gather(*(run.stop(wait) for run in list(self.runs.values())))
+        started = asyncio.get_running_loop().time()
+        sidecars = {status.name for status in self.init if status.sidecar}
+        await asyncio.gather(
+            *(run.stop(wait) for name, run in list(self.runs.items()) if name not in sidecars)
+        )
+        await self._stop_sidecars(wait - (asyncio.get_running_loop().time() - started))
         async with self._sandbox_lock:
             await asyncio.to_thread(sandbox.destroy, self.box)
             if self.box.ip:
@@ -539,6 +599,11 @@ def image_repository(image: str) -> str:
     slash = name.rfind("/")
     colon = name.rfind(":")
     return name[:colon] if colon > slash else name
+
+
+def is_sidecar(container: dict[str, Any]) -> bool:
+    """A native sidecar: an init container with `restartPolicy: Always`."""
+    return container.get("restartPolicy") == "Always"
 
 
 def is_operator_image(image: str) -> bool:

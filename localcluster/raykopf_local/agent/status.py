@@ -19,6 +19,18 @@ class ContainerStatus:
     restart_count: int = 0
     container_id: str = ""
     will_restart: bool = True
+    # A native sidecar: an init container with `restartPolicy: Always`, kept running beside the Pod's
+    # containers (Kubernetes 1.29+).
+    sidecar: bool = False
+    # The resources the container runs with (status.containerStatuses[].resources and, for requests,
+    # allocatedResources), updated by an in-place resize.
+    resources: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def completed(self) -> bool:
+        """A regular init container that exited 0."""
+        terminated = self.terminated
+        return terminated is not None and terminated.get("exitCode") == 0
 
     @property
     def running(self) -> bool:
@@ -42,6 +54,10 @@ class ContainerStatus:
         }
         if self.container_id:
             out["containerID"] = self.container_id
+        if self.resources:
+            out["resources"] = self.resources
+            if self.resources.get("requests"):
+                out["allocatedResources"] = self.resources["requests"]
         return out
 
 
@@ -61,16 +77,24 @@ def _condition(
     return condition
 
 
+def initialized(init: list[ContainerStatus]) -> bool:
+    """Every regular init container completed and every sidecar started (kubelet's Initialized)."""
+    return all(c.started if c.sidecar else c.completed for c in init)
+
+
 def phase(init: list[ContainerStatus], main: list[ContainerStatus], restart_policy: str) -> str:
     failed_init = [
-        c for c in init if c.terminated and c.terminated.get("exitCode") != 0 and not c.will_restart
+        c
+        for c in init
+        if not c.sidecar and c.terminated and c.terminated.get("exitCode") != 0 and not c.will_restart
     ]
     if failed_init:
         return "Failed"
-    if not all(c.terminated and c.terminated.get("exitCode") == 0 for c in init):
+    if not all(c.completed for c in init if not c.sidecar):
         return "Pending"
     if any(c.running for c in main):
         return "Running"
+    # Sidecars do not keep a Pod whose containers all finished from completing, nor decide its phase.
     if main and all(c.terminated and not c.will_restart for c in main):
         return (
             "Succeeded" if all(c.terminated and c.terminated.get("exitCode") == 0 for c in main) else "Failed"
@@ -95,15 +119,16 @@ def pod_status(
 ) -> dict[str, Any]:
     """The `status` of the pod; transition times are kept from `previous` conditions that did not change."""
     current_phase = phase(init, main, restart_policy)
-    initialized = all(c.terminated and c.terminated.get("exitCode") == 0 for c in init)
-    containers_ready = bool(main) and all(c.ready for c in main)
-    not_ready = [c.name for c in main if not c.ready]
+    sidecars = [c for c in init if c.sidecar]
+    # A sidecar's readiness counts as a container's (kubelet: restartable init containers).
+    not_ready = [c.name for c in (*sidecars, *main) if not c.ready]
+    containers_ready = bool(main) and not not_ready
     unready_message = f"containers with unready status: [{' '.join(not_ready)}]" if not_ready else None
-    incomplete = [c.name for c in init if not (c.terminated and c.terminated.get("exitCode") == 0)]
+    incomplete = [c.name for c in init if not (c.started if c.sidecar else c.completed)]
     conditions = [
         _condition(
             "Initialized",
-            initialized,
+            initialized(init),
             now,
             "ContainersNotInitialized",
             f"containers with incomplete status: [{' '.join(incomplete)}]" if incomplete else None,
