@@ -26,8 +26,10 @@ class Kubectl:
         self.kubeconfig = kubeconfig
         self.binary = binary
 
-    def __call__(self, *args: str, input: str | None = None, check: bool = True, timeout: float = 120) -> str:
-        result = subprocess.run(
+    def run(
+        self, *args: str, input: str | None = None, timeout: float = 120
+    ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
             [str(self.binary), f"--kubeconfig={self.kubeconfig}", *args],
             input=input,
             capture_output=True,
@@ -35,6 +37,9 @@ class Kubectl:
             timeout=timeout,
             check=False,
         )
+
+    def __call__(self, *args: str, input: str | None = None, check: bool = True, timeout: float = 120) -> str:
+        result = self.run(*args, input=input, timeout=timeout)
         if check and result.returncode != 0:
             raise AssertionError(
                 f"kubectl {' '.join(args)} failed ({result.returncode}): {result.stderr.strip()}"

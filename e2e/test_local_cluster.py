@@ -40,9 +40,8 @@ def test_crds_apply_client_side_and_accept_every_ray_sample(kubectl: Kubectl, na
         "crd/rayjobs.ray.io",
         "crd/rayservices.ray.io",
     )
-    samples = list(upstream.manifests(ROOT / "manifests" / "samples"))
-    if upstream.available():
-        samples += list(upstream.manifests(upstream.UPSTREAM / "samples"))
+    upstream.require()
+    samples = list(upstream.manifests(ROOT / "manifests" / "samples")) + upstream.samples()
     rejected = []
     for path, doc in samples:
         doc["metadata"].pop("namespace", None)

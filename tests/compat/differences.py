@@ -25,10 +25,5 @@ OPEN_CORE_TYPES = {
     "egressRules[]": "NetworkPolicyEgressRule",
 }
 
-# CEL rules (x-kubernetes-validations) are left out of the CRDs: Kubernetes before 1.25 and kubectl's
-# client-side validation reject the field, which would break plain `kubectl apply -f crds/`. The same
-# rules are enforced by raykopf.validation, reported on the object's status and as an event.
-CEL_RULES_ENFORCED_BY_OPERATOR = True
-
 # Fields whose type, enum or default differ on purpose: {path: reason}.
 FIELD_DIFFERENCES: dict[str, str] = {}

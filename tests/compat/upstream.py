@@ -18,12 +18,25 @@ KINDS = ("RayCluster", "RayJob", "RayService")
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-def available() -> bool:
-    return (UPSTREAM / "crds").is_dir()
+def require() -> Path:
+    """The compatibility data's folder; its absence fails the test that needs it (never a skip)."""
+    if not (UPSTREAM / "crds").is_dir() or not (UPSTREAM / "samples").is_dir():
+        raise AssertionError(
+            f"KubeRay v1.7.0 compatibility data not found at {UPSTREAM} (expected ../shared/compat beside "
+            "the repository, or RAYKOPF_UPSTREAM_COMPAT)"
+        )
+    return UPSTREAM
+
+
+def samples() -> list[tuple[Path, dict[str, Any]]]:
+    """KubeRay's own sample manifests (empty, not an error, when the data is missing: the tests that
+    use them also assert that it is there)."""
+    return list(manifests(UPSTREAM / "samples")) if (UPSTREAM / "samples").is_dir() else []
 
 
 @functools.cache
 def upstream_crd(plural: str) -> dict[str, Any]:
+    require()
     loaded: dict[str, Any] = yaml.load(
         (UPSTREAM / "crds" / f"ray.io_{plural}.yaml").read_text(), Loader=_LOADER
     )

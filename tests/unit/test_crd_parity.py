@@ -1,5 +1,6 @@
 """Schema parity with KubeRay v1.7.0: every upstream spec/status property path outside the open
-Kubernetes core types exists in raykopf's CRD with the same type, enum values and default."""
+Kubernetes core types exists in raykopf's CRD with the same type, enum values, default and CEL rules
+(`x-kubernetes-validations`, messages included)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,6 @@ import pytest
 from raykopf.crdgen import render
 from tests.compat import upstream
 from tests.compat.differences import FIELD_DIFFERENCES, OPEN_CORE_TYPES
-
-pytestmark = pytest.mark.skipif(not upstream.available(), reason="../shared/compat is not present")
 
 PLURALS = {"RayCluster": "rayclusters", "RayJob": "rayjobs", "RayService": "rayservices"}
 
@@ -43,7 +42,14 @@ def compare(theirs: dict[str, Any], ours: dict[str, Any] | None, path: str) -> l
         if not open_node.get("x-kubernetes-preserve-unknown-fields"):
             problems.append(f"{path}: expected an open Kubernetes core-type object")
         return problems
-    for key in ("type", "enum", "default", "x-kubernetes-int-or-string", "format"):
+    for key in (
+        "type",
+        "enum",
+        "default",
+        "x-kubernetes-int-or-string",
+        "format",
+        "x-kubernetes-validations",
+    ):
         if theirs.get(key) != ours.get(key):
             problems.append(f"{path}: {key} is {ours.get(key)!r}, upstream {theirs.get(key)!r}")
     ours_children = dict(_children(ours, path))
@@ -85,6 +91,19 @@ def test_names_versions_and_printer_columns_match_upstream(kind: str) -> None:
     v1 = next(v for v in ours["spec"]["versions"] if v["name"] == "v1")
     upstream_v1 = next(v for v in theirs["spec"]["versions"] if v["name"] == "v1")
     assert v1["additionalPrinterColumns"] == upstream_v1["additionalPrinterColumns"]
+
+
+@pytest.mark.parametrize("kind", list(PLURALS))
+def test_every_upstream_cel_rule_is_in_the_crd_and_none_other(kind: str) -> None:
+    def rules(schema: dict[str, Any], path: str = "") -> list[tuple[str, str, str]]:
+        found = [(path, r["rule"], r["message"]) for r in schema.get("x-kubernetes-validations") or []]
+        for child_path, child in _children(schema, path):
+            found += rules(child, child_path)
+        return found
+
+    theirs = rules(_v1_schema(upstream.upstream_crd(PLURALS[kind])))
+    assert theirs  # every kind has some in KubeRay v1.7
+    assert sorted(rules(_v1_schema(render(kind)))) == sorted(theirs)
 
 
 def test_the_comparison_reports_missing_fields_and_changed_defaults() -> None:

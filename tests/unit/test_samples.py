@@ -1,5 +1,5 @@
-"""Real user manifests: KubeRay v1.7.0's samples (when ../shared/compat is present) and the project's
-own samples all validate with no problem and survive a parse/serialise round trip unchanged."""
+"""Real user manifests: KubeRay v1.7.0's samples (../shared/compat, required) and the project's own
+samples all validate with no problem and survive a parse/serialise round trip unchanged."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from tests.compat import upstream
 
 MODELS = {"RayCluster": RayCluster, "RayJob": RayJob, "RayService": RayService}
 OWN_SAMPLES = list(upstream.manifests(upstream.ROOT / "manifests" / "samples"))
-UPSTREAM_SAMPLES = list(upstream.manifests(upstream.UPSTREAM / "samples")) if upstream.available() else []
+UPSTREAM_SAMPLES = upstream.samples()
 
 
 def _id(sample: tuple[Path, dict[str, Any]]) -> str:
@@ -27,8 +27,8 @@ def test_the_project_ships_a_sample_of_each_kind() -> None:
     assert {doc["kind"] for _, doc in OWN_SAMPLES} == set(MODELS)
 
 
-@pytest.mark.skipif(not upstream.available(), reason="../shared/compat is not present")
 def test_upstream_samples_cover_every_kind() -> None:
+    upstream.require()
     assert len(UPSTREAM_SAMPLES) >= 60
     assert {doc["kind"] for _, doc in UPSTREAM_SAMPLES} == set(MODELS)
 

@@ -321,7 +321,10 @@ class ProcessNode:
             elif uid not in self.workers and uid not in self.terminating:
                 self._background(self._final_delete(pod))  # e.g. left by an agent that was restarted
             return
-        if uid in self.workers or pod.get("status", {}).get("phase") in ("Succeeded", "Failed"):
+        if uid in self.workers:
+            self.workers[uid].resize(pod)
+            return
+        if pod.get("status", {}).get("phase") in ("Succeeded", "Failed"):
             return
         worker = PodWorker(self.env, pod)
         self.workers[uid] = worker

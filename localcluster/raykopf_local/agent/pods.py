@@ -26,6 +26,7 @@ from raykopf_local.agent.containers import (
     container_env,
     resolve_port,
 )
+from raykopf_local.agent.resize import decide as decide_resize
 from raykopf_local.agent.status import ContainerStatus, pod_status
 from raykopf_local.hostenv import DEFAULT_PATH
 from raykopf_local.proc import kill_session
@@ -94,6 +95,7 @@ class ContainerRun:
         self.process: asyncio.subprocess.Process | None = None
         self.env: dict[str, str] = {}
         self.stopping = False
+        self.resized = False
 
     @property
     def log_path(self) -> Path:
@@ -160,6 +162,10 @@ class ContainerRun:
             self.spec["name"],
             self.process.pid,
         )
+
+    async def restart_for_resize(self) -> None:
+        self.resized = True
+        await self.stop(self.worker.grace)
 
     async def stop(self, grace: float) -> None:
         self.stopping = True
@@ -343,7 +349,10 @@ class PodWorker:
             ContainerStatus(c["name"], c.get("image", ""), sidecar=is_sidecar(c))
             for c in spec.get("initContainers") or []
         ]
-        self.main = [ContainerStatus(c["name"], c.get("image", "")) for c in spec.get("containers") or []]
+        self.main = [
+            ContainerStatus(c["name"], c.get("image", ""), resources=c.get("resources") or {})
+            for c in spec.get("containers") or []
+        ]
         for status in self.init:
             status.state = {"waiting": {"reason": "PodInitializing"}}
         self.runs: dict[str, ContainerRun] = {}
@@ -351,6 +360,7 @@ class PodWorker:
         self._sidecar_tasks: list[asyncio.Task[bool]] = []
         self._sidecars_stopping = False
         self._sidecar_stop: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Future[None]] = set()
         self.started_at = now()
         self.stopping = False
         self._stopped = asyncio.Event()
@@ -375,6 +385,7 @@ class PodWorker:
             previous=previous,
             now=now(),
             message=self.message,
+            observed_generation=self.pod["metadata"].get("generation"),
         )
 
     async def reporter(self) -> None:
@@ -458,6 +469,33 @@ class PodWorker:
             # The Pod's containers are done (or it stops): its sidecars go last, in reverse order.
             await self._stop_sidecars(self.grace)
 
+    def resize(self, pod: dict[str, Any]) -> None:
+        """Apply a changed Pod spec's container resources in place (the `resize` subresource)."""
+        current = {status.name: status.resources for status in self.main}
+        containers = pod["spec"].get("containers") or []
+        if all((c.get("resources") or {}) == current.get(c["name"]) for c in containers):
+            return
+        self.pod = pod
+        decision = decide_resize(containers, current)
+        for status in self.main:
+            status.resources = decision.resources.get(status.name, status.resources)
+        for name in decision.restart:
+            run = self.runs.get(name)
+            if run is not None and run.process is not None:
+                self._background(run.restart_for_resize())
+        log.info(
+            '{"event": "pod-resized", "pod": "%s/%s", "restarted": "%s"}',
+            self.namespace,
+            self.name,
+            ",".join(decision.restart),
+        )
+        self.changed()
+
+    def _background(self, work: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
     def container_started(self, status: ContainerStatus) -> None:
         """A container is `started` once running and past its startup probe, if it has one."""
         status.started = True
@@ -522,12 +560,19 @@ class PodWorker:
         """Run a container under the restart policy; True when an init container completed."""
         delay = BACKOFF_INITIAL
         while not self.stopping:
-            run = ContainerRun(self, spec, status, init=init)
+            run = ContainerRun(self, spec_of(self.pod, spec["name"]) or spec, status, init=init)
             self.runs[spec["name"]] = run
             code = await run.run_once()
             if self.stopping or (status.sidecar and self._sidecars_stopping):
                 status.will_restart = False
                 break
+            if run.resized:
+                # Restarted for an in-place resize whose resizePolicy asks for it: at once, whatever
+                # the restart policy, and counted as a restart (kubelet's rule).
+                status.last_state = {k: v for k, v in status.state.items() if k == "terminated"}
+                status.restart_count += 1
+                self.changed()
+                continue
             # A sidecar is restarted whatever the Pod's restart policy and its exit code.
             restart = status.sidecar or (
                 (self.restart_policy == "Always" and not init)
@@ -599,6 +644,14 @@ def image_repository(image: str) -> str:
     slash = name.rfind("/")
     colon = name.rfind(":")
     return name[:colon] if colon > slash else name
+
+
+def spec_of(pod: dict[str, Any], name: str) -> dict[str, Any] | None:
+    """A container's current spec (its resources change with an in-place resize)."""
+    spec = pod["spec"]
+    return next(
+        (c for c in (spec.get("initContainers") or []) + spec["containers"] if c["name"] == name), None
+    )
 
 
 def is_sidecar(container: dict[str, Any]) -> bool:

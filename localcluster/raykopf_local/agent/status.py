@@ -116,6 +116,7 @@ def pod_status(
     now: str,
     message: str | None = None,
     reason: str | None = None,
+    observed_generation: int | None = None,
 ) -> dict[str, Any]:
     """The `status` of the pod; transition times are kept from `previous` conditions that did not change."""
     current_phase = phase(init, main, restart_policy)
@@ -154,6 +155,8 @@ def pod_status(
         status["podIPs"] = [{"ip": pod_ip}]
     if init:
         status["initContainerStatuses"] = [c.to_dict() for c in init]
+    if observed_generation is not None:
+        status["observedGeneration"] = observed_generation
     if message:
         status["message"] = message
     if reason:

@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
+from raykopf.api import cel
 from raykopf.api.base import (
     ApiModel,
     Condition,
@@ -31,6 +32,11 @@ from raykopf.api.base import (
 
 MAX_INT32 = 2**31 - 1
 
+
+# Which controller manages the object; KubeRay's CEL rules make it immutable and limit its values.
+ManagedBy = Annotated[
+    str | None, Field(json_schema_extra=cel.validations(cel.MANAGED_BY_IMMUTABLE, cel.MANAGED_BY_VALUE))
+]
 
 class AutoscalerOptions(ApiModel):
     """Settings of the Ray autoscaler sidecar in the head Pod."""
@@ -77,7 +83,9 @@ class GcsFaultToleranceOptions(ApiModel):
     redis_password: RedisCredential | None = None
     redis_username: RedisCredential | None = None
     external_storage_namespace: str | None = None
-    backend: Literal["redis", "rocksdb"] | None = None
+    backend: Literal["redis", "rocksdb"] | None = Field(
+        default=None, json_schema_extra=cel.validations(cel.GCS_BACKEND_IMMUTABLE)
+    )
     """Storage backend; immutable once set."""
     storage: GcsStorageOptions | None = None
 
@@ -207,7 +215,7 @@ class RayClusterSpec(ApiModel):
     autoscaler_options: AutoscalerOptions | None = None
     head_service_annotations: StringMap | None = None
     suspend: bool | None = None
-    managed_by: str | None = None
+    managed_by: ManagedBy = None
     """Controller that manages this object: ray.io/kuberay-operator or kueue.x-k8s.io/multikueue."""
     gcs_fault_tolerance_options: GcsFaultToleranceOptions | None = None
     upgrade_strategy: UpgradeStrategy | None = None

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
+from raykopf.api import cel
 from raykopf.api.base import ApiModel, Int32, Int64, ObjectMeta, PodTemplateSpec, StringMap, Time
-from raykopf.api.raycluster import RayClusterSpec, RayClusterStatus
+from raykopf.api.raycluster import ManagedBy, RayClusterSpec, RayClusterStatus
 
 DeletionPolicyType = Literal["DeleteCluster", "DeleteWorkers", "DeleteSelf", "DeleteNone"]
 
@@ -21,6 +22,10 @@ class SubmitterConfig(ApiModel):
 
 class DeletionCondition(ApiModel):
     """When a deletion rule fires: exactly one of jobStatus and jobDeploymentStatus."""
+
+    model_config = ConfigDict(
+        json_schema_extra=cel.validations(cel.DELETION_CONDITION_NOT_BOTH, cel.DELETION_CONDITION_ONE)
+    )
 
     job_status: Literal["SUCCEEDED", "FAILED"] | None = None
     job_deployment_status: Literal["Failed"] | None = None
@@ -43,6 +48,10 @@ class DeletionPolicy(ApiModel):
 
 class DeletionStrategy(ApiModel):
     """Clean-up after the job ends: deletionRules, or the legacy onSuccess and onFailure pair."""
+
+    model_config = ConfigDict(
+        json_schema_extra=cel.validations(cel.DELETION_STRATEGY_NOT_BOTH, cel.DELETION_STRATEGY_NOT_EMPTY)
+    )
 
     deletion_rules: list[DeletionRule] | None = Field(
         default=None, json_schema_extra={"x-kubernetes-list-type": "atomic"}
@@ -79,7 +88,7 @@ class RayJobSpec(ApiModel):
     backoff_limit: Int32 | None = 0
     """Retries, each on a new RayCluster."""
     suspend: bool | None = None
-    managed_by: str | None = None
+    managed_by: ManagedBy = None
     deletion_strategy: DeletionStrategy | None = None
 
 

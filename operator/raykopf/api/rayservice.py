@@ -14,7 +14,7 @@ from raykopf.api.base import (
     Time,
     conditions_field,
 )
-from raykopf.api.raycluster import RayClusterSpec, RayClusterStatus
+from raykopf.api.raycluster import ManagedBy, RayClusterSpec, RayClusterStatus
 
 
 class ClusterUpgradeOptions(ApiModel):
@@ -44,7 +44,7 @@ class RayServiceSpec(ApiModel):
     """Seconds before a replaced cluster is deleted (default 60)."""
     serve_service: ServiceTemplate | None = None
     exclude_head_pod_from_serve_svc: bool | None = None
-    managed_by: str | None = None
+    managed_by: ManagedBy = None
     suspend: bool | None = None
     service_unhealthy_second_threshold: Int32 | None = None
     """Deprecated and unused since KubeRay v1.1; accepted for compatibility."""

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from raykopf import constants
-from raykopf.api import RayCluster, RayJob, RayService
+from raykopf.api import RayCluster, RayJob, RayService, cel
 from raykopf.api.base import ApiModel
 from raykopf.validation.problems import Problem, Severity
 from raykopf.validation.rules import Gates, check_raycluster, check_rayjob, check_rayservice
@@ -46,8 +46,46 @@ def validate(manifest: Any, gates: Gates | None = None) -> list[Problem]:
     return sorted(_unique(problems), key=lambda p: not p.is_error)
 
 
+# Where the CRDs' transition rules (`self == oldSelf`) sit, per kind: (path, rule).
+_CLUSTER_SPEC_TRANSITIONS = (
+    (("managedBy",), cel.MANAGED_BY_IMMUTABLE),
+    (("gcsFaultToleranceOptions", "backend"), cel.GCS_BACKEND_IMMUTABLE),
+)
+_TRANSITIONS: dict[str, tuple[tuple[tuple[str, ...], cel.CelRule], ...]] = {
+    "RayCluster": tuple((("spec", *path), rule) for path, rule in _CLUSTER_SPEC_TRANSITIONS),
+    "RayJob": (
+        (("spec", "managedBy"), cel.MANAGED_BY_IMMUTABLE),
+        *((("spec", "rayClusterSpec", *path), rule) for path, rule in _CLUSTER_SPEC_TRANSITIONS),
+    ),
+    "RayService": (
+        (("spec", "managedBy"), cel.MANAGED_BY_IMMUTABLE),
+        *((("spec", "rayClusterConfig", *path), rule) for path, rule in _CLUSTER_SPEC_TRANSITIONS),
+    ),
+}
+
+
+def validate_update(old: Any, new: Any, gates: Gates | None = None) -> list[Problem]:
+    """`validate(new)` plus the CRDs' transition rules against `old`, with the apiserver's messages. As
+    CEL evaluates them, a rule applies only where the field is set in both versions."""
+    problems = validate(new, gates)
+    if not isinstance(old, dict) or not isinstance(new, dict) or old.get("kind") != new.get("kind"):
+        return problems
+    for path, rule in _TRANSITIONS.get(str(new.get("kind")), ()):
+        before, after = _lookup(old, path), _lookup(new, path)
+        if before is not None and after is not None and before != after:
+            problems.insert(0, Problem(".".join(path), rule.message))
+    return problems
+
+
+def _lookup(manifest: dict[str, Any], path: tuple[str, ...]) -> Any:
+    node: Any = manifest
+    for key in path:
+        node = node.get(key) if isinstance(node, dict) else None
+    return node
+
+
 def _unique(problems: list[Problem]) -> list[Problem]:
     return list(dict.fromkeys(problems))
 
 
-__all__ = ["KINDS", "Gates", "Problem", "Severity", "validate"]
+__all__ = ["KINDS", "Gates", "Problem", "Severity", "validate", "validate_update"]

@@ -11,6 +11,7 @@ from typing import Any
 import yaml
 
 from raykopf import constants as c
+from raykopf.api import cel
 from raykopf.api.base import ObjectMeta
 from raykopf.api.raycluster import RayCluster, RayClusterSpec
 from raykopf.api.rayjob import RayJob
@@ -57,9 +58,9 @@ def check_name(meta: ObjectMeta, kind: str, limit: int) -> list[Problem]:
 
 
 def check_managed_by(managed_by: str | None, path: str) -> list[Problem]:
-    allowed = (c.KUBERAY_MANAGED_BY, c.MULTIKUEUE_MANAGED_BY)
-    if managed_by is not None and managed_by not in allowed:
-        return [Problem(path, f"the managedBy field value must be either {allowed[0]!r} or {allowed[1]!r}")]
+    """≙ the CRD's CEL rule on managedBy (the apiserver's message)."""
+    if managed_by is not None and managed_by not in cel.MANAGED_BY_VALUES:
+        return [Problem(path, cel.MANAGED_BY_VALUE.message)]
     return []
 
 
@@ -557,25 +558,13 @@ def _check_deletion_strategy(job: RayJob, gates: Gates) -> list[Problem]:
                 "spec.shutdownAfterJobFinishes and spec.deletionStrategy.deletionRules are mutually exclusive",
             )
         )
+    # The CRD's CEL rules reject these before KubeRay's own checks run: their messages are the ones a
+    # user of KubeRay sees.
     if rules and legacy:
-        return [
-            *problems,
-            Problem(
-                path, "Cannot use both legacy onSuccess/onFailure fields and deletionRules simultaneously"
-            ),
-        ]
+        return [*problems, Problem(path, cel.DELETION_STRATEGY_NOT_BOTH.message)]
     if legacy:
         if strategy.on_success is None or strategy.on_failure is None:
-            return [
-                *problems,
-                Problem(
-                    path,
-                    (
-                        "both DeletionStrategy.OnSuccess and DeletionStrategy.OnFailure must be set when using the legacy "
-                        "deletion policy fields of DeletionStrategy"
-                    ),
-                ),
-            ]
+            return [*problems, Problem(path, cel.DELETION_STRATEGY_NOT_EMPTY.message)]
         for field, policy in (
             ("onSuccess", strategy.on_success.policy),
             ("onFailure", strategy.on_failure.policy),
@@ -612,24 +601,15 @@ def _check_deletion_strategy(job: RayJob, gates: Gates) -> list[Problem]:
                 )
         return problems
     if not rules:
-        return [
-            *problems,
-            Problem(
-                path,
-                "DeletionStrategy requires either BOTH onSuccess and onFailure, OR the deletionRules field (cannot be empty)",
-            ),
-        ]
+        return [*problems, Problem(path, cel.DELETION_STRATEGY_NOT_EMPTY.message)]
     seen: dict[str, dict[str, int]] = {}
     for index, rule in enumerate(rules):
         rule_path = f"{path}.deletionRules[{index}]"
         condition = rule.condition
         if (condition.job_status is None) == (condition.job_deployment_status is None):
-            problems.append(
-                Problem(
-                    f"{rule_path}.condition",
-                    "a deletion condition must set exactly one of jobStatus and jobDeploymentStatus",
-                )
-            )
+            both = condition.job_status is not None
+            rule_broken = cel.DELETION_CONDITION_NOT_BOTH if both else cel.DELETION_CONDITION_ONE
+            problems.append(Problem(f"{rule_path}.condition", rule_broken.message))
             continue
         ttl_seconds = condition.ttl_seconds or 0
         if ttl_seconds < 0:

@@ -431,13 +431,15 @@ JOB_CASES: list[tuple[str, Mutation, str, str]] = [
             },
         ),
         "spec.deletionStrategy",
-        "Cannot use both legacy onSuccess/onFailure fields and deletionRules",
+        # The CEL rule's message in KubeRay v1.7's CRD: the apiserver refuses this before KubeRay runs.
+        "legacy policies (onSuccess/onFailure) and deletionRules cannot be used together within the same "
+        "deletionStrategy",
     ),
     (
         "legacy with only onSuccess",
         lambda m: set_in(m, "spec.deletionStrategy", {"onSuccess": {"policy": "DeleteCluster"}}),
         "spec.deletionStrategy",
-        "both DeletionStrategy.OnSuccess and DeletionStrategy.OnFailure must be set",
+        "deletionStrategy requires either BOTH onSuccess and onFailure, OR the deletionRules field (cannot be empty)",
     ),
     (
         "empty deletion strategy",
@@ -460,7 +462,17 @@ JOB_CASES: list[tuple[str, Mutation, str, str]] = [
             },
         ),
         "spec.deletionStrategy.deletionRules[0].condition",
-        "exactly one of jobStatus and jobDeploymentStatus",
+        "JobStatus and JobDeploymentStatus cannot be used together within the same deletion condition.",
+    ),
+    (
+        "condition with no status",
+        lambda m: set_in(
+            m,
+            "spec.deletionStrategy",
+            {"deletionRules": [{"policy": "DeleteSelf", "condition": {"ttlSeconds": 5}}]},
+        ),
+        "spec.deletionStrategy.deletionRules[0].condition",
+        "the deletion condition requires either the JobStatus or the JobDeploymentStatus field.",
     ),
     (
         "duplicate rule",
