@@ -38,6 +38,7 @@ ManagedBy = Annotated[
     str | None, Field(json_schema_extra=cel.validations(cel.MANAGED_BY_IMMUTABLE, cel.MANAGED_BY_VALUE))
 ]
 
+
 class AutoscalerOptions(ApiModel):
     """Settings of the Ray autoscaler sidecar in the head Pod."""
 
