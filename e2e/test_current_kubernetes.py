@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+import ssl
 import tempfile
 import urllib.request
 from pathlib import Path
@@ -14,6 +15,8 @@ import yaml
 
 from e2e.conftest import ROOT, Kubectl, wait_for
 from raykopf.validation import validate, validate_update
+from raykopf_local.cluster import LocalCluster
+from raykopf_local.controlplane import LOCAL_SERVER
 
 IMAGE = "rayproject/ray:2.60.0"  # recorded in the pod status; the runtime environment provides it
 
@@ -359,9 +362,9 @@ def test_the_apiserver_enforces_kuberays_cel_rules_with_their_messages(
         "kind": "RayCluster",
         "metadata": {"name": "managed"},
         "spec": {
-            "suspend": True,  # no Pods: only the API's rules are under test
-            "managedBy": "ray.io/kuberay-operator",
-            "gcsFaultToleranceOptions": {"backend": "rocksdb"},
+            # Managed elsewhere (MultiKueue), so no operator acts on it: only the API's rules are under test.
+            "managedBy": "kueue.x-k8s.io/multikueue",
+            "gcsFaultToleranceOptions": {"backend": "redis", "redisAddress": "redis:6379"},
             "headGroupSpec": {
                 "rayStartParams": {},
                 "template": {"spec": {"containers": [{"name": "ray-head", "image": IMAGE}]}},
@@ -377,14 +380,14 @@ def test_the_apiserver_enforces_kuberays_cel_rules_with_their_messages(
         assert result.returncode != 0, f"the apiserver accepted {patch}"
         return result.stderr
 
-    moved = {"spec": {"managedBy": "kueue.x-k8s.io/multikueue"}}
-    expected = 'spec.managedBy: Invalid value: "kueue.x-k8s.io/multikueue": the managedBy field is immutable'
+    moved = {"spec": {"managedBy": "ray.io/kuberay-operator"}}
+    expected = 'spec.managedBy: Invalid value: "ray.io/kuberay-operator": the managedBy field is immutable'
     assert expected in refused(moved)
-    backend = {"spec": {"gcsFaultToleranceOptions": {"backend": "redis"}}}
+    backend = {"spec": {"gcsFaultToleranceOptions": {"backend": "rocksdb"}}}
     assert "gcsFaultToleranceOptions.backend is immutable" in refused(backend)
     old = kubectl.json("get", "raycluster", "managed", "-n", namespace)
     new = copy.deepcopy(old)
-    new["spec"]["managedBy"] = "kueue.x-k8s.io/multikueue"
+    new["spec"]["managedBy"] = "ray.io/kuberay-operator"
     assert "spec.managedBy: the managedBy field is immutable" in [str(p) for p in validate_update(old, new)]
 
     other = copy.deepcopy(cluster)
@@ -420,3 +423,32 @@ def test_the_apiserver_enforces_kuberays_cel_rules_with_their_messages(
     assert created.returncode != 0
     assert message in created.stderr
     assert f"spec.deletionStrategy: {message}" in [str(p) for p in validate(job)]
+
+
+def test_kubectl_finds_the_ray_kinds_through_aggregated_discovery_and_openapi_v3(
+    kubectl: Kubectl, local_cluster: LocalCluster
+) -> None:
+    kubectl("apply", "--server-side", "-f", str(ROOT / "crds"))
+    kubectl("wait", "--for=condition=Established", "crd/rayclusters.ray.io")
+    pki = local_cluster.layout.pki
+    context = ssl.create_default_context(cafile=str(pki / "ca.crt"))
+    context.load_cert_chain(str(pki / "admin.crt"), str(pki / "admin.key"))
+
+    def get(path: str, accept: str) -> dict[str, Any]:
+        request = urllib.request.Request(f"{LOCAL_SERVER}{path}", headers={"Accept": accept})
+        with urllib.request.urlopen(request, context=context, timeout=10) as response:
+            body: dict[str, Any] = json.load(response)
+            return body
+
+    # Aggregated discovery (apidiscovery.k8s.io/v2): every group and its resources in one answer.
+    discovery = get("/apis", "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList")
+    assert discovery["kind"] == "APIGroupDiscoveryList"
+    ray = next(g for g in discovery["items"] if g["metadata"]["name"] == "ray.io")
+    v1 = next(v for v in ray["versions"] if v["version"] == "v1")
+    assert {r["resource"] for r in v1["resources"]} >= {"rayclusters", "rayjobs", "rayservices"}
+    # OpenAPI v3, which kubectl explain reads: the CRD's schema with its descriptions.
+    paths = get("/openapi/v3", "application/json")["paths"]
+    assert "apis/ray.io/v1" in paths
+    explained = kubectl("explain", "rayclusters.spec.managedBy")
+    assert "Controller that manages this object" in explained
+    assert "rayclusters" in kubectl("api-resources", "--api-group=ray.io", "-o", "name")

@@ -44,6 +44,10 @@ def _progress(rayjob: dict[str, Any], cluster: dict[str, Any] | None) -> str:
     return "  ".join(parts)
 
 
+def _version(cluster: LocalCluster) -> str:
+    return (cluster.server_version() or "?").removeprefix("v")
+
+
 def run_demo(cluster: LocalCluster, say: Callable[[str], None]) -> int:
     started = time.monotonic()
     cluster.up(say, operator=True)
@@ -83,6 +87,7 @@ def run_demo(cluster: LocalCluster, say: Callable[[str], None]) -> int:
         say(f"    {line}")
     say("next:")
     say(f"    export KUBECONFIG={cluster.kubeconfig}")
+    say(f"    alias kubectl={cluster.kubectl}   # built with the cluster (v{_version(cluster)})")
     say(f"    kubectl get rayjobs,rayclusters,pods -n {NAMESPACE}")
     say(f"    kubectl logs -n {NAMESPACE} job/{RAYJOB}          # the driver's output, again")
     say(f"    operator log: {cluster.processes.log(OPERATOR)}")
