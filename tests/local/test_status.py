@@ -83,3 +83,7 @@ def test_a_sidecars_start_and_readiness_enter_the_pods_conditions() -> None:
     assert unready["Ready"]["status"] == "False"
     assert unready["Ready"]["message"] == "containers with unready status: [proxy]"
     assert conditions([sidecar("proxy")])["Ready"]["status"] == "True"
+    restarting = ContainerStatus(
+        "proxy", "img", state={"waiting": {"reason": "CrashLoopBackOff"}}, restart_count=1, sidecar=True
+    )
+    assert conditions([restarting])["Initialized"]["status"] == "True"  # it had started before

@@ -121,3 +121,33 @@ def test_run_without_any_cluster_says_what_to_pass(tmp_path: Path, monkeypatch: 
     err = io.StringIO()
     assert main(["run", "--health-probe-bind-address=0"], out=io.StringIO(), err=err) == 1
     assert "pass --kubeconfig" in err.getvalue()
+
+
+def test_raykopf_local_runs_the_local_clusters_own_command() -> None:
+    """`raykopf local ...` hands every argument to `raykopf-local` (a separate distribution the operator
+    never imports), `--help` included."""
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "raykopf"), "local", "kubectl"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().endswith("/bin/kubectl")
+    helped = subprocess.run(
+        [str(Path(sys.executable).parent / "raykopf"), "local", "--help"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert helped.returncode == 0
+    assert helped.stdout.startswith("usage: raykopf local")
+
+
+def test_raykopf_local_without_the_local_cluster_says_how_to_install_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("raykopf.cli._local_executable", lambda: None)
+    code, _, err = run("local", "up")
+    assert code == 1
+    assert "pip install -e ./localcluster" in err

@@ -322,7 +322,7 @@ class ProcessNode:
                 self._background(self._final_delete(pod))  # e.g. left by an agent that was restarted
             return
         if uid in self.workers:
-            self.workers[uid].resize(pod)
+            self.workers[uid].update(pod)
             return
         if pod.get("status", {}).get("phase") in ("Succeeded", "Failed"):
             return

@@ -311,6 +311,7 @@ class ContainerRun:
                 await probes
         code = 128 + (-code) if code < 0 else code
         self.status.ready = False
+        self.status.started = False  # as kubelet reports a container that is not running
         reason = "Completed" if code == 0 else "Error"
         self.status.state = {
             "terminated": {
@@ -469,13 +470,17 @@ class PodWorker:
             # The Pod's containers are done (or it stops): its sidecars go last, in reverse order.
             await self._stop_sidecars(self.grace)
 
-    def resize(self, pod: dict[str, Any]) -> None:
-        """Apply a changed Pod spec's container resources in place (the `resize` subresource)."""
+    def update(self, pod: dict[str, Any]) -> None:
+        """The Pod object changed: keep the newest (its generation is reported as observed) and apply
+        changed container resources in place (the `resize` subresource)."""
+        generation = self.pod["metadata"].get("generation")
+        self.pod = pod
+        if pod["metadata"].get("generation") != generation:
+            self.changed()
         current = {status.name: status.resources for status in self.main}
         containers = pod["spec"].get("containers") or []
         if all((c.get("resources") or {}) == current.get(c["name"]) for c in containers):
             return
-        self.pod = pod
         decision = decide_resize(containers, current)
         for status in self.main:
             status.resources = decision.resources.get(status.name, status.resources)

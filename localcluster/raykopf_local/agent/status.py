@@ -77,9 +77,16 @@ def _condition(
     return condition
 
 
+def _init_done(container: ContainerStatus) -> bool:
+    # A sidecar being restarted has started before: the Pod stays initialized meanwhile.
+    if container.sidecar:
+        return container.started or container.restart_count > 0
+    return container.completed
+
+
 def initialized(init: list[ContainerStatus]) -> bool:
     """Every regular init container completed and every sidecar started (kubelet's Initialized)."""
-    return all(c.started if c.sidecar else c.completed for c in init)
+    return all(_init_done(c) for c in init)
 
 
 def phase(init: list[ContainerStatus], main: list[ContainerStatus], restart_policy: str) -> str:
@@ -125,7 +132,7 @@ def pod_status(
     not_ready = [c.name for c in (*sidecars, *main) if not c.ready]
     containers_ready = bool(main) and not not_ready
     unready_message = f"containers with unready status: [{' '.join(not_ready)}]" if not_ready else None
-    incomplete = [c.name for c in init if not (c.started if c.sidecar else c.completed)]
+    incomplete = [c.name for c in init if not _init_done(c)]
     conditions = [
         _condition(
             "Initialized",
