@@ -1,4 +1,4 @@
-"""The operator installed into the cluster (issue 7): `helm install` and `kubectl apply -k`, the operator
+"""The operator installed into the cluster: `helm install` and `kubectl apply -k`, the operator
 as a Pod under the chart's ServiceAccount and RBAC only, the Lease, metrics, upgrade and uninstall."""
 
 from __future__ import annotations

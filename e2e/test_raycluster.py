@@ -1,4 +1,4 @@
-"""The RayCluster controller on the local cluster, with real Ray (issue 4, first slice)."""
+"""The RayCluster controller on the local cluster, with real Ray."""
 
 from __future__ import annotations
 

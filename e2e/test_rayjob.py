@@ -1,4 +1,4 @@
-"""The RayJob controller on the local cluster, with real Ray jobs (issue 5)."""
+"""The RayJob controller on the local cluster, with real Ray jobs."""
 
 from __future__ import annotations
 

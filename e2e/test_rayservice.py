@@ -1,4 +1,4 @@
-"""The RayService controller on the local cluster, with real Ray Serve and real traffic (issue 6)."""
+"""The RayService controller on the local cluster, with real Ray Serve and real traffic."""
 
 from __future__ import annotations
 
