@@ -8,8 +8,8 @@ kube-controller-manager, kube-scheduler, kubectl and etcd.
 
 from __future__ import annotations
 
+import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -18,19 +18,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from raykopf_local.gomodule import ETCD_PACKAGE, GO_MODULE, Pins
+from raykopf_local.gomodule import GO_MODULE, MAIN_PACKAGES, Pins
 from raykopf_local.hostenv import host_environment
-from raykopf_local.paths import BINARIES, Layout
+from raykopf_local.paths import Layout
 
 APT_PACKAGES = ("dnsmasq-base", "iptables", "iproute2", "util-linux")
-# Where each binary's main package is, in the order they are named to `go build`.
-MAIN_PACKAGES = {
-    "kube-apiserver": "k8s.io/kubernetes/cmd/kube-apiserver",
-    "kube-controller-manager": "k8s.io/kubernetes/cmd/kube-controller-manager",
-    "kube-scheduler": "k8s.io/kubernetes/cmd/kube-scheduler",
-    "kubectl": "k8s.io/kubernetes/cmd/kubectl",
-    "etcd": ETCD_PACKAGE,
-}
 
 Say = Callable[[str], None]
 
@@ -75,7 +67,7 @@ def go_command() -> str:
 
 
 def binaries_ready(layout: Layout) -> bool:
-    return all(os.access(layout.binary(name), os.X_OK) for name in BINARIES)
+    return all(os.access(layout.binary(name), os.X_OK) for name in MAIN_PACKAGES)
 
 
 def _go_environment(go: str) -> dict[str, str]:
@@ -113,8 +105,7 @@ def build_binaries(say: Say, log: Path, layout: Layout) -> None:
     staging = layout.bin.with_name("bin.partial")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
-    info = Path(_module_cache(go, env)) / "cache/download/k8s.io/kubernetes/@v" / f"{pins.kubernetes}.info"
-    build_date = _release_date(info)
+    build_date = _release_date(go, env)
     command = [
         go,
         "build",
@@ -138,16 +129,18 @@ def build_binaries(say: Say, log: Path, layout: Layout) -> None:
     )
 
 
-def _module_cache(go: str, env: dict[str, str]) -> str:
-    return subprocess.run(
-        [go, "env", "GOMODCACHE"], env=env, capture_output=True, text=True, check=True
-    ).stdout.strip()
-
-
-def _release_date(info: Path) -> str:
-    """The release's own date from the module proxy (reproducible, unlike the build's clock)."""
-    found = re.search(r'"Time":"([^"]+)"', info.read_text()) if info.exists() else None
-    return found.group(1) if found else "1970-01-01T00:00:00Z"
+def _release_date(go: str, env: dict[str, str]) -> str:
+    """The Kubernetes release's own date, as the module proxy gives it (reproducible, unlike the clock)."""
+    listed = subprocess.run(
+        [go, "list", "-m", "-json", "k8s.io/kubernetes"],
+        cwd=GO_MODULE,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    time_field = json.loads(listed.stdout).get("Time") if listed.returncode == 0 else None
+    return str(time_field or "1970-01-01T00:00:00Z")
 
 
 def _run_with_progress(

@@ -98,12 +98,7 @@ class LocalCluster:
         return self.layout.binary("kubectl")
 
     def server_version(self) -> str | None:
-        """The apiserver's gitVersion (`kubectl version`'s server line), or None if it does not answer."""
-        try:
-            body = asyncio.run(_get(self.kubeconfig, "/version"))
-        except (OSError, RuntimeError):
-            return None
-        return str(body["gitVersion"]) if body else None
+        return self.control_plane.version()
 
     def prepare(self, say: Say) -> Path:
         """Install and build what the cluster needs (cached); return the Ray runtime's bin directory."""

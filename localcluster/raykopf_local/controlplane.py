@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import ssl
 import time
@@ -131,14 +132,23 @@ class ControlPlane:
             ],
         )
 
-    def ready(self) -> bool:
+    def _get(self, path: str) -> bytes | None:
+        """GET from the apiserver as the admin; None when it does not answer 200."""
         context = ssl.create_default_context(cafile=str(self.layout.pki / "ca.crt"))
         context.load_cert_chain(str(self.layout.pki / "admin.crt"), str(self.layout.pki / "admin.key"))
         try:
-            with urllib.request.urlopen(f"{LOCAL_SERVER}/readyz", context=context, timeout=2) as response:
-                return bool(response.status == 200)
+            with urllib.request.urlopen(f"{LOCAL_SERVER}{path}", context=context, timeout=2) as response:
+                return bytes(response.read()) if response.status == 200 else None
         except (urllib.error.URLError, OSError):
-            return False
+            return None
+
+    def ready(self) -> bool:
+        return self._get("/readyz") is not None
+
+    def version(self) -> str | None:
+        """The apiserver's gitVersion (`kubectl version`'s server line), or None if it does not answer."""
+        body = self._get("/version")
+        return str(json.loads(body)["gitVersion"]) if body else None
 
     def wait_ready(self, components: tuple[str, ...] = COMPONENTS, timeout: float = 90.0) -> None:
         deadline = time.monotonic() + timeout

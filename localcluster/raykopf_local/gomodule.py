@@ -10,6 +10,14 @@ from pathlib import Path
 
 GO_MODULE = Path(__file__).resolve().parent / "kubernetes"
 ETCD_PACKAGE = "go.etcd.io/etcd/server/v3"
+# The binaries built and the upstream main package of each (the go.mod's `tool` directives).
+MAIN_PACKAGES = {
+    "kube-apiserver": "k8s.io/kubernetes/cmd/kube-apiserver",
+    "kube-controller-manager": "k8s.io/kubernetes/cmd/kube-controller-manager",
+    "kube-scheduler": "k8s.io/kubernetes/cmd/kube-scheduler",
+    "kubectl": "k8s.io/kubernetes/cmd/kubectl",
+    "etcd": ETCD_PACKAGE,
+}
 # Kubernetes stamps its version into both packages (hack/lib/version.sh); kubectl and the apiserver
 # compare them, and `kubectl version` prints them.
 VERSION_PACKAGES = ("k8s.io/client-go/pkg/version", "k8s.io/component-base/version")

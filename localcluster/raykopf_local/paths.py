@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
 from raykopf_local.gomodule import Pins
-
-BINARIES = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl")
 
 
 @dataclass(frozen=True)
@@ -21,9 +20,10 @@ class Layout:
     def default(cls) -> Layout:
         return cls(cache=Path.home() / ".cache" / "raykopf", state=Path("/var/lib/raykopf-local"))
 
-    @property
+    @functools.cached_property
     def bin(self) -> Path:
-        """The built binaries, keyed by the Kubernetes version and the wrapper module's digest."""
+        """The built binaries, keyed by the Kubernetes version and the wrapper module's digest (read
+        once per layout)."""
         pins = Pins.read()
         return self.cache / f"kubernetes-{pins.kubernetes}-{pins.digest}" / "bin"
 

@@ -96,6 +96,7 @@ class ContainerRun:
         self.env: dict[str, str] = {}
         self.stopping = False
         self.resized = False
+        self._resize_stop: asyncio.Future[None] | None = None
 
     @property
     def log_path(self) -> Path:
@@ -163,9 +164,10 @@ class ContainerRun:
             self.process.pid,
         )
 
-    async def restart_for_resize(self) -> None:
+    def restart_for_resize(self) -> None:
+        """Stop the process; its supervisor starts it again at once (see `resized`)."""
         self.resized = True
-        await self.stop(self.worker.grace)
+        self._resize_stop = asyncio.ensure_future(self.stop(self.worker.grace))
 
     async def stop(self, grace: float) -> None:
         self.stopping = True
@@ -361,15 +363,24 @@ class PodWorker:
         self._sidecar_tasks: list[asyncio.Task[bool]] = []
         self._sidecars_stopping = False
         self._sidecar_stop: asyncio.Task[None] | None = None
-        self._tasks: set[asyncio.Future[None]] = set()
         self.started_at = now()
-        self.stopping = False
         self._stopped = asyncio.Event()
         self._sandbox_lock = asyncio.Lock()
         self.finished = asyncio.Event()
         self._dirty = asyncio.Event()
         self._reported: dict[str, Any] | None = None
         self.message: str | None = None
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopped.is_set()
+
+    @stopping.setter
+    def stopping(self, value: bool) -> None:
+        if value:
+            self._stopped.set()
+        else:
+            self._stopped.clear()
 
     def changed(self) -> None:
         self._dirty.set()
@@ -487,7 +498,7 @@ class PodWorker:
         for name in decision.restart:
             run = self.runs.get(name)
             if run is not None and run.process is not None:
-                self._background(run.restart_for_resize())
+                run.restart_for_resize()
         log.info(
             '{"event": "pod-resized", "pod": "%s/%s", "restarted": "%s"}',
             self.namespace,
@@ -495,11 +506,6 @@ class PodWorker:
             ",".join(decision.restart),
         )
         self.changed()
-
-    def _background(self, work: Awaitable[None]) -> None:
-        task = asyncio.ensure_future(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
 
     def container_started(self, status: ContainerStatus) -> None:
         """A container is `started` once running and past its startup probe, if it has one."""
@@ -518,6 +524,8 @@ class PodWorker:
 
     async def _stop_sidecars(self, grace: float) -> None:
         """Stop the sidecars once; a second caller waits for the first one's stop."""
+        if not self._sidecar_tasks:
+            return
         if self._sidecar_stop is None:
             self._sidecars_stopping = True
             self._sidecar_stop = asyncio.create_task(self._stop_sidecars_in_reverse(grace))
@@ -561,6 +569,10 @@ class PodWorker:
             delay = min(delay * 2, MOUNT_RETRY_MAX)
         return False
 
+    def _halted(self, status: ContainerStatus) -> bool:
+        """No (re)start of this container: the Pod stops, or its sidecars are being stopped."""
+        return self.stopping or (status.sidecar and self._sidecars_stopping)
+
     async def _supervise(self, spec: dict[str, Any], status: ContainerStatus, *, init: bool) -> bool:
         """Run a container under the restart policy; True when an init container completed."""
         delay = BACKOFF_INITIAL
@@ -568,7 +580,7 @@ class PodWorker:
             run = ContainerRun(self, spec_of(self.pod, spec["name"]) or spec, status, init=init)
             self.runs[spec["name"]] = run
             code = await run.run_once()
-            if self.stopping or (status.sidecar and self._sidecars_stopping):
+            if self._halted(status):
                 status.will_restart = False
                 break
             if run.resized:
@@ -603,7 +615,7 @@ class PodWorker:
                 self.pod, "Warning", "BackOff", f"Back-off restarting failed container {spec['name']}"
             )
             slept = 0.0
-            while slept < delay and not self.stopping and not (status.sidecar and self._sidecars_stopping):
+            while slept < delay and not self._halted(status):
                 await asyncio.sleep(0.5)
                 slept += 0.5
             delay = min(delay * 2, BACKOFF_MAX)
@@ -612,7 +624,6 @@ class PodWorker:
     async def terminate(self, grace: float | None = None) -> None:
         """Stop every container (SIGTERM to its session, SIGKILL after the grace period), then clean up."""
         self.stopping = True
-        self._stopped.set()
         wait = self.grace if grace is None else grace
         started = asyncio.get_running_loop().time()
         sidecars = {status.name for status in self.init if status.sidecar}

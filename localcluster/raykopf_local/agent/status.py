@@ -103,9 +103,7 @@ def phase(init: list[ContainerStatus], main: list[ContainerStatus], restart_poli
         return "Running"
     # Sidecars do not keep a Pod whose containers all finished from completing, nor decide its phase.
     if main and all(c.terminated and not c.will_restart for c in main):
-        return (
-            "Succeeded" if all(c.terminated and c.terminated.get("exitCode") == 0 for c in main) else "Failed"
-        )
+        return "Succeeded" if all(c.completed for c in main) else "Failed"
     if any(c.terminated or c.last_state for c in main) and restart_policy != "Never":
         return "Running"
     return "Pending"

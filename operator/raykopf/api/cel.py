@@ -7,20 +7,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from raykopf import constants
+
 
 @dataclass(frozen=True)
 class CelRule:
     rule: str
     message: str
 
-    @property
-    def is_transition(self) -> bool:
-        """A rule on an update (it compares with `oldSelf`): the apiserver checks it, an offline
-        validator of one manifest cannot."""
-        return "oldSelf" in self.rule
 
-
-MANAGED_BY_VALUES = ("ray.io/kuberay-operator", "kueue.x-k8s.io/multikueue")
+MANAGED_BY_VALUES = (constants.KUBERAY_MANAGED_BY, constants.MULTIKUEUE_MANAGED_BY)
 
 MANAGED_BY_IMMUTABLE = CelRule("self == oldSelf", "the managedBy field is immutable")
 MANAGED_BY_VALUE = CelRule(

@@ -6,7 +6,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from raykopf.validation import validate_update
+from raykopf.crdgen import render
+from raykopf.validation import _TRANSITIONS, validate_update
 from tests.unit.validation.manifests import raycluster, rayjob, rayservice
 
 IMMUTABLE_MANAGED_BY = "the managedBy field is immutable"
@@ -52,3 +53,24 @@ def test_an_unchanged_object_has_no_transition_problem() -> None:
     old = raycluster()
     old["spec"]["managedBy"] = "ray.io/kuberay-operator"
     assert _errors(old, copy.deepcopy(old)) == []
+
+
+def test_every_transition_rule_in_the_generated_crds_is_checked_on_updates() -> None:
+    """The rules' places in the CRDs and in `validate_update` agree (a rule added to a model without a
+    check, or the other way round, fails here)."""
+
+    def transition_paths(
+        schema: dict[str, Any], path: tuple[str, ...] = ()
+    ) -> set[tuple[tuple[str, ...], str]]:
+        found = {
+            (path, r["message"])
+            for r in schema.get("x-kubernetes-validations") or []
+            if "oldSelf" in r["rule"]
+        }
+        for name, child in (schema.get("properties") or {}).items():
+            found |= transition_paths(child, (*path, name))
+        return found
+
+    for kind, checked in _TRANSITIONS.items():
+        v1 = next(v for v in render(kind)["spec"]["versions"] if v["name"] == "v1")
+        assert transition_paths(v1["schema"]["openAPIV3Schema"]) == {(p, rule.message) for p, rule in checked}
