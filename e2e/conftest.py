@@ -136,14 +136,14 @@ def namespace(kubectl: Kubectl, request: pytest.FixtureRequest) -> Iterator[str]
 class HostOperator:
     """`raykopf run` on the host, as a child process; tests of the installed operator stop it."""
 
-    def __init__(self, kubeconfig: Path, log: Path) -> None:
-        self.kubeconfig, self.log = kubeconfig, log
+    def __init__(self, kubeconfig: Path, log: Path, extra: list[str] | None = None) -> None:
+        self.kubeconfig, self.log, self.extra = kubeconfig, log, extra or []
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "raykopf", "run", *operator_args(self.kubeconfig)],
+                [sys.executable, "-m", "raykopf", "run", *operator_args(self.kubeconfig), *self.extra],
                 stdout=out,
                 stderr=subprocess.STDOUT,
             )

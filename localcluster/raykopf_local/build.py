@@ -70,7 +70,7 @@ def binaries_ready(layout: Layout) -> bool:
     return all(os.access(layout.binary(name), os.X_OK) for name in MAIN_PACKAGES)
 
 
-def _go_environment(go: str) -> dict[str, str]:
+def go_environment(go: str) -> dict[str, str]:
     return host_environment(
         PATH=f"{Path(go).parent}:{host_environment().get('PATH', '')}",
         CGO_ENABLED="0",
@@ -78,10 +78,10 @@ def _go_environment(go: str) -> dict[str, str]:
     )
 
 
-def _package_count(go: str, env: dict[str, str]) -> int:
+def package_count(go: str, env: dict[str, str], packages: list[str], cwd: Path = GO_MODULE) -> int:
     listed = subprocess.run(
-        [go, "list", "-deps", *MAIN_PACKAGES.values()],
-        cwd=GO_MODULE,
+        [go, "list", "-deps", *packages],
+        cwd=cwd,
         env=env,
         capture_output=True,
         text=True,
@@ -93,11 +93,11 @@ def _package_count(go: str, env: dict[str, str]) -> int:
 def build_binaries(say: Say, log: Path, layout: Layout) -> None:
     pins = Pins.read()
     go = go_command()
-    env = _go_environment(go)
+    env = go_environment(go)
     started = time.monotonic()
     say(f"downloading the Go modules of Kubernetes {pins.kubernetes} and etcd {pins.etcd} (log: {log})")
     run_step([go, "mod", "download"], log, cwd=GO_MODULE, env=env)
-    total = _package_count(go, env)
+    total = package_count(go, env, list(MAIN_PACKAGES.values()))
     say(
         f"modules ready in {time.monotonic() - started:.0f} s; building {', '.join(MAIN_PACKAGES)} "
         f"({total} packages; a cold build takes about 5 minutes on 2 cores)"
@@ -118,7 +118,7 @@ def build_binaries(say: Say, log: Path, layout: Layout) -> None:
         *MAIN_PACKAGES.values(),
     ]
     built = time.monotonic()
-    _run_with_progress(command, log, env=env, total=total, say=say, started=built)
+    run_with_progress(command, log, cwd=GO_MODULE, env=env, total=total, say=say, started=built)
     # `go build -o DIR` names a binary after its package path; etcd's ends in `server/v3`.
     (staging / "server").rename(staging / "etcd")
     shutil.rmtree(layout.bin, ignore_errors=True)
@@ -143,8 +143,8 @@ def _release_date(go: str, env: dict[str, str]) -> str:
     return str(time_field or "1970-01-01T00:00:00Z")
 
 
-def _run_with_progress(
-    command: list[str], log: Path, *, env: dict[str, str], total: int, say: Say, started: float
+def run_with_progress(
+    command: list[str], log: Path, *, cwd: Path, env: dict[str, str], total: int, say: Say, started: float
 ) -> None:
     """Run `go build -v`, which prints each package it compiles, and say how far it is every 30 s."""
     log.parent.mkdir(parents=True, exist_ok=True)
@@ -160,7 +160,7 @@ def _run_with_progress(
     with log.open("a") as out:
         out.write(f"\n$ {' '.join(command)}\n")
         process = subprocess.Popen(
-            command, cwd=GO_MODULE, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+            command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
         )
         assert process.stdout is not None
         reporter.start()

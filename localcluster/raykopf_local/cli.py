@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from typing import TextIO
 
 from raykopf_local.build import BuildError
@@ -18,7 +19,7 @@ def _command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
     try:
         if args.action == "prepare":
-            cluster.prepare(say)
+            cluster.prepare(say, with_kuberay=args.with_kuberay)
         elif args.action == "up":
             cluster.up(
                 say,
@@ -36,6 +37,8 @@ def _command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             print(cluster.kubectl, file=out)
         elif args.action == "status":
             return _print_status(cluster, out)
+        elif args.action == "kuberay":
+            _kuberay(cluster, args, say)
         elif args.action == "demo":
             from raykopf_local.demo import run_demo
 
@@ -46,6 +49,14 @@ def _command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         print(f"raykopf local {args.action}: error: {error}", file=err)
         return 1
     return 0
+
+
+def _kuberay(cluster: LocalCluster, args: argparse.Namespace, say: Callable[[str], None]) -> None:
+    if args.kuberay_action == "start":
+        namespaces = [name for name in args.watch_namespace.split(",") if name]
+        cluster.start_kuberay(say, namespaces, leader_election_namespace=args.leader_election_namespace)
+    elif cluster.stop_kuberay():
+        say("stopped KubeRay's operator")
 
 
 def _print_status(cluster: LocalCluster, out: TextIO) -> int:
@@ -92,9 +103,29 @@ def build_parser() -> argparse.ArgumentParser:
         "--cpu", default="16", help="allocatable CPU the node reports to the scheduler (default 16)"
     )
     up.add_argument("--memory", default="64Gi", help="allocatable memory the node reports (default 64Gi)")
-    actions.add_parser(
+    prepare = actions.add_parser(
         "prepare", help="only install and build what the cluster needs (cached outside the repo)"
     )
+    prepare.add_argument(
+        "--with-kuberay",
+        action="store_true",
+        help="also build KubeRay's operator from its Go module (the peer of `raykopf local kuberay`)",
+    )
+    peer = actions.add_parser(
+        "kuberay", help="run KubeRay's own operator beside raykopf, owning the namespaces it is given"
+    )
+    peer_actions = peer.add_subparsers(dest="kuberay_action", required=True)
+    start = peer_actions.add_parser("start", help="start it (built on first use, about 90 s)")
+    start.add_argument(
+        "--watch-namespace",
+        required=True,
+        help="comma-separated namespaces KubeRay owns (raykopf must not watch them)",
+    )
+    start.add_argument(
+        "--leader-election-namespace",
+        help="lead through KubeRay's Lease ray-operator-leader in this namespace (default: no election)",
+    )
+    peer_actions.add_parser("stop", help="stop it")
     actions.add_parser("down", help="stop everything the local cluster started and remove what it created")
     actions.add_parser(
         "demo", help="start the local cluster and the operator, run the sample RayJob and show its progress"

@@ -15,7 +15,7 @@ from typing import Any
 from raykopf.api.registry import KINDS
 from raykopf.crdgen import render
 from raykopf.k8s.client import KubeClient
-from raykopf_local import network, settings
+from raykopf_local import kuberay, network, settings
 from raykopf_local.agent import proxy, sandbox
 from raykopf_local.build import prepare
 from raykopf_local.controlplane import COMPONENTS, ControlPlane
@@ -100,12 +100,44 @@ class LocalCluster:
     def server_version(self) -> str | None:
         return self.control_plane.version()
 
-    def prepare(self, say: Say) -> Path:
+    def prepare(self, say: Say, *, with_kuberay: bool = False) -> Path:
         """Install and build what the cluster needs (cached); return the Ray runtime's bin directory."""
         _require_root()
         prepare(self.layout, say)
         ensure_helm(self.layout, say)
+        if with_kuberay:
+            kuberay.build(self.layout.cache, say)
         return ensure_runtime(self.layout, say)
+
+    def start_kuberay(
+        self, say: Say, watch_namespaces: list[str], *, leader_election_namespace: str | None = None
+    ) -> int:
+        """Start KubeRay's operator (built on first use) as a peer owning `watch_namespaces`; return its PID.
+
+        A peer already running with other flags is restarted with these."""
+        binary = kuberay.build(self.layout.cache, say)
+        argv = [
+            str(binary),
+            *kuberay.peer_args(
+                self.kubeconfig, watch_namespaces, leader_election_namespace=leader_election_namespace
+            ),
+        ]
+        recorded = self.layout.state / "run" / f"{kuberay.PROCESS}.args"
+        if self.processes.pid(kuberay.PROCESS) is not None and (
+            not recorded.exists() or recorded.read_text() != " ".join(argv)
+        ):
+            self.processes.stop(kuberay.PROCESS, grace=20)
+        pid = self.processes.start(kuberay.PROCESS, argv)
+        recorded.write_text(" ".join(argv))
+        say(
+            f"KubeRay's operator runs (pid {pid}; owns {','.join(watch_namespaces)}; "
+            f"log: {self.processes.log(kuberay.PROCESS)})"
+        )
+        return pid
+
+    def stop_kuberay(self) -> bool:
+        """Stop the KubeRay peer (it releases its Lease, if any, on SIGTERM); False if none ran."""
+        return self.processes.stop(kuberay.PROCESS, grace=20)
 
     def up(
         self,
@@ -177,6 +209,8 @@ class LocalCluster:
         _require_root()
         if self.processes.stop(OPERATOR, grace=20):
             say("stopped the operator")
+        if self.stop_kuberay():
+            say("stopped KubeRay's operator")
         if self.processes.stop(AGENT, grace=60):
             say("stopped the node agent (and every pod)")
         stopped = self.control_plane.stop()
@@ -196,8 +230,9 @@ class LocalCluster:
     def status(self) -> dict[str, int | None]:
         names = (*COMPONENTS, AGENT)
         status = {name: self.processes.pid(name) for name in names}
-        if (self.layout.state / "run" / f"{OPERATOR}.pid").exists():
-            status[OPERATOR] = self.processes.pid(OPERATOR)
+        for optional in (OPERATOR, kuberay.PROCESS):
+            if (self.layout.state / "run" / f"{optional}.pid").exists():
+                status[optional] = self.processes.pid(optional)
         return status
 
     def pod_log(self, namespace: str, pod: str, container: str | None) -> Path | None:

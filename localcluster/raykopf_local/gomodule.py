@@ -38,11 +38,10 @@ class Pins:
     @classmethod
     def read(cls, module: Path = GO_MODULE) -> Pins:
         go_mod = (module / "go.mod").read_text()
-        go_sum = (module / "go.sum").read_bytes()
         return cls(
-            kubernetes=_required(module, go_mod, "k8s.io/kubernetes"),
-            etcd=_required(module, go_mod, ETCD_PACKAGE),
-            digest=hashlib.sha256(go_mod.encode() + go_sum).hexdigest()[:12],
+            kubernetes=required_version(module, go_mod, "k8s.io/kubernetes"),
+            etcd=required_version(module, go_mod, ETCD_PACKAGE),
+            digest=module_digest(module),
         )
 
     def ldflags(self, build_date: str) -> str:
@@ -60,7 +59,14 @@ class Pins:
         return " ".join(["-s", "-w", *flags])
 
 
-def _required(folder: Path, go_mod: str, module: str) -> str:
+def module_digest(folder: Path) -> str:
+    """A digest of a wrapper module's go.mod and go.sum: a build cache key that changes with any pin."""
+    return hashlib.sha256((folder / "go.mod").read_bytes() + (folder / "go.sum").read_bytes()).hexdigest()[
+        :12
+    ]
+
+
+def required_version(folder: Path, go_mod: str, module: str) -> str:
     found = re.search(rf"^\s*(?:require[ \t]+)?{re.escape(module)}[ \t]+(v\S+)", go_mod, re.MULTILINE)
     if found is None:
         raise PinError(f"{folder / 'go.mod'} does not require {module}")

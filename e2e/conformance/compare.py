@@ -1,0 +1,236 @@
+"""What each operator made of one case, side by side: every object it created for the case (found
+through owner references), the root object's status and metadata, and its Event reasons; diffed after
+normalisation, and each difference matched against the declared ones."""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from e2e.conformance.normalise import Normaliser, diff, pair
+
+DECLARED = Path(__file__).with_name("differences.yaml")
+# The kinds an operator creates; the root and the ray.io kinds a RayJob or RayService owns come too.
+CREATED_KINDS = (
+    "pods",
+    "services",
+    "jobs.batch",
+    "ingresses.networking.k8s.io",
+    "serviceaccounts",
+    "roles.rbac.authorization.k8s.io",
+    "rolebindings.rbac.authorization.k8s.io",
+    "secrets",
+    "rayclusters.ray.io",
+    "rayjobs.ray.io",
+    "rayservices.ray.io",
+)
+RANDOM_SUFFIX = re.compile(r"^(?P<base>.+-)[a-z0-9]{5}$")
+
+
+@dataclass(frozen=True)
+class Difference:
+    case: str
+    object: str  # "Pod ray-head <name>" etc.
+    path: str
+    kuberay: Any
+    raykopf: Any
+
+    def line(self) -> str:
+        return f"{self.case}: {self.object} {self.path}: KubeRay {self.kuberay!r} / raykopf {self.raykopf!r}"
+
+
+@dataclass(frozen=True)
+class Declared:
+    id: str
+    reason: str
+    kind: str = "*"
+    path: str = "*"
+    cases: tuple[str, ...] = ("*",)
+    kuberay: Any = "*"
+    raykopf: Any = "*"
+
+    def covers(self, found: Difference) -> bool:
+        return (
+            fnmatch.fnmatchcase(found.object.split(" ", 1)[0], self.kind)
+            and fnmatch.fnmatchcase(found.path, self.path)
+            and any(fnmatch.fnmatchcase(found.case, pattern) for pattern in self.cases)
+            and _value_matches(self.kuberay, found.kuberay)
+            and _value_matches(self.raykopf, found.raykopf)
+        )
+
+
+def _value_matches(pattern: Any, value: Any) -> bool:
+    if pattern == "*":
+        return True
+    if isinstance(pattern, str) and isinstance(value, str):
+        return fnmatch.fnmatchcase(value, pattern)
+    return bool(pattern == value)
+
+
+def load_declared(path: Path = DECLARED) -> list[Declared]:
+    entries = yaml.safe_load(path.read_text()) or []
+    declared = []
+    for entry in entries:
+        cases = entry.pop("cases", ["*"])
+        declared.append(Declared(cases=tuple(cases), **entry))
+    ids = [item.id for item in declared]
+    assert len(ids) == len(set(ids)), f"{path}: ids repeat"
+    return declared
+
+
+@dataclass
+class CaseResult:
+    case: str
+    objects: int = 0
+    fields: int = 0
+    differences: list[Difference] = field(default_factory=list)
+
+
+def owned_by(items: Iterable[dict[str, Any]], root: dict[str, Any]) -> list[dict[str, Any]]:
+    """The objects whose owner-reference chain reaches `root` (Pods of a Job excepted: the Job
+    controller made those, not the operator)."""
+    by_uid = {item["metadata"]["uid"]: item for item in items}
+    root_uid = root["metadata"]["uid"]
+
+    def reaches(item: dict[str, Any], depth: int = 0) -> bool:
+        for owner in item["metadata"].get("ownerReferences") or []:
+            if owner.get("uid") == root_uid:
+                return True
+            parent = by_uid.get(owner.get("uid"))
+            if parent is not None and depth < 5 and reaches(parent, depth + 1):
+                return True
+        return False
+
+    return [
+        item
+        for item in by_uid.values()
+        if reaches(item)
+        and not (
+            item["kind"] == "Pod"
+            and any(owner.get("kind") == "Job" for owner in item["metadata"].get("ownerReferences") or [])
+        )
+    ]
+
+
+def normaliser_for(namespace: str, objects: Iterable[dict[str, Any]]) -> Normaliser:
+    """Placeholders for the names chance gave: generated Pod names and a RayJob's or RayService's
+    `<name>-<5 random>` RayClusters."""
+    normaliser = Normaliser(namespace)
+    for item in objects:
+        metadata = item["metadata"]
+        if metadata.get("generateName"):
+            normaliser.add_generated(metadata["name"], f"{metadata['generateName']}<random>")
+        elif item["kind"] == "RayCluster" and (match := RANDOM_SUFFIX.match(metadata["name"])):
+            if any(
+                owner.get("kind") in ("RayJob", "RayService")
+                for owner in metadata.get("ownerReferences") or []
+            ):
+                normaliser.add_generated(metadata["name"], f"{match['base']}<random>")
+    return normaliser
+
+
+def object_key(body: dict[str, Any]) -> str:
+    labels = body["metadata"].get("labels") or {}
+    if body["kind"] == "Pod":
+        role = labels.get("ray.io/node-type", "?")
+        return f"Pod {role} {labels.get('ray.io/group', '?')} {body['metadata']['name']}"
+    return f"{body['kind']} {body['metadata']['name']}"
+
+
+def root_view(body: dict[str, Any]) -> dict[str, Any]:
+    """What an operator may change on the object the user applied: its status, finalizers, labels and
+    annotations (the spec is the user's, and `kubectl.kubernetes.io/last-applied-configuration` too)."""
+    metadata = body["metadata"]
+    annotations = {
+        key: value
+        for key, value in (metadata.get("annotations") or {}).items()
+        if key != "kubectl.kubernetes.io/last-applied-configuration"
+    }
+    return {
+        "kind": body["kind"],
+        "metadata": {
+            "name": metadata["name"],
+            "labels": metadata.get("labels") or {},
+            "annotations": annotations,
+            "finalizers": metadata.get("finalizers") or [],
+        },
+        "status": body.get("status") or {},
+    }
+
+
+def event_view(events: Iterable[dict[str, Any]], objects: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    """The Event reasons posted about the case's ray.io objects: {kind: {reason: type}}."""
+    names = {(item["kind"], item["metadata"]["name"]) for item in objects if item["kind"].startswith("Ray")}
+    reasons: dict[str, dict[str, str]] = {}
+    for event in events:
+        regarding = event.get("involvedObject") or event.get("regarding") or {}
+        if (regarding.get("kind"), regarding.get("name")) in names:
+            reasons.setdefault(regarding["kind"], {})[event.get("reason", "")] = event.get("type", "")
+    return reasons
+
+
+def side(
+    namespace: str,
+    root_name: str,
+    root_kind: str,
+    listing: list[dict[str, Any]],
+    events: list[dict[str, Any]],
+) -> tuple[Normaliser, dict[str, Any], list[dict[str, Any]], dict[str, Any]] | None:
+    root = next(
+        (item for item in listing if item["kind"] == root_kind and item["metadata"]["name"] == root_name),
+        None,
+    )
+    if root is None:
+        return None
+    created = owned_by(listing, root)
+    normaliser = normaliser_for(namespace, [root, *created])
+    return normaliser, root, created, event_view(events, [root, *created])
+
+
+def compare_case(
+    case: str,
+    kuberay: tuple[Normaliser, dict[str, Any], list[dict[str, Any]], dict[str, Any]],
+    raykopf: tuple[Normaliser, dict[str, Any], list[dict[str, Any]], dict[str, Any]],
+) -> CaseResult:
+    result = CaseResult(case)
+    (kn, kroot, kcreated, kevents), (rn, rroot, rcreated, revents) = kuberay, raykopf
+
+    def record(label: str, left: Any, right: Any) -> None:
+        result.objects += 1
+        fields, found = diff(left, right)
+        result.fields += fields
+        result.differences.extend(Difference(case, label, path, a, b) for path, a, b in found)
+
+    record(f"{kroot['kind']} (root)", kn.mapping(root_view(kroot)), rn.mapping(root_view(rroot)))
+    left = [kn.object(item) for item in kcreated]
+    right = [rn.object(item) for item in rcreated]
+    for key, a, b in pair(left, right, object_key):
+        if a is None or b is None:
+            result.objects += 1
+            result.differences.append(
+                Difference(case, key, "", "<present>" if a else "<absent>", "<present>" if b else "<absent>")
+            )
+        else:
+            record(key, a, b)
+    record("Events", kevents, revents)
+    return result
+
+
+def classify(
+    results: Iterable[CaseResult], declared: list[Declared]
+) -> tuple[list[tuple[Difference, Declared]], list[Difference]]:
+    covered, undeclared = [], []
+    for result in results:
+        for found in result.differences:
+            match = next((item for item in declared if item.covers(found)), None)
+            if match is None:
+                undeclared.append(found)
+            else:
+                covered.append((found, match))
+    return covered, undeclared

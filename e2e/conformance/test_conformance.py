@@ -1,0 +1,230 @@
+"""Differential conformance: the same objects applied under KubeRay's own operator and under raykopf,
+on the same apiserver at once, and everything each operator made of them compared field by field.
+
+Every difference must be fixed or declared in `differences.yaml` with its reason; the test prints a
+summary table and fails on any undeclared difference, and on any declared one that no case shows.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from e2e.conformance.cases import Case, all_cases
+from e2e.conformance.compare import (
+    CREATED_KINDS,
+    CaseResult,
+    Difference,
+    classify,
+    compare_case,
+    load_declared,
+    side,
+)
+from e2e.conftest import HostOperator, Kubectl, create_namespace
+from raykopf_local.cluster import LocalCluster
+
+RAY_KINDS = "rayclusters.ray.io,rayjobs.ray.io,rayservices.ray.io"
+SETTLE_POLLS = 3  # unchanged on both sides for this many polls in a row
+POLL_INTERVAL = 2.0
+SETTLE_TIMEOUT = 180.0
+MIN_AGE = 15.0  # let both operators have a few passes even when nothing seems to change
+
+
+@dataclass
+class Slot:
+    """One namespace per operator holding cases whose supporting objects do not collide."""
+
+    index: int
+    cases: list[Case]
+
+    @property
+    def kuberay(self) -> str:
+        return f"conformance-kuberay-{self.index}"
+
+    @property
+    def raykopf(self) -> str:
+        return f"conformance-raykopf-{self.index}"
+
+
+def pack(cases: list[Case]) -> list[Slot]:
+    slots: list[tuple[Slot, set[tuple[str, str]]]] = []
+    for case in cases:
+        names = {(doc["kind"], doc["metadata"]["name"]) for doc in case.supporting}
+        for slot, taken in slots:
+            if not names & taken:
+                slot.cases.append(case)
+                taken |= names
+                break
+        else:
+            slots.append((Slot(len(slots) + 1, [case]), set(names)))
+    return [slot for slot, _ in slots]
+
+
+@pytest.fixture(scope="module")
+def slots(
+    local_cluster: LocalCluster,
+    kubectl: Kubectl,
+    host_operator: HostOperator,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[list[Slot]]:
+    cases = all_cases()
+    packed = pack(cases)
+    for slot in packed:
+        for namespace in (slot.kuberay, slot.raykopf):
+            remove_namespace(kubectl, namespace)
+            create_namespace(kubectl, namespace)
+    host_operator.stop()  # it watches every namespace; the suite's raykopf owns only its own
+    ours = HostOperator(
+        local_cluster.kubeconfig,
+        tmp_path_factory.mktemp("conformance") / "raykopf.log",
+        extra=["--watch-namespace", ",".join(slot.raykopf for slot in packed)],
+    )
+    ours.start()
+    say = lambda line: print(f"[kuberay] {line}", file=sys.stderr, flush=True)  # noqa: E731
+    local_cluster.start_kuberay(say, [slot.kuberay for slot in packed])
+    try:
+        yield packed
+    finally:
+        for slot in packed:
+            for namespace in (slot.kuberay, slot.raykopf):
+                kubectl("delete", RAY_KINDS, "--all", "-n", namespace, "--wait=false", check=False)
+        local_cluster.stop_kuberay()
+        ours.stop()
+        for slot in packed:
+            for namespace in (slot.kuberay, slot.raykopf):
+                remove_namespace(kubectl, namespace, wait=False)
+
+
+def remove_namespace(kubectl: Kubectl, namespace: str, *, wait: bool = True) -> None:
+    """Delete a namespace of the suite even with no operator left to finish its objects: the GCS FT
+    clean-up Jobs of simulated clusters never end, so their finalizers are dropped by hand."""
+    kubectl("delete", "namespace", namespace, "--ignore-not-found", "--wait=false")
+    listed = kubectl("get", RAY_KINDS, "-n", namespace, "-o", "name", check=False).split()
+    for name in listed:
+        kubectl(
+            "patch",
+            "-n",
+            namespace,
+            name,
+            "--type=merge",
+            "-p",
+            '{"metadata":{"finalizers":null}}',
+            check=False,
+        )
+    if wait:
+        kubectl("wait", "--for=delete", f"namespace/{namespace}", "--timeout=120s", check=False, timeout=150)
+
+
+def apply_cases(kubectl: Kubectl, slot: Slot) -> None:
+    cluster_scoped = [doc for case in slot.cases for doc in case.cluster_scoped]
+    if cluster_scoped:
+        kubectl("apply", "-f", "-", input=yaml.safe_dump_all(cluster_scoped))
+    documents = [doc for case in slot.cases for doc in (*case.supporting, case.root)]
+    for namespace in (slot.kuberay, slot.raykopf):
+        kubectl.apply(yaml.safe_dump_all(documents), namespace)
+
+
+def listing(kubectl: Kubectl, namespace: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    objects = kubectl.json("get", ",".join(CREATED_KINDS), "-n", namespace)["items"]
+    events = kubectl.json("get", "events", "-n", namespace)["items"]
+    return objects, events
+
+
+def snapshot(case: Case, namespace: str, objects: list[dict[str, Any]], events: list[dict[str, Any]]) -> Any:
+    found = side(namespace, case.name, case.kind, objects, events)
+    if found is None:
+        return None
+    normaliser, root, created, _ = found
+    return json.dumps([normaliser.object(item) for item in (root, *created)], sort_keys=True), root.get(
+        "status"
+    )
+
+
+def settle(kubectl: Kubectl, slots: list[Slot]) -> dict[str, Any]:
+    """Poll both sides until every case has been unchanged for SETTLE_POLLS polls; return the last
+    listing of each namespace."""
+    started = time.monotonic()
+    history: dict[str, list[Any]] = {}
+    while True:
+        listings = {ns: listing(kubectl, ns) for slot in slots for ns in (slot.kuberay, slot.raykopf)}
+        unsettled = []
+        for slot in slots:
+            for case in slot.cases:
+                now = tuple(snapshot(case, ns, *listings[ns]) for ns in (slot.kuberay, slot.raykopf))
+                seen = history.setdefault(case.name, [])
+                seen.append(now)
+                recent = seen[-SETTLE_POLLS:]
+                if len(recent) < SETTLE_POLLS or any(item != recent[0] for item in recent):
+                    unsettled.append(case.name)
+        elapsed = time.monotonic() - started
+        if not unsettled and elapsed >= MIN_AGE:
+            return listings
+        if elapsed > SETTLE_TIMEOUT:
+            raise AssertionError(f"not settled after {elapsed:.0f} s: {unsettled}")
+        time.sleep(POLL_INTERVAL)
+
+
+def summary(results: list[CaseResult], declared_count: int, undeclared: int, unused: list[str]) -> str:
+    lines = [
+        "",
+        "KubeRay vs raykopf, differential conformance (snapshots)",
+        f"{'cases':<28}{len(results):>8}",
+        f"{'objects compared':<28}{sum(r.objects for r in results):>8}",
+        f"{'fields compared':<28}{sum(r.fields for r in results):>8}",
+        f"{'differences declared':<28}{declared_count:>8}",
+        f"{'undeclared differences':<28}{undeclared:>8}",
+        f"{'declared but not seen':<28}{len(unused):>8}",
+    ]
+    return "\n".join(lines)
+
+
+def write_report(path: Path, results: list[CaseResult], undeclared: list[Difference]) -> None:
+    """Every difference, one per line, then the undeclared ones grouped by object kind and path."""
+    groups: dict[tuple[str, str], list[Difference]] = {}
+    for found in undeclared:
+        groups.setdefault((found.object.split(" ", 1)[0], found.path), []).append(found)
+    lines = [found.line() for result in results for found in result.differences]
+    lines.append("\n# undeclared, grouped (kind, path: cases, first values)")
+    for (kind, field_path), items in sorted(groups.items(), key=lambda item: -len(item[1])):
+        lines.append(
+            f"{kind} {field_path}: {len(items)} [{items[0].case}] {items[0].kuberay!r} / {items[0].raykopf!r}"
+        )
+    path.write_text("\n".join(lines) + "\n")
+
+
+def test_snapshots_match_kuberay(
+    kubectl: Kubectl, slots: list[Slot], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    for slot in slots:
+        apply_cases(kubectl, slot)
+    listings = settle(kubectl, slots)
+    results = []
+    for slot in slots:
+        for case in slot.cases:
+            kuberay = side(slot.kuberay, case.name, case.kind, *listings[slot.kuberay])
+            raykopf = side(slot.raykopf, case.name, case.kind, *listings[slot.raykopf])
+            assert kuberay is not None and raykopf is not None, f"{case.name}: the root object is gone"
+            results.append(compare_case(case.name, kuberay, raykopf))
+    declared = load_declared()
+    covered, undeclared = classify(results, declared)
+    used = {match.id for _, match in covered}
+    unused = [item.id for item in declared if item.id not in used]
+    report = tmp_path_factory.mktemp("conformance-report") / "differences.txt"
+    write_report(report, results, undeclared)
+    print(summary(results, len(covered), len(undeclared), unused), file=sys.stderr)
+    print(f"every difference: {report}", file=sys.stderr)
+    for item in declared:
+        count = sum(1 for _, match in covered if match.id == item.id)
+        print(f"  declared {item.id}: {count}", file=sys.stderr)
+    assert not undeclared, "undeclared differences from KubeRay:\n" + "\n".join(
+        found.line() for found in undeclared
+    )
+    assert not unused, f"declared differences that no case shows (remove or fix them): {unused}"

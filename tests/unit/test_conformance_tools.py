@@ -1,0 +1,115 @@
+"""The conformance suite's own tools: a difference it normalises away must be chance, never behaviour."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from e2e.conformance.compare import Declared, Difference, compare_case, load_declared, owned_by, side
+from e2e.conformance.normalise import ORDER, Normaliser, diff, flatten
+
+
+def _pod(namespace: str, name: str, env: list[dict[str, str]], owner_uid: str = "u-root") -> dict:
+    return {
+        "kind": "Pod",
+        "metadata": {
+            "name": name,
+            "generateName": "c-head-",
+            "namespace": namespace,
+            "uid": f"uid-{name}",
+            "resourceVersion": "17",
+            "labels": {"ray.io/node-type": "head", "ray.io/group": "headgroup"},
+            "ownerReferences": [{"kind": "RayCluster", "name": "c", "uid": owner_uid}],
+        },
+        "spec": {
+            "nodeName": "n1",
+            "containers": [
+                {
+                    "name": "ray-head",
+                    "env": env,
+                    "volumeMounts": [{"name": "kube-api-access-ab12c", "mountPath": "/var/run"}],
+                }
+            ],
+        },
+        "status": {"podIP": "10.0.0.3"},
+    }
+
+
+def _root(namespace: str, state: str = "ready") -> dict:
+    return {
+        "kind": "RayCluster",
+        "metadata": {"name": "c", "namespace": namespace, "uid": "u-root"},
+        "status": {"state": state, "lastUpdateTime": "2026-12-02T10:00:00Z", "head": {"podIP": "10.0.0.9"}},
+    }
+
+
+def test_chance_is_normalised_away_but_values_and_order_are_not() -> None:
+    env = [
+        {"name": "A", "value": "http://c-head-svc.ns-one.svc.cluster.local:8265"},
+        {"name": "B", "value": "1"},
+    ]
+    left = side("ns-one", "c", "RayCluster", [_root("ns-one"), _pod("ns-one", "c-head-x1y2z", env)], [])
+    env_two = [
+        {"name": "A", "value": "http://c-head-svc.ns-two.svc.cluster.local:8265"},
+        {"name": "B", "value": "1"},
+    ]
+    right = side("ns-two", "c", "RayCluster", [_root("ns-two"), _pod("ns-two", "c-head-q9w8e", env_two)], [])
+    assert left is not None and right is not None
+    assert compare_case("c", left, right).differences == []
+
+    swapped = side(
+        "ns-two", "c", "RayCluster", [_root("ns-two"), _pod("ns-two", "c-head-q9w8e", env_two[::-1])], []
+    )
+    assert swapped is not None
+    found = compare_case("c", left, swapped).differences
+    assert [d.path for d in found] == [
+        f"/spec/containers/ray-head/env/{ORDER}/0",
+        f"/spec/containers/ray-head/env/{ORDER}/1",
+    ]
+
+    changed = [env_two[0], {"name": "B", "value": "2"}]
+    other = side(
+        "ns-two", "c", "RayCluster", [_root("ns-two", "suspended"), _pod("ns-two", "c-head-q", changed)], []
+    )
+    assert other is not None
+    paths = {d.path for d in compare_case("c", left, other).differences}
+    assert "/spec/containers/ray-head/env/B/value" in paths
+    assert "/status/state" in paths
+
+
+def test_only_objects_owned_by_the_case_and_not_by_a_job_are_compared() -> None:
+    root = _root("ns")
+    job = {"kind": "Job", "metadata": {"name": "j", "uid": "u-job", "ownerReferences": [{"uid": "u-root"}]}}
+    job_pod = {
+        "kind": "Pod",
+        "metadata": {"name": "j-abcde", "uid": "u-jp", "ownerReferences": [{"kind": "Job", "uid": "u-job"}]},
+    }
+    stranger = {"kind": "Service", "metadata": {"name": "s", "uid": "u-s"}}
+    found = owned_by([root, job, job_pod, stranger], root)
+    assert [item["metadata"]["name"] for item in found] == ["j"]
+
+
+def test_service_ports_order_is_not_compared_but_container_order_is() -> None:
+    normaliser = Normaliser("ns")
+    ports = normaliser.value([{"name": "b", "port": 2}, {"name": "a", "port": 1}], "ports")
+    assert ORDER not in ports
+    containers = normaliser.value([{"name": "b"}, {"name": "a"}], "containers")
+    assert containers[ORDER] == ["b", "a"]
+    assert normaliser.value(31234, "nodePort") == "<nodePort>"
+    assert flatten({"a/b": {"c": [1]}}) == {"/a~1b/c/0": 1}
+    assert diff({"x": 1}, {"y": 1})[1] == [("/x", 1, "<absent>"), ("/y", "<absent>", 1)]
+
+
+def test_a_declared_difference_covers_only_what_it_names() -> None:
+    declared = Declared(id="d", reason="r", kind="Pod", path="/metadata/annotations/*", raykopf="raykopf-*")
+    hit = Difference("case", "Pod head headgroup x", "/metadata/annotations/v", "v1.6.1", "raykopf-v0.1.0")
+    assert declared.covers(hit)
+    assert not declared.covers(Difference("case", "Service x", hit.path, hit.kuberay, hit.raykopf))
+    assert not declared.covers(Difference("case", hit.object, "/spec/x", hit.kuberay, hit.raykopf))
+    assert not declared.covers(Difference("case", hit.object, hit.path, hit.kuberay, "other"))
+
+
+def test_every_declared_difference_has_a_reason() -> None:
+    for item in load_declared(
+        Path(__file__).resolve().parents[2] / "e2e" / "conformance" / "differences.yaml"
+    ):
+        assert len(item.reason.split()) >= 5, f"{item.id}: say why"
