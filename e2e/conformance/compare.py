@@ -124,6 +124,12 @@ def normaliser_for(namespace: str, objects: Iterable[dict[str, Any]]) -> Normali
     normaliser = Normaliser(namespace)
     for item in objects:
         metadata = item["metadata"]
+        if item["kind"].startswith("Ray") and metadata.get("uid"):
+            # KubeRay's default `ray.io/external-storage-namespace` is the RayCluster's uid.
+            normaliser.add_generated(metadata["uid"], f"<uid of {item['kind']}>")
+        replica = (metadata.get("labels") or {}).get("ray.io/worker-group-replica-name", "")
+        if match := RANDOM_SUFFIX.match(replica):
+            normaliser.add_generated(replica, f"{match['base']}<random>")
         if metadata.get("generateName"):
             normaliser.add_generated(metadata["name"], f"{metadata['generateName']}<random>")
         elif item["kind"] == "RayCluster" and (match := RANDOM_SUFFIX.match(metadata["name"])):
@@ -152,6 +158,12 @@ def root_view(body: dict[str, Any]) -> dict[str, Any]:
         for key, value in (metadata.get("annotations") or {}).items()
         if key != "kubectl.kubernetes.io/last-applied-configuration"
     }
+    status = dict(body.get("status") or {})
+    if isinstance(status.get("endpoints"), dict):  # node ports the apiserver chose
+        status["endpoints"] = {
+            name: "<nodePort>" if str(port).isdigit() and 30000 <= int(port) <= 32767 else port
+            for name, port in status["endpoints"].items()
+        }
     return {
         "kind": body["kind"],
         "metadata": {
@@ -160,7 +172,7 @@ def root_view(body: dict[str, Any]) -> dict[str, Any]:
             "annotations": annotations,
             "finalizers": metadata.get("finalizers") or [],
         },
-        "status": body.get("status") or {},
+        "status": status,
     }
 
 

@@ -356,10 +356,14 @@ def _finish_pod(
     for init in pod["spec"].get("initContainers") or []:
         _add_env(init, c.FQ_RAY_IP, fqdn)
         _add_env(init, c.RAY_IP, fqdn.split(".")[0])
+    # KubeRay's order (common.setContainerEnvVars): the operator's defaults first, then its own.
+    for name, value in config.default_container_envs:
+        _add_env(ray, name, value, only_if_absent=True)
     if node_type == c.WORKER_NODE:
         _add_env(ray, c.FQ_RAY_IP, fqdn)
         _add_env(ray, c.RAY_IP, fqdn.split(".")[0])
     _add_env(ray, c.RAY_CLUSTER_NAME, field_path=f"metadata.labels['{c.RAY_CLUSTER_LABEL}']")
+    _add_env(ray, c.RAY_CLUSTER_NAMESPACE, field_path="metadata.namespace")
     _add_env(ray, c.RAY_CLOUD_INSTANCE_ID, field_path="metadata.name")
     _add_env(ray, c.RAY_NODE_TYPE_NAME, field_path=f"metadata.labels['{c.RAY_NODE_GROUP_LABEL}']")
     _add_env(ray, c.KUBERAY_GEN_RAY_START_CMD, start)
@@ -378,8 +382,6 @@ def _finish_pod(
             f"kuberay_version={c.KUBERAY_VERSION};kuberay_crd={creator.kind}",
         )
     _add_env(ray, c.RAY_DASHBOARD_ENABLE_K8S_DISK_USAGE, "1", only_if_absent=True)
-    for name, value in config.default_container_envs:
-        _add_env(ray, name, value, only_if_absent=True)
     if config.enable_probes_injection:
         _probes(ray, node_type, creator, params, cluster.spec.ray_version)
     if not pod["metadata"].get("annotations"):
@@ -467,7 +469,7 @@ def wait_gcs_ready_container(
 								echo "GCS is ready. Any error messages above can be safely ignored."
 								break
 							fi
-							echo "$SECONDS seconds elapsed: Still waiting for GCS to be ready. For troubleshooting, refer to the FAQ at https://github.com/ray-project/kuberay/blob/master/docs/guidance/FAQ.md."
+							echo "$SECONDS seconds elapsed: Still waiting for GCS to be ready. For troubleshooting, refer to the FAQ at https://docs.ray.io/en/master/cluster/kubernetes/troubleshooting.html."
 						fi
 						sleep 5
 					done

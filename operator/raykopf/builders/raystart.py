@@ -84,18 +84,20 @@ def _resources_map(params: dict[str, str]) -> dict[str, float]:
 
 
 def flags(params: dict[str, str]) -> str:
-    """`--k=v` in sorted order; `true` is a bare flag and `false` drops it, except for valued booleans."""
+    """` --k=v ` per flag in sorted order (KubeRay pads every flag with a space on both sides, so the
+    line has double spaces between flags and a trailing space: kept byte for byte, since users grep
+    and compare it); `true` is a bare flag and `false` drops it, except for valued booleans."""
     out = []
     for key in sorted(params):
         value = params[key]
         if value.lower() in ("true", "false") and key not in VALUED_BOOLEAN_FLAGS:
             if value.lower() == "true":
-                out.append(f"--{key}")
+                out.append(f" --{key} ")
         else:
-            out.append(f"--{key}={value}")
-    return " ".join(out)
+            out.append(f" --{key}={value} ")
+    return "".join(out)
 
 
 def ray_start_command(node_type: str, params: dict[str, str]) -> str:
     head = " --head" if node_type == c.HEAD_NODE else ""
-    return f"ray start{head} {flags(params)}".rstrip()
+    return f"ray start{head} {flags(params)}"

@@ -109,13 +109,14 @@ def plan_pods(
             pass  # a RayJob in SidecarMode: a new head could not rerun the job
         else:
             body = _owned(build_head_pod(cluster, config, creator), cluster)
-            if expected_hash:
-                body["metadata"].setdefault("annotations", {}).update(
-                    {
-                        c.UPGRADE_STRATEGY_RECREATE_HASH_ANNOTATION: expected_hash,
-                        c.KUBERAY_VERSION_ANNOTATION: c.OPERATOR_VERSION,
-                    }
-                )
+            # Every head carries the spec hash and the operator's version, whatever the strategy
+            # (KubeRay's createHeadPod), so that switching to Recreate later has a hash to compare.
+            body["metadata"].setdefault("annotations", {}).update(
+                {
+                    c.UPGRADE_STRATEGY_RECREATE_HASH_ANNOTATION: recreate_hash(cluster.to_dict()["spec"]),
+                    c.KUBERAY_VERSION_ANNOTATION: c.OPERATOR_VERSION,
+                }
+            )
             plan.creates.append(Create(body, "CreatedHeadPod"))
     elif len(heads) == 1:
         unhealthy, why = podstate.should_delete(heads[0])

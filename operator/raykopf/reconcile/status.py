@@ -34,11 +34,21 @@ _COMPARED = (
 )
 
 
+OMITTED_WHEN_ZERO = (
+    "readyWorkerReplicas",
+    "availableWorkerReplicas",
+    "desiredWorkerReplicas",
+    "minWorkerReplicas",
+    "maxWorkerReplicas",
+)
+
+
 def _pod_resources(template: dict[str, Any]) -> dict[str, Decimal]:
     totals: dict[str, Decimal] = {}
     for container in template.get("spec", {}).get("containers") or []:
         resources = container.get("resources") or {}
-        amounts = {**(resources.get("requests") or {}), **(resources.get("limits") or {})}
+        # Requests take precedence over limits (KubeRay's utils.CalculatePodResource).
+        amounts = {**(resources.get("limits") or {}), **(resources.get("requests") or {})}
         for key, value in amounts.items():
             totals[key] = totals.get(key, Decimal(0)) + quantity.parse(value)
     return totals
@@ -135,6 +145,9 @@ def next_status(
         **desired_resources(cluster),
     )
     status["maxWorkerReplicas"] = min(status["maxWorkerReplicas"], 2**31 - 1)
+    for counter in OMITTED_WHEN_ZERO:  # int32 `omitempty` fields of KubeRay's RayClusterStatus
+        if status.get(counter) == 0:
+            status.pop(counter)
     head_info = _head_info(head, observed.head_service)
     if head_info:
         status["head"] = head_info
@@ -143,67 +156,6 @@ def next_status(
         status["endpoints"] = endpoints
 
     generation = cluster.metadata.generation
-    if head is None:
-        cond.set_condition(conditions, "HeadPodReady", False, "HeadPodNotFound", "", now, generation)
-    elif podstate.is_ready(head):
-        cond.set_condition(conditions, "HeadPodReady", True, "HeadPodRunningAndReady", "", now, generation)
-    else:
-        reason, message = _container_reason(head)
-        cond.set_condition(conditions, "HeadPodReady", False, reason, message, now, generation)
-
-    all_ready = bool(head) and len(live) == desired_workers + 1 and all(podstate.is_ready(p) for p in live)
-    suspending = cond.is_true(conditions, "RayClusterSuspending")
-    suspended = cond.is_true(conditions, "RayClusterSuspended")
-    if suspending or (cluster.spec.suspend and not suspended):
-        # Suspending is committed first; the next pass deletes the Pods, and it finishes even if
-        # `suspend` is flipped back meanwhile (KubeRay's atomic suspend).
-        if suspending and not observed.pods:  # terminating Pods still count: every Pod must be gone
-            status["state"] = SUSPENDED
-            cond.set_condition(
-                conditions, "RayClusterSuspended", True, "RayClusterSuspended", "", now, generation
-            )
-            cond.set_condition(
-                conditions, "RayClusterSuspending", False, "RayClusterSuspended", "", now, generation
-            )
-            cond.set_condition(
-                conditions, "RayClusterProvisioned", False, "RayClusterPodsProvisioning", "", now, generation
-            )
-        else:
-            cond.set_condition(
-                conditions, "RayClusterSuspending", True, "RayClusterSuspending", "", now, generation
-            )
-    elif not cluster.spec.suspend:  # running, or resuming (a suspended cluster otherwise stays as it is)
-        if cond.is_true(conditions, "RayClusterSuspended"):
-            cond.set_condition(
-                conditions, "RayClusterSuspended", False, "RayClusterResumed", "", now, generation
-            )
-        if status.get("state") == SUSPENDED:
-            status.pop("state")
-        if all_ready and reconcile_error is None:
-            if status.get("state") != READY:
-                status["state"] = READY
-                status.setdefault("stateTransitionTimes", {})[READY] = now
-            status.pop("reason", None)
-            if not cond.is_true(conditions, "RayClusterProvisioned"):
-                cond.set_condition(
-                    conditions,
-                    "RayClusterProvisioned",
-                    True,
-                    "AllPodRunningAndReadyFirstTime",
-                    "All Ray Pods are ready for the first time",
-                    now,
-                    generation,
-                )
-        elif not any(x.get("type") == "RayClusterProvisioned" for x in conditions):
-            cond.set_condition(
-                conditions,
-                "RayClusterProvisioned",
-                False,
-                "RayClusterPodsProvisioning",
-                "RayCluster Pods are being provisioned for first time",
-                now,
-                generation,
-            )
     if reconcile_error is not None:
         cond.set_condition(
             conditions,
@@ -216,6 +168,87 @@ def next_status(
         )
     else:
         cond.remove(conditions, "ReplicaFailure")
+    all_ready = bool(head) and len(live) == desired_workers + 1 and all(podstate.is_ready(p) for p in live)
+    if all_ready and reconcile_error is None:
+        status["state"] = READY
+        status.pop("reason", None)
+    if head is None:
+        cond.set_condition(
+            conditions, "HeadPodReady", False, "HeadPodNotFound", "Head Pod not found", now, generation
+        )
+    else:
+        ready, reason, message = head_pod_ready(head)
+        cond.set_condition(conditions, "HeadPodReady", ready, reason, message, now, generation)
+
+    # KubeRay's RayClusterStatusConditions logic (raycluster_controller.calculateStatus), step by step.
+    suspend_status = next(
+        (
+            x.get("type")
+            for x in conditions
+            if x.get("type") in ("RayClusterSuspending", "RayClusterSuspended") and x.get("status") == "True"
+        ),
+        "",
+    )
+    if not cond.is_true(conditions, "RayClusterProvisioned") and suspend_status != "RayClusterSuspended":
+        if all_ready:
+            cond.set_condition(
+                conditions,
+                "RayClusterProvisioned",
+                True,
+                "AllPodRunningAndReadyFirstTime",
+                "All Ray Pods are ready for the first time",
+                now,
+                generation,
+            )
+        else:
+            cond.set_condition(
+                conditions,
+                "RayClusterProvisioned",
+                False,
+                "RayClusterPodsProvisioning",
+                "RayCluster Pods are being provisioned for first time",
+                now,
+                generation,
+            )
+    if suspend_status == "RayClusterSuspending":
+        # Suspending is committed first; the Pods are deleted, and it finishes even if `suspend` is
+        # flipped back meanwhile (KubeRay's atomic suspend). Terminating Pods still count.
+        if not observed.pods:
+            cond.set_condition(
+                conditions,
+                "RayClusterProvisioned",
+                False,
+                "RayClusterPodsProvisioning",
+                "RayCluster has been suspended",
+                now,
+                generation,
+            )
+            cond.set_condition(
+                conditions, "RayClusterSuspending", False, "RayClusterSuspending", "", now, generation
+            )
+            cond.set_condition(
+                conditions, "RayClusterSuspended", True, "RayClusterSuspended", "", now, generation
+            )
+    elif suspend_status == "RayClusterSuspended":
+        if not cluster.spec.suspend:
+            cond.set_condition(
+                conditions, "RayClusterSuspended", False, "RayClusterSuspended", "", now, generation
+            )
+    else:
+        cond.set_condition(conditions, "RayClusterSuspended", False, "RayClusterSuspended", "", now, generation)
+        cond.set_condition(
+            conditions,
+            "RayClusterSuspending",
+            bool(cluster.spec.suspend),
+            "RayClusterSuspending",
+            "",
+            now,
+            generation,
+        )
+    if cluster.spec.suspend and not observed.pods:
+        status["state"] = SUSPENDED
+    if status.get("state") and status.get("state") != previous.get("state"):
+        status.setdefault("stateTransitionTimes", {})[status["state"]] = now
     if status_changed(previous, status):
         status["lastUpdateTime"] = now
     else:
@@ -238,13 +271,31 @@ def invalid_status(
     return status
 
 
-def _container_reason(pod: dict[str, Any]) -> tuple[str, str]:
-    for container in pod.get("status", {}).get("containerStatuses") or []:
-        state = container.get("state") or {}
-        for kind in ("waiting", "terminated"):
-            if kind in state and state[kind].get("reason"):
-                return str(state[kind]["reason"]), str(state[kind].get("message", ""))
-    return "HeadPodNotReady", f"head Pod {podstate.name(pod)} is {podstate.phase(pod)} and not ready"
+def head_pod_ready(pod: dict[str, Any]) -> tuple[str, str, str]:
+    """(status, reason, message) of the HeadPodReady condition, from the Pod's Ready condition as
+    KubeRay's utils.FindHeadPodReadyCondition does: `Unknown` until the Pod has one; for
+    ContainersNotReady, the first waiting or terminated container's reason and message instead."""
+    status, reason, message = "False", "Unknown", ""
+    for condition in pod.get("status", {}).get("conditions") or []:
+        if condition.get("type") != "Ready":
+            continue
+        status, message = str(condition.get("status", "False")), str(condition.get("message", ""))
+        found = str(condition.get("reason", ""))
+        if status == "True" and not found:
+            found = "HeadPodRunningAndReady"
+        if found:
+            reason = found
+        if found == "ContainersNotReady":
+            for container in pod.get("status", {}).get("containerStatuses") or []:
+                state = container.get("state") or {}
+                waiting_or_done = state.get("waiting") or state.get("terminated")
+                if waiting_or_done is not None:
+                    message = f"{message}; " if message else ""
+                    message += f"{container.get('name')}: {waiting_or_done.get('message', '')}"
+                    reason = str(waiting_or_done.get("reason", ""))
+                    break
+        break
+    return status, reason, message
 
 
 def status_changed(previous: dict[str, Any] | None, status: dict[str, Any]) -> bool:

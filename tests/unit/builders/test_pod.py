@@ -88,11 +88,24 @@ def test_head_pod_identity_labels_and_namespace() -> None:
 def test_head_command_env_volumes_and_probes() -> None:
     pod = build_head_pod(cluster(), CONFIG)
     ray = pod["spec"]["containers"][0]
+    # KubeRay pads every flag with a space on each side (seen byte for byte from its operator).
     start = (
-        "ray start --head --block --dashboard-agent-listen-port=52365 --dashboard-host=0.0.0.0 "
-        "--memory=4294967296 --metrics-export-port=8080 --num-cpus=2"
+        "ray start --head  --block  --dashboard-agent-listen-port=52365  --dashboard-host=0.0.0.0  "
+        "--memory=4294967296  --metrics-export-port=8080  --num-cpus=2 "
     )
     assert ray["command"] == ["/bin/bash", "-c", "--"]
+    assert [item["name"] for item in ray["env"]] == [
+        "RAY_CLUSTER_NAME",
+        "RAY_CLUSTER_NAMESPACE",
+        "RAY_CLOUD_INSTANCE_ID",
+        "RAY_NODE_TYPE_NAME",
+        "KUBERAY_GEN_RAY_START_CMD",
+        "RAY_PORT",
+        "RAY_ADDRESS",
+        "RAY_USAGE_STATS_KUBERAY_IN_USE",
+        "RAY_USAGE_STATS_EXTRA_TAGS",
+        "RAY_DASHBOARD_ENABLE_K8S_DISK_USAGE",
+    ]
     assert ray["args"] == [f"ulimit -n ${{RAY_START_ULIMIT_OPEN_FILES:-65536}}; {start}"]
     variables = env(ray)
     assert variables["KUBERAY_GEN_RAY_START_CMD"] == start

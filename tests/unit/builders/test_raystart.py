@@ -13,21 +13,22 @@ from raykopf.builders import raystart
     ("params", "expected"),
     [
         pytest.param(
-            {"num-cpus": "1", "block": "true"}, "--block --num-cpus=1", id="true is a bare flag, keys sorted"
+            {"num-cpus": "1", "block": "true"}, " --block  --num-cpus=1 ", id="true is a bare flag, keys sorted"
         ),
         pytest.param({"disable-usage-stats": "false"}, "", id="false drops the flag"),
         pytest.param(
             {"log-color": "false", "include-dashboard": "true"},
-            "--include-dashboard=true --log-color=false",
+            " --include-dashboard=true  --log-color=false ",
             id="valued booleans keep their value",
         ),
         pytest.param(
-            {"include-log-monitor": "False"}, "--include-log-monitor=False", id="include-log-monitor too"
+            {"include-log-monitor": "False"}, " --include-log-monitor=False ", id="include-log-monitor too"
         ),
-        pytest.param({"resources": "'{\"a\":1}'"}, "--resources='{\"a\":1}'", id="values pass through"),
+        pytest.param({"resources": "'{\"a\":1}'"}, " --resources='{\"a\":1}' ", id="values pass through"),
     ],
 )
 def test_flags(params: dict[str, str], expected: str) -> None:
+    # KubeRay pads each flag with a space on both sides (common.convertParamMap; seen in its Pods).
     assert raystart.flags(params) == expected
 
 
