@@ -34,7 +34,7 @@ unit: lint
 	$(BIN)/python -m pytest tests
 
 local-prepare: setup
-	$(BIN)/raykopf local prepare
+	$(BIN)/raykopf local prepare --with-kuberay
 
 local-up: setup
 	$(BIN)/raykopf local up

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-
 from tests.compat import upstream
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -142,10 +142,9 @@ def snapshot(case: Case, namespace: str, objects: list[dict[str, Any]], events: 
     found = side(namespace, case.name, case.kind, objects, events)
     if found is None:
         return None
-    normaliser, root, created, _ = found
-    return json.dumps([normaliser.object(item) for item in (root, *created)], sort_keys=True), root.get(
-        "status"
-    )
+    normaliser, root, created, events = found
+    # Events count too: raykopf paces its Events, so the last ones may come after the objects settle.
+    return json.dumps([normaliser.object(item) for item in (root, *created)], sort_keys=True), events
 
 
 def settle(kubectl: Kubectl, slots: list[Slot]) -> dict[str, Any]:
@@ -206,14 +205,15 @@ def test_snapshots_match_kuberay(
     for slot in slots:
         apply_cases(kubectl, slot)
     listings = settle(kubectl, slots)
+    declared = load_declared()
     results = []
     for slot in slots:
         for case in slot.cases:
             kuberay = side(slot.kuberay, case.name, case.kind, *listings[slot.kuberay])
             raykopf = side(slot.raykopf, case.name, case.kind, *listings[slot.raykopf])
-            assert kuberay is not None and raykopf is not None, f"{case.name}: the root object is gone"
-            results.append(compare_case(case.name, kuberay, raykopf))
-    declared = load_declared()
+            assert kuberay is not None, f"{case.name}: KubeRay's root object is gone"
+            assert raykopf is not None, f"{case.name}: raykopf's root object is gone"
+            results.append(compare_case(case.name, kuberay, raykopf, declared))
     covered, undeclared = classify(results, declared)
     used = {match.id for _, match in covered}
     unused = [item.id for item in declared if item.id not in used]

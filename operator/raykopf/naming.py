@@ -17,17 +17,24 @@ def check_name(name: str) -> str:
     return name
 
 
+def pod_name(prefix: str, node_type: str, *, generated: bool) -> str:
+    """KubeRay's utils.PodName: the first 50 characters of the prefix, then `-head` or `-worker`
+    (and `-` before the apiserver's suffix), in lower case."""
+    name = f"{prefix[:MAX_PREFIX_LENGTH]}-{node_type}".lower()
+    return f"{name}-" if generated else name
+
+
 def head_pod_prefix(cluster: str) -> str:
-    return check_name(f"{cluster}-{c.HEAD_NODE}-")
+    return pod_name(cluster, c.HEAD_NODE, generated=True)
 
 
 def head_pod_name(cluster: str) -> str:
     """The fixed head Pod name when ENABLE_DETERMINISTIC_HEAD_POD_NAME is on."""
-    return check_name(f"{cluster}-{c.HEAD_NODE}")
+    return pod_name(cluster, c.HEAD_NODE, generated=False)
 
 
 def worker_pod_prefix(cluster: str, group: str) -> str:
-    return check_name(f"{cluster}-{group}-{c.WORKER_NODE}-")
+    return pod_name(f"{cluster}-{group}", c.WORKER_NODE, generated=True)
 
 
 def head_service(cluster: str) -> str:

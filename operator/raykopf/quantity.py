@@ -45,3 +45,31 @@ def parse(value: Any) -> Decimal:
 def ceil(value: Any) -> int:
     """Quantity.Value() in Kubernetes: rounded up to a whole number."""
     return math.ceil(parse(value))
+
+
+_BINARY = ("", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei")
+_DECIMAL = {-9: "n", -6: "u", -3: "m", 0: "", 3: "k", 6: "M", 9: "G", 12: "T", 15: "P", 18: "E"}
+
+
+def is_binary(value: Any) -> bool:
+    """Whether a quantity is written with a binary suffix (Go's BinarySI format)."""
+    return str(value).strip().endswith(_BINARY[1:])
+
+
+def canonical(amount: Decimal, *, binary: bool) -> str:
+    """How Go's resource.Quantity writes an amount (its canonical form): in BinarySI, a whole number
+    of at least 1024 as `<n><Ki..Ei>` with the largest exact suffix; otherwise in DecimalSI, the
+    largest power-of-1000 suffix that leaves a whole number (`120G`, `750m`, `1500`), rounded up at
+    nano precision."""
+    if binary and abs(amount) >= 1024 and amount == amount.to_integral_value():
+        whole, power = int(amount), 0
+        while power < len(_BINARY) - 1 and whole % 1024 == 0:
+            whole, power = whole // 1024, power + 1
+        return f"{whole}{_BINARY[power]}"
+    nanos = math.ceil(amount * Decimal(10) ** 9)
+    if nanos == 0:
+        return "0"
+    exponent = 18
+    while exponent > -9 and nanos % 10 ** (exponent + 9) != 0:
+        exponent -= 3
+    return f"{nanos // 10 ** (exponent + 9)}{_DECIMAL[exponent]}"

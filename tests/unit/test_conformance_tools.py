@@ -53,7 +53,8 @@ def test_chance_is_normalised_away_but_values_and_order_are_not() -> None:
         {"name": "B", "value": "1"},
     ]
     right = side("ns-two", "c", "RayCluster", [_root("ns-two"), _pod("ns-two", "c-head-q9w8e", env_two)], [])
-    assert left is not None and right is not None
+    assert left is not None
+    assert right is not None
     assert compare_case("c", left, right).differences == []
 
     swapped = side(
@@ -100,7 +101,14 @@ def test_service_ports_order_is_not_compared_but_container_order_is() -> None:
 
 
 def test_a_declared_difference_covers_only_what_it_names() -> None:
-    declared = Declared(id="d", reason="r", kind="Pod", path="/metadata/annotations/*", raykopf="raykopf-*")
+    declared = Declared(
+        id="d",
+        reason="r",
+        category="deliberate",
+        kind="Pod",
+        path="/metadata/annotations/*",
+        raykopf="raykopf-*",
+    )
     hit = Difference("case", "Pod head headgroup x", "/metadata/annotations/v", "v1.6.1", "raykopf-v0.1.0")
     assert declared.covers(hit)
     assert not declared.covers(Difference("case", "Service x", hit.path, hit.kuberay, hit.raykopf))
@@ -113,3 +121,52 @@ def test_every_declared_difference_has_a_reason() -> None:
         Path(__file__).resolve().parents[2] / "e2e" / "conformance" / "differences.yaml"
     ):
         assert len(item.reason.split()) >= 5, f"{item.id}: say why"
+
+
+def test_only_in_and_rewrite_take_out_exactly_the_declared_part() -> None:
+    env = [{"name": "A", "value": "ulimit -n 65536; x"}]
+    left = side("ns-one", "c", "RayCluster", [_root("ns-one"), _pod("ns-one", "c-head-x1y2z", env)], [])
+    extra = [{"name": "A", "value": "ulimit -n ${U:-65536}; x"}, {"name": "NEW", "value": "1"}]
+    right = side("ns-two", "c", "RayCluster", [_root("ns-two"), _pod("ns-two", "c-head-q9w8e", extra)], [])
+    assert left is not None
+    assert right is not None
+    only = Declared(
+        id="only",
+        reason="r",
+        category="peer-version",
+        kind="Pod",
+        path="/spec/containers/*/env/NEW",
+        only_in="raykopf",
+    )
+    rewrite = Declared(
+        id="rw",
+        reason="r",
+        category="peer-version",
+        kind="Pod",
+        path="/spec/containers/*/env/A/value",
+        kuberay_rewrite=("ulimit -n 65536;", "ulimit -n ${U:-65536};"),
+    )
+    result = compare_case("c", left, right, [only, rewrite])
+    assert result.differences == []
+    assert sorted(item.id for _, item in result.adjusted) == ["only", "rw"]
+    # The rewrite changes only what it names: another difference in the same value still shows.
+    other = [{"name": "A", "value": "ulimit -n ${U:-65536}; y"}, {"name": "NEW", "value": "1"}]
+    right = side("ns-two", "c", "RayCluster", [_root("ns-two"), _pod("ns-two", "c-head-q9w8e", other)], [])
+    assert right is not None
+    left = side("ns-one", "c", "RayCluster", [_root("ns-one"), _pod("ns-one", "c-head-x1y2z", env)], [])
+    assert left is not None
+    assert [d.path for d in compare_case("c", left, right, [only, rewrite]).differences] == [
+        "/spec/containers/ray-head/env/A/value"
+    ]
+
+
+def test_a_generated_token_keeps_its_form_but_not_its_value() -> None:
+    import base64
+
+    def secret(raw: bytes) -> dict:
+        token = base64.b64encode(base64.b64encode(raw)).decode()
+        return {"kind": "Secret", "metadata": {"name": "c"}, "data": {"auth_token": token}}
+
+    normaliser = Normaliser("ns")
+    assert normaliser.object(secret(b"a" * 32)) == normaliser.object(secret(b"b" * 32))
+    assert normaliser.object(secret(b"a" * 32)) != normaliser.object(secret(b"a" * 16))

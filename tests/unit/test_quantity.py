@@ -30,3 +30,23 @@ def test_quantities(text: object, amount: Decimal, rounded: int) -> None:
 def test_garbage_is_a_value_error() -> None:
     with pytest.raises(ValueError, match="not a quantity"):
         quantity.parse("lots")
+
+
+@pytest.mark.parametrize(
+    ("amount", "binary", "written"),
+    [
+        # KubeRay's desiredMemory for the TPU sample (3 x 40G): seen from its operator.
+        ("120e9", False, "120G"),
+        # Go's resource.Quantity canonical forms (k8s.io/apimachinery quantity_test.go).
+        ("0.75", False, "750m"),
+        ("1.5", False, "1500m"),
+        ("2000", False, "2k"),
+        ("1500", False, "1500"),
+        ("3221225472", True, "3Gi"),
+        ("1536", True, "1536"),
+        ("512", True, "512"),
+        ("0", True, "0"),
+    ],
+)
+def test_quantities_are_written_as_go_writes_them(amount: str, binary: bool, written: str) -> None:
+    assert quantity.canonical(Decimal(amount), binary=binary) == written

@@ -77,6 +77,10 @@ subresources are for --use-kubernetes-proxy.
 - apiGroups: [rbac.authorization.k8s.io]
   resources: [roles, rolebindings]
   verbs: [get, create]
+# The Ray auth token Secret of `authOptions.mode: token` clusters (read, and created once).
+- apiGroups: [""]
+  resources: [secrets]
+  verbs: [get, create]
 - apiGroups: [batch]
   resources: [jobs]
   verbs: [get, list, watch, create, delete]

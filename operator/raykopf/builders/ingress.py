@@ -8,13 +8,13 @@ from typing import Any
 from raykopf import constants as c
 from raykopf.api.raycluster import RayCluster
 from raykopf.builders.service import head_service_name, service_ports
-from raykopf.naming import identifier
+from raykopf.naming import check_name, identifier
 
 INGRESS_CLASS_ANNOTATION = "kubernetes.io/ingress.class"
 
 
 def ingress_name(cluster: str) -> str:
-    return f"{cluster}-head-ingress"
+    return check_name(f"{cluster}-head-ingress")
 
 
 def build_head_ingress(cluster: RayCluster) -> dict[str, Any]:

@@ -150,19 +150,39 @@ def _configure_gcs_ft(
 def _configure_token_auth(
     template: dict[str, Any], cluster: RayCluster, containers: list[dict[str, Any]]
 ) -> None:
+    """≙ common.configureTokenAuth / SetContainerTokenAuthEnvVars: RAY_AUTH_MODE, then either the
+    shared token from the Secret or, with enableK8sTokenAuth, a projected ServiceAccount token."""
     auth = cluster.spec.auth_options
     if auth is None or auth.mode != "token":
         return
+    kubernetes_auth = bool(auth.enable_k8s_token_auth)
     secret = auth.secret_name or naming.check_name(cluster.metadata.name or "")
     for container in containers:
         _add_env(container, c.RAY_AUTH_MODE, "token", only_if_absent=True)
-        if not _env_exists(container, c.RAY_AUTH_TOKEN):
+        if kubernetes_auth:
+            _add_env(container, c.RAY_ENABLE_K8S_TOKEN_AUTH, "true", only_if_absent=True)
+            mounts = container.setdefault("volumeMounts", [])
+            if not any(m.get("name") == c.RAY_TOKEN_VOLUME for m in mounts):
+                mounts.append(
+                    {"name": c.RAY_TOKEN_VOLUME, "mountPath": c.RAY_TOKEN_MOUNT_PATH, "readOnly": True}
+                )
+        elif not _env_exists(container, c.RAY_AUTH_TOKEN):
             container.setdefault("env", []).append(
                 {
                     "name": c.RAY_AUTH_TOKEN,
                     "valueFrom": {"secretKeyRef": {"name": secret, "key": c.RAY_AUTH_TOKEN_SECRET_KEY}},
                 }
             )
+    volumes = template["spec"].setdefault("volumes", [])
+    if kubernetes_auth and not any(v.get("name") == c.RAY_TOKEN_VOLUME for v in volumes):
+        volumes.append(
+            {
+                "name": c.RAY_TOKEN_VOLUME,
+                "projected": {"sources": [{"serviceAccountToken": {"path": "token"}}]},
+            }
+        )
+    if not volumes:
+        template["spec"].pop("volumes")
 
 
 def autoscaler_container(cluster: RayCluster, image: str) -> dict[str, Any]:

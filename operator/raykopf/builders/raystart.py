@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import math
 import re
+from decimal import Decimal
 from typing import Any
 
 from raykopf import constants as c
@@ -16,21 +18,42 @@ CUSTOM_ACCELERATORS = {"aws.amazon.com/neuroncore": "neuron_cores", "google.com/
 
 
 def apply_group_resources(params: dict[str, str], resources: dict[str, str] | None) -> None:
-    """The group's `resources` field overrides num-cpus, num-gpus, memory and custom resources."""
+    """The group's `resources` field overrides num-cpus, memory, num-gpus and custom resources
+    (≙ common.updateRayStartParamsResources: names compared in lower case, whole numbers rounded up,
+    a value that is not a quantity skipped)."""
     if not resources:
         return
     custom: dict[str, float] = {}
     for key, value in resources.items():
-        if key == "CPU":
-            params["num-cpus"] = value
-        elif key == "GPU":
-            params["num-gpus"] = value
-        elif key == "memory":
-            params["memory"] = value
+        try:
+            amount = quantity.parse(value)
+        except ValueError:
+            continue
+        name = key.lower()
+        if name == "cpu":
+            params["num-cpus"] = str(math.ceil(amount))
+        elif name == "memory":
+            params["memory"] = str(math.ceil(amount))
+        elif _GPU_KEY.search(name):
+            params["num-gpus"] = str(math.ceil(amount))
         else:
-            custom[key] = float(value)
+            custom[key] = float(amount)
     if custom:
-        params["resources"] = "'" + json.dumps(custom, separators=(",", ":"), sort_keys=True) + "'"
+        params["resources"] = f"'{go_json(custom)}'"
+
+
+def go_json(numbers: dict[str, float]) -> str:
+    """A JSON object as Go's encoding/json writes a map[string]float64: keys sorted, no spaces, and
+    numbers in their shortest form (`2`, not `2.0`)."""
+    return "{" + ",".join(f"{json.dumps(k)}:{_go_float(v)}" for k, v in sorted(numbers.items())) + "}"
+
+
+def _go_float(value: float) -> str:
+    if value == int(value) and abs(value) < 1e21:
+        return str(int(value))
+    if 1e-6 <= abs(value) < 1e21:
+        return format(Decimal(repr(value)), "f")
+    return repr(value)
 
 
 def apply_group_labels(params: dict[str, str], labels: dict[str, str] | None) -> None:
@@ -68,7 +91,7 @@ def infer_resources(params: dict[str, str], container_resources: dict[str, Any])
         if not accelerator_present and ray_name and quantity.ceil(value) != 0:
             if ray_name not in custom:
                 custom[ray_name] = float(quantity.ceil(value))
-                params["resources"] = "'" + json.dumps(custom, separators=(",", ":")) + "'"
+                params["resources"] = f"'{go_json(custom)}'"
             accelerator_present = True
 
 

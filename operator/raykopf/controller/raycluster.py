@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import datetime
+import secrets
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -11,6 +13,8 @@ from typing import Any
 from raykopf import constants as c
 from raykopf import naming
 from raykopf.api import RayCluster
+from raykopf.builders.auth import build_auth_secret, needs_auth_secret
+from raykopf.builders.ingress import build_head_ingress
 from raykopf.builders.labels import owned_by
 from raykopf.builders.rbac import build_role, build_role_binding, build_service_account
 from raykopf.builders.redis_cleanup import build_redis_cleanup_job
@@ -93,6 +97,10 @@ class RayClusterReconciler:
             # Pods come only after the finalizer is stored, so Redis can always be cleaned up.
             await self._set_finalizer(raw, present=True)
             return gcs_ft.WAIT_FOR_JOB
+        if cluster.spec.enable_in_tree_autoscaling:
+            # The head Pod runs as the autoscaler's ServiceAccount: it must exist first (the
+            # apiserver refuses a Pod whose ServiceAccount does not), as in KubeRay's order.
+            await self._ensure_autoscaler_rbac(cluster, raw)
         observed = self.io.observe(namespace, name, head_service_name(cluster))
         plan = plan_pods(cluster, observed, self.config)
         # Services and Pods do not depend on each other (workers wait for the GCS, not the Service):
@@ -168,11 +176,17 @@ class RayClusterReconciler:
             self.bodies, self.client, "RayCluster", raw, c.GCS_FT_REDIS_CLEANUP_FINALIZER, present=present
         )
 
+    async def _ensure_autoscaler_rbac(self, cluster: RayCluster, raw: dict[str, Any]) -> None:
+        await self.io.ensure(raw, _owned(build_service_account(cluster), raw), "CreatedServiceAccount")
+        await self.io.ensure(raw, _owned(build_role(cluster), raw), "CreatedRole")
+        await self.io.ensure(raw, _owned(build_role_binding(cluster), raw), "CreatedRoleBinding")
+
     async def _ensure_children(self, cluster: RayCluster, raw: dict[str, Any]) -> None:
-        if cluster.spec.enable_in_tree_autoscaling:
-            await self.io.ensure(raw, _owned(build_service_account(cluster), raw), "CreatedServiceAccount")
-            await self.io.ensure(raw, _owned(build_role(cluster), raw), "CreatedRole")
-            await self.io.ensure(raw, _owned(build_role_binding(cluster), raw), "CreatedRoleBinding")
+        if needs_auth_secret(cluster):
+            token = base64.b64encode(secrets.token_bytes(32)).decode()
+            await self.io.ensure(raw, _owned(build_auth_secret(cluster, token), raw), None)
+        if cluster.spec.head_group_spec.enable_ingress:
+            await self.io.ensure(raw, _owned(build_head_ingress(cluster), raw), "CreatedIngress")
         await self.io.ensure(raw, _owned(build_head_service(cluster, self.config), raw), "CreatedService")
         if any(g.num_of_hosts > 1 for g in cluster.spec.worker_group_specs or []):
             await self.io.ensure(raw, _owned(build_headless_worker_service(cluster), raw), "CreatedService")

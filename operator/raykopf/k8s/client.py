@@ -24,6 +24,17 @@ class ApiError(Exception):
         self.status = status
         self.body = body
 
+    @property
+    def message(self) -> str:
+        """The apiserver's own words (a Status object's `message`), else the start of the body."""
+        try:
+            decoded = json.loads(self.body)
+        except ValueError:
+            decoded = None
+        if isinstance(decoded, dict) and isinstance(decoded.get("message"), str):
+            return str(decoded["message"])
+        return self.body[:300]
+
 
 def _ssl_context(cluster: dict[str, Any], user: dict[str, Any], scratch: Path) -> ssl.SSLContext:
     context = ssl.create_default_context(

@@ -70,8 +70,9 @@ class ClusterIO:
             head_service=self.services.get(namespace, head_service_name),
         )
 
-    async def ensure(self, owner: dict[str, Any], body: dict[str, Any], reason: str) -> None:
-        """Create `body` unless an object of that name exists (KubeRay creates these once, never updates)."""
+    async def ensure(self, owner: dict[str, Any], body: dict[str, Any], reason: str | None) -> None:
+        """Create `body` unless an object of that name exists (KubeRay creates these once, never updates);
+        `reason` names the Event that says so (None: no Event, as KubeRay posts none for Secrets)."""
         meta = body["metadata"]
         cached = body["kind"] == "Service" and self.services.covers(body)
         if cached and self.services.get(meta["namespace"], meta["name"]) is not None:
@@ -86,6 +87,8 @@ class ClusterIO:
             return
         if body["kind"] == "Service":
             self.services.upsert(created)
+        if reason is None:
+            return
         self.events.record(
             owner,
             "RayCluster",
@@ -135,7 +138,7 @@ class ClusterIO:
                 self.pods.remove(delete.namespace, delete.name)
                 return None
             self.events.record(owner, "RayCluster", "Warning", EVENT_FAILURE[delete.reason], str(error))
-            return f"{FAILED_REASONS[delete.reason]}: {error}"
+            return f"{FAILED_REASONS[delete.reason]}: {error.message}"
         if gone.get("kind") == "Pod" and gone.get("metadata", {}).get("deletionTimestamp"):
             self.pods.upsert(gone)
         else:
@@ -148,7 +151,7 @@ class ClusterIO:
             created = await self.client.create(path_of(create.body), create.body)
         except ApiError as error:
             self.events.record(owner, "RayCluster", "Warning", EVENT_FAILURE[create.reason], str(error))
-            return f"{FAILED_REASONS[create.reason]}: {error}"
+            return f"{FAILED_REASONS[create.reason]}: {error.message}"
         self.pods.upsert(created)
         meta = created["metadata"]
         done.setdefault(create.reason, []).append(f"{meta['namespace']}/{meta['name']}")

@@ -43,40 +43,39 @@ OMITTED_WHEN_ZERO = (
 )
 
 
-def _pod_resources(template: dict[str, Any]) -> dict[str, Decimal]:
-    totals: dict[str, Decimal] = {}
+def _pod_resources(template: dict[str, Any]) -> dict[str, tuple[Decimal, bool]]:
+    """(amount, written in binary) per resource of a Pod: requests take precedence over limits
+    (KubeRay's utils.CalculatePodResource); the first container's quantity sets the format."""
+    totals: dict[str, tuple[Decimal, bool]] = {}
     for container in template.get("spec", {}).get("containers") or []:
         resources = container.get("resources") or {}
-        # Requests take precedence over limits (KubeRay's utils.CalculatePodResource).
         amounts = {**(resources.get("limits") or {}), **(resources.get("requests") or {})}
         for key, value in amounts.items():
-            totals[key] = totals.get(key, Decimal(0)) + quantity.parse(value)
+            amount, binary = totals.get(key, (Decimal(0), quantity.is_binary(value)))
+            totals[key] = (amount + quantity.parse(value), binary)
     return totals
 
 
-def _cpu(amount: Decimal) -> str:
-    return str(int(amount)) if amount == amount.to_integral_value() else f"{int(amount * 1000)}m"
-
-
-def _memory(amount: Decimal) -> str:
-    whole = int(amount)
-    for suffix, factor in (("Ti", 2**40), ("Gi", 2**30), ("Mi", 2**20), ("Ki", 2**10)):
-        if whole and whole % factor == 0:
-            return f"{whole // factor}{suffix}"
-    return str(whole)
-
-
 def desired_resources(cluster: RayCluster) -> dict[str, str]:
+    """desiredCPU, desiredMemory, desiredGPU, desiredTPU, written as Go's resource.Quantity writes
+    the sums KubeRay makes (the head first, then each group times its replicas)."""
     totals = _pod_resources(cluster.spec.head_group_spec.template)
     for group in cluster.spec.worker_group_specs or []:
-        for key, value in _pod_resources(group.template).items():
-            totals[key] = totals.get(key, Decimal(0)) + value * effective_replicas(group)
-    gpu = sum((v for k, v in totals.items() if k.endswith("gpu")), Decimal(0))
+        for key, (value, binary) in _pod_resources(group.template).items():
+            amount, first_binary = totals.get(key, (Decimal(0), binary))
+            totals[key] = (amount + value * effective_replicas(group), first_binary)
+
+    def written(key: str) -> str:
+        amount, binary = totals.get(key, (Decimal(0), False))
+        return quantity.canonical(amount, binary=binary)
+
+    gpus = [key for key in totals if key.endswith("gpu")]
+    gpu = sum((totals[key][0] for key in gpus), Decimal(0))
     return {
-        "desiredCPU": _cpu(totals.get("cpu", Decimal(0))),
-        "desiredMemory": _memory(totals.get("memory", Decimal(0))),
-        "desiredGPU": _cpu(gpu),
-        "desiredTPU": _cpu(totals.get("google.com/tpu", Decimal(0))),
+        "desiredCPU": written("cpu"),
+        "desiredMemory": written("memory"),
+        "desiredGPU": quantity.canonical(gpu, binary=False),
+        "desiredTPU": written("google.com/tpu"),
     }
 
 
@@ -157,14 +156,10 @@ def next_status(
 
     generation = cluster.metadata.generation
     if reconcile_error is not None:
+        # KubeRay's message is errors.Join(reason, apiserver error): the two on separate lines.
+        reason, _, message = reconcile_error.partition(": ")
         cond.set_condition(
-            conditions,
-            "ReplicaFailure",
-            True,
-            reconcile_error.split(":")[0],
-            reconcile_error,
-            now,
-            generation,
+            conditions, "ReplicaFailure", True, reason, f"{reason}\n{message}", now, generation
         )
     else:
         cond.remove(conditions, "ReplicaFailure")
@@ -235,7 +230,9 @@ def next_status(
                 conditions, "RayClusterSuspended", False, "RayClusterSuspended", "", now, generation
             )
     else:
-        cond.set_condition(conditions, "RayClusterSuspended", False, "RayClusterSuspended", "", now, generation)
+        cond.set_condition(
+            conditions, "RayClusterSuspended", False, "RayClusterSuspended", "", now, generation
+        )
         cond.set_condition(
             conditions,
             "RayClusterSuspending",

@@ -308,5 +308,44 @@ def test_plasma_directory_skips_the_shared_memory_volume() -> None:
 
 def test_long_names_are_cut_like_kuberay() -> None:
     long_name = cluster()
-    long_name.metadata.name = "a" * 53
-    assert build_head_pod(long_name, CONFIG)["metadata"]["generateName"] == ("a" * 53 + "-head-")[-50:]
+    # KubeRay's utils.PodName keeps the first 50 characters of the cluster name, then `-head-`.
+    long_name.metadata.name = "b" + "a" * 52
+    assert build_head_pod(long_name, CONFIG)["metadata"]["generateName"] == "b" + "a" * 49 + "-head-"
+    # A 45-character name is kept whole (seen from KubeRay's operator).
+    long_name.metadata.name = "syn-long-names-" + "x" * 30
+    assert build_head_pod(long_name, CONFIG)["metadata"]["generateName"] == f"{long_name.metadata.name}-head-"
+
+
+def test_kubernetes_token_auth_uses_a_projected_token_instead_of_the_secret() -> None:
+    # KubeRay's Pods for `authOptions: {mode: token, enableK8sTokenAuth: true}`, as its operator
+    # builds them (seen in the conformance suite): no RAY_AUTH_TOKEN, a projected token at
+    # /var/run/secrets/ray.io/serviceaccount, mounted read-only, its volume before /dev/shm's.
+    demo = cluster(authOptions={"mode": "token", "enableK8sTokenAuth": True})
+    for pod in (
+        build_head_pod(demo, CONFIG),
+        build_worker_pod(demo, demo.spec.worker_group_specs[0], CONFIG),
+    ):
+        containers = [pod["spec"]["containers"][0], *pod["spec"].get("initContainers", [])]
+        for container in containers:
+            variables = env(container)
+            assert variables["RAY_AUTH_MODE"] == "token"
+            assert variables["RAY_ENABLE_K8S_TOKEN_AUTH"] == "true"
+            assert "RAY_AUTH_TOKEN" not in variables
+            assert container["volumeMounts"][0] == {
+                "name": "ray-token",
+                "mountPath": "/var/run/secrets/ray.io/serviceaccount",
+                "readOnly": True,
+            }
+        assert pod["spec"]["volumes"][0] == {
+            "name": "ray-token",
+            "projected": {"sources": [{"serviceAccountToken": {"path": "token"}}]},
+        }
+
+
+def test_token_auth_reads_the_clusters_secret_unless_one_is_named() -> None:
+    head = build_head_pod(cluster(authOptions={"mode": "token"}), CONFIG)
+    assert env(head["spec"]["containers"][0])["RAY_AUTH_TOKEN"] == {
+        "secretKeyRef": {"name": "demo", "key": "auth_token"}
+    }
+    named = build_head_pod(cluster(authOptions={"mode": "token", "secretName": "mine"}), CONFIG)
+    assert env(named["spec"]["containers"][0])["RAY_AUTH_TOKEN"]["secretKeyRef"]["name"] == "mine"

@@ -13,7 +13,9 @@ from raykopf.builders import raystart
     ("params", "expected"),
     [
         pytest.param(
-            {"num-cpus": "1", "block": "true"}, " --block  --num-cpus=1 ", id="true is a bare flag, keys sorted"
+            {"num-cpus": "1", "block": "true"},
+            " --block  --num-cpus=1 ",
+            id="true is a bare flag, keys sorted",
         ),
         pytest.param({"disable-usage-stats": "false"}, "", id="false drops the flag"),
         pytest.param(
@@ -54,7 +56,7 @@ def test_flags(params: dict[str, str], expected: str) -> None:
         pytest.param(
             {"limits": {"google.com/tpu": "4"}},
             {},
-            {"resources": "'{\"TPU\":4.0}'"},
+            {"resources": "'{\"TPU\":4}'"},
             id="TPU as a custom resource",
         ),
     ],
@@ -74,7 +76,7 @@ def test_group_resources_and_labels_override_params() -> None:
         "num-cpus": "2",
         "num-gpus": "1",
         "memory": "1000",
-        "resources": "'{\"accel\":3.0}'",
+        "resources": "'{\"accel\":3}'",
         "labels": "tier=b,zone=a",
     }
 

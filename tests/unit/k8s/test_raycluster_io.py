@@ -95,7 +95,7 @@ def test_a_failed_batch_stops_the_creates_and_reports_the_replica_failure() -> N
     api = FakeApi(fail_from=6)
     cluster_io, events = io(api)
     failure = asyncio.run(cluster_io.execute(OWNER, Plan(creates=[worker(i) for i in range(70)])))
-    assert failure == "FailedCreateWorkerPod: 403: exceeded quota"
+    assert failure == "FailedCreateWorkerPod: exceeded quota"
     assert api.creates == 12  # 4, then a batch of 8 that failed: nothing more
     assert len(cluster_io.pods.owned("ns", "demo")) == 5
     reasons = [reason for _, reason, _ in events.recorded]

@@ -163,6 +163,11 @@ def test_a_create_failure_sets_replica_failure_until_a_clean_pass() -> None:
         cluster(), Observed(), now="t1", reconcile_error="FailedCreateWorkerPod: quota exceeded"
     )
     assert conditions(failed)["ReplicaFailure"] == ("True", "FailedCreateWorkerPod")
+    # KubeRay's condition message (errors.Join of its reason and the apiserver's error), as seen from
+    # its operator: `FailedCreateHeadPod\npods "x-head-" is forbidden: ...`.
+    (failure,) = [x for x in failed["conditions"] if x["type"] == "ReplicaFailure"]
+    assert failure["message"] == "FailedCreateWorkerPod\nquota exceeded"
+    assert failed["conditions"][0]["type"] == "ReplicaFailure"  # set first, as KubeRay does
     assert "ReplicaFailure" not in conditions(next_status(cluster(failed), Observed(), now="t2"))
 
 
