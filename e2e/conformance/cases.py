@@ -1,7 +1,7 @@
-"""The conformance cases: every RayCluster sample (raykopf's and KubeRay v1.7.0's public ones) and a
-table of synthetic RayClusters, one feature each. Pods go to the simulated node (a toleration and a
-node selector added to every Pod template, the same on both sides): what is compared is what each
-operator asks for, not what Ray does.
+"""The conformance cases: every RayCluster, RayJob and RayService sample (raykopf's and KubeRay
+v1.7.0's public ones) and a table of synthetic cases, one feature each. Ray Pods go to the simulated
+node (a toleration and a node selector added to every Ray Pod template, the same on both sides): what
+is compared is what each operator asks for, not what Ray does.
 """
 
 from __future__ import annotations
@@ -36,7 +36,13 @@ NOT_HERE = {
     "ray-cluster.kai-gpu-sharing.yaml": "needs the KAI scheduler's Queue CRD",
     "ray-cluster.kai-scheduler.yaml": "needs the KAI scheduler's Queue CRD",
     "ray-cluster.volcano-scheduler-queue.yaml": "needs Volcano's Queue CRD",
+    "ray-job.volcano-scheduler-queue.yaml": "needs Volcano's Queue CRD",
+    "ray-cronjob.sample.yaml": "RayCronJob is not supported by raykopf yet",
+    "ray-cronjob-timezone.sample.yaml": "RayCronJob is not supported by raykopf yet",
 }
+ROOT_KINDS = ("RayCluster", "RayJob", "RayService")
+# Where each kind keeps the RayCluster spec it stands for.
+CLUSTER_SPEC = {"RayJob": "rayClusterSpec", "RayService": "rayClusterConfig"}
 
 
 @dataclass
@@ -72,18 +78,35 @@ def simulated_raycluster_spec(spec: dict[str, Any]) -> dict[str, Any]:
 
 def _case_name(source: str) -> str:
     stem = source.removesuffix(".yaml").replace(".", "-").replace("_", "-").lower()
-    return stem.removeprefix("ray-cluster-").removeprefix("raycluster-")[:40].strip("-")
+    for kind in ("ray-cluster-", "raycluster-"):
+        stem = stem.removeprefix(kind)
+    return (
+        stem.replace("ray-job-", "job-")
+        .replace("rayjob-", "job-")
+        .replace("ray-service-", "svc-")
+        .replace("rayservice-", "svc-")[:40]
+        .strip("-")
+    )
 
 
-def sample_case(path: Path, prefix: str) -> Case:
+def on_simulated_nodes(root: dict[str, Any]) -> dict[str, Any]:
+    root = copy.deepcopy(root)
+    if root["kind"] == "RayCluster":
+        root["spec"] = simulated_raycluster_spec(root["spec"])
+    elif isinstance(root["spec"].get(CLUSTER_SPEC[root["kind"]]), dict):
+        key = CLUSTER_SPEC[root["kind"]]
+        root["spec"][key] = simulated_raycluster_spec(root["spec"][key])
+    return root
+
+
+def sample_case(path: Path, prefix: str, folder: str = "") -> Case:
     documents = [doc for doc in yaml.safe_load_all(path.read_text()) if doc]
-    roots = [doc for doc in documents if doc.get("kind") == "RayCluster"]
-    assert len(roots) == 1, f"{path}: one RayCluster per sample expected"
-    root = copy.deepcopy(roots[0])
-    name = f"{prefix}-{_case_name(path.name)}"
+    roots = [doc for doc in documents if doc.get("kind") in ROOT_KINDS]
+    assert len(roots) == 1, f"{path}: one RayCluster, RayJob or RayService per sample expected"
+    root = on_simulated_nodes(roots[0])
+    name = f"{prefix}-{_case_name(f'{folder}-{path.name}' if folder else path.name)}"
     root["metadata"] = {**root.get("metadata", {}), "name": name}
     root["metadata"].pop("namespace", None)
-    root["spec"] = simulated_raycluster_spec(root["spec"])
     case = Case(name=name, source=f"{path.parent.name}/{path.name}", root=root)
     for doc in documents:
         if doc is roots[0]:
@@ -98,16 +121,19 @@ def sample_case(path: Path, prefix: str) -> Case:
     return case
 
 
+def _has_root(path: Path) -> bool:
+    return any(doc and doc.get("kind") in ROOT_KINDS for doc in yaml.safe_load_all(path.read_text()))
+
+
 def sample_cases() -> Iterator[Case]:
     for path in sorted(OWN_SAMPLES.glob("*.yaml")):
-        if "kind: RayCluster" in path.read_text():
+        if _has_root(path):
             yield sample_case(path, "own")
     folder = upstream.require() / "samples"
-    for path in sorted(folder.glob("*.yaml")):
-        if path.name in NOT_HERE:
-            continue
-        if any(doc and doc.get("kind") == "RayCluster" for doc in yaml.safe_load_all(path.read_text())):
-            yield sample_case(path, "kr")
+    for path in sorted(folder.rglob("*.yaml")):
+        if path.name not in NOT_HERE and _has_root(path):
+            sub = "" if path.parent == folder else path.parent.name
+            yield sample_case(path, "kr", sub)
 
 
 def _raycluster(name: str, spec: dict[str, Any], **metadata: Any) -> Case:

@@ -213,6 +213,9 @@ def normaliser_for(namespace: str, objects: Iterable[dict[str, Any]]) -> Normali
             )
         ):
             normaliser.add_generated(metadata["name"], f"{match['base']}<random>")
+        job_id = (item.get("status") or {}).get("jobId", "") if item["kind"] == "RayJob" else ""
+        if match := RANDOM_SUFFIX.match(job_id):  # `<rayjob>-<5 random>` when spec.jobId is unset
+            normaliser.add_generated(job_id, f"{match['base']}<random>")
     return normaliser
 
 

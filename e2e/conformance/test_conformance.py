@@ -7,6 +7,7 @@ summary table and fails on any undeclared difference, and on any declared one th
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import time
@@ -199,12 +200,27 @@ def write_report(path: Path, results: list[CaseResult], undeclared: list[Differe
     path.write_text("\n".join(lines) + "\n")
 
 
+@contextlib.contextmanager
+def process_node_cordoned(kubectl: Kubectl) -> Iterator[None]:
+    """Pods that ask for no simulated node (RayJob submitters) stay Pending instead of running Ray
+    on the process node: both operators still see the same Pods, and the machine stays idle."""
+    nodes = kubectl("get", "nodes", "-l", "raykopf.io/simulated!=true", "-o", "name").split()
+    for node in nodes:
+        kubectl("cordon", node)
+    try:
+        yield
+    finally:
+        for node in nodes:
+            kubectl("uncordon", node, check=False)
+
+
 def test_snapshots_match_kuberay(
     kubectl: Kubectl, slots: list[Slot], tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    for slot in slots:
-        apply_cases(kubectl, slot)
-    listings = settle(kubectl, slots)
+    with process_node_cordoned(kubectl):
+        for slot in slots:
+            apply_cases(kubectl, slot)
+        listings = settle(kubectl, slots)
     declared = load_declared()
     results = []
     for slot in slots:

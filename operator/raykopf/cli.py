@@ -70,7 +70,7 @@ def _run_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     import logging
 
     from raykopf.config import OperatorConfig, kubeconfig_path, parse_feature_gates
-    from raykopf.k8s.leader import LostLeadership
+    from raykopf.k8s.leader import LostLeadership, RivalOperator
     from raykopf.runtime import logs
     from raykopf.runtime.run import RunOptions, run
 
@@ -84,6 +84,7 @@ def _run_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         concurrency=args.reconcile_concurrency,
         leader_election=args.enable_leader_election,
         leader_election_namespace=args.leader_election_namespace,
+        allow_other_operators=args.allow_other_operators,
         enable_metrics=args.enable_metrics,
         metrics_addr=args.metrics_addr,
         health_addr=args.health_probe_bind_address,
@@ -97,8 +98,8 @@ def _run_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     )
     try:
         asyncio.run(run(options, config))
-    except LostLeadership:
-        return 1  # as controller-runtime: exit, and come back as a standby
+    except (LostLeadership, RivalOperator):
+        return 1  # as controller-runtime: exit, and come back as a standby (or to wait for the rival)
     except RuntimeError as error:  # no cluster to talk to
         print(f"raykopf run: error: {error}", file=err)
         return 1
@@ -144,6 +145,12 @@ def _add_run_flags(run: argparse.ArgumentParser) -> None:
         "--leader-election-namespace",
         default="",
         help="namespace of the Lease (default: the operator Pod's namespace, or `default` outside a cluster)",
+    )
+    run.add_argument(
+        "--allow-other-operators",
+        action="store_true",
+        help="reconcile even while another operator (KubeRay or raykopf) leads through a ray-operator-leader "
+        "Lease in another namespace over namespaces this one watches (default: stand back until it stops)",
     )
     _bool_flag(
         run,

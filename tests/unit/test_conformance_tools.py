@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from e2e.conformance.compare import Declared, Difference, compare_case, load_declared, owned_by, side
@@ -170,3 +171,11 @@ def test_a_generated_token_keeps_its_form_but_not_its_value() -> None:
     normaliser = Normaliser("ns")
     assert normaliser.object(secret(b"a" * 32)) == normaliser.object(secret(b"b" * 32))
     assert normaliser.object(secret(b"a" * 32)) != normaliser.object(secret(b"a" * 16))
+
+
+def test_the_docs_list_every_declared_difference_and_no_other() -> None:
+    root = Path(__file__).resolve().parents[2]
+    declared = {item.id for item in load_declared(root / "e2e" / "conformance" / "differences.yaml")}
+    table = (root / "docs" / "differences.md").read_text().split("## Schema")[0]
+    listed = set(re.findall(r"^\| `([a-z0-9-]+)` \|", table, re.MULTILINE))
+    assert listed == declared

@@ -77,6 +77,11 @@ subresources are for --use-kubernetes-proxy.
 - apiGroups: [rbac.authorization.k8s.io]
   resources: [roles, rolebindings]
   verbs: [get, create]
+# Other operators' ray-operator-leader Leases, anywhere: raykopf stands back while one leads over the
+# namespaces it watches (it never writes them).
+- apiGroups: [coordination.k8s.io]
+  resources: [leases]
+  verbs: [list]
 # The Ray auth token Secret of `authOptions.mode: token` clusters (read, and created once).
 - apiGroups: [""]
   resources: [secrets]

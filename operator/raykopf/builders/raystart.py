@@ -76,34 +76,46 @@ def infer_resources(params: dict[str, str], container_resources: dict[str, Any])
     limits = container_resources.get("limits") or {}
     requests = container_resources.get("requests") or {}
     if "num-cpus" not in params:
-        cpu = limits.get("cpu") or requests.get("cpu")
-        if cpu is not None and quantity.ceil(cpu) != 0:
-            params["num-cpus"] = str(quantity.ceil(cpu))
+        # The limit, or the request when the limit is absent or zero (≙ generateRayStartCommand).
+        for cpu in (limits.get("cpu"), requests.get("cpu")):
+            if cpu is not None and quantity.parse(cpu) != 0:
+                params["num-cpus"] = str(quantity.ceil(cpu))
+                break
     if "memory" not in params and limits.get("memory") is not None and quantity.ceil(limits["memory"]) != 0:
         params["memory"] = str(quantity.ceil(limits["memory"]))
+    if not limits:
+        return
     custom = _resources_map(params)
+    if custom is None:
+        return  # KubeRay logs the unreadable `resources` and adds neither GPUs nor accelerators
     accelerator_present = any(name in custom for name in CUSTOM_ACCELERATORS.values())
     for key in sorted(limits):
         value = limits[key]
         if "num-gpus" not in params and _GPU_KEY.search(key) and quantity.ceil(value) != 0:
             params["num-gpus"] = str(quantity.ceil(value))
         ray_name = CUSTOM_ACCELERATORS.get(key)
-        if not accelerator_present and ray_name and quantity.ceil(value) != 0:
+        if not accelerator_present and ray_name and quantity.parse(value) != 0:
             if ray_name not in custom:
-                custom[ray_name] = float(quantity.ceil(value))
+                custom[ray_name] = float(quantity.parse(value))
                 params["resources"] = f"'{go_json(custom)}'"
             accelerator_present = True
 
 
-def _resources_map(params: dict[str, str]) -> dict[str, float]:
+def _resources_map(params: dict[str, str]) -> dict[str, float] | None:
+    """The `resources` parameter as Go's json.Unmarshal into map[string]float64 reads it, after
+    trimming quotes; None when it cannot (KubeRay's getResourcesMap error)."""
     text = params.get("resources")
     if not text:
         return {}
     try:
         loaded = json.loads(text.strip("'\"` "))
     except ValueError:
-        return {}
-    return dict(loaded) if isinstance(loaded, dict) else {}
+        return None
+    if not isinstance(loaded, dict) or not all(
+        isinstance(v, int | float) and not isinstance(v, bool) for v in loaded.values()
+    ):
+        return None
+    return {str(k): float(v) for k, v in loaded.items()}
 
 
 def flags(params: dict[str, str]) -> str:

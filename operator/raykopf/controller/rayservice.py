@@ -150,6 +150,8 @@ class RayServiceReconciler:
                     self.events.record(raw, "RayService", "Warning", "FailedToCreateRayCluster", str(error))
                     raise
         await self._delete_clusters(raw, step)
+        if step.adopt is not None:
+            await self._adopt(namespace, *step.adopt)
         if step.append_groups is not None:
             await self._append_groups(namespace, *step.append_groups)
         self.deletion_due[key] = step.deletion_due
@@ -210,6 +212,22 @@ class RayServiceReconciler:
             ip,
             int(ports.get("serve") or DEFAULT_SERVE_PORT),
         )
+
+    async def _adopt(self, namespace: str, cluster: str, spec_hash: str) -> None:
+        """Stamp this operator's version and spec hash on a RayCluster another operator made."""
+        body = self.rayclusters.get(namespace, cluster)
+        if body is None:
+            return
+        patch = {
+            "metadata": {
+                "resourceVersion": body["metadata"]["resourceVersion"],
+                "annotations": {
+                    build.HASH_ANNOTATION: spec_hash,
+                    c.KUBERAY_VERSION_ANNOTATION: c.OPERATOR_VERSION,
+                },
+            }
+        }
+        self.rayclusters.put(await self.client.merge_patch(item("RayCluster", namespace, cluster), patch))
 
     async def _append_groups(
         self, namespace: str, cluster: str, groups: list[dict[str, Any]], spec_hash: str

@@ -12,7 +12,16 @@ from typing import Any
 import aiohttp
 
 from raykopf.k8s.client import ApiError, KubeClient
-from raykopf.reconcile.lease import LeaseStep, Observed, next_step, released
+from raykopf.k8s.events import build_event
+from raykopf.reconcile.lease import (
+    WATCH_NAMESPACES_ANNOTATION,
+    LeaseStep,
+    Observed,
+    Rival,
+    next_step,
+    released,
+    rivals,
+)
 
 log = logging.getLogger("raykopf")
 
@@ -38,8 +47,10 @@ class LeaderElector:
         duration: int = LEASE_DURATION,
         renew_deadline: float = RENEW_DEADLINE,
         retry_period: float = RETRY_PERIOD,
+        watches: list[str] | None = None,
     ) -> None:
         self.client, self.identity, self.duration = client, identity, duration
+        self.annotations = {WATCH_NAMESPACES_ANNOTATION: ",".join(watches or [])}
         self.path = f"/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases/{name}"
         self.collection = f"/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases"
         self.name, self.renew_deadline, self.retry_period = name, renew_deadline, retry_period
@@ -103,7 +114,11 @@ class LeaderElector:
             body = {
                 "apiVersion": "coordination.k8s.io/v1",
                 "kind": "Lease",
-                "metadata": {"name": self.name, **({"resourceVersion": self._version} if current else {})},
+                "metadata": {
+                    "name": self.name,
+                    "annotations": self.annotations,
+                    **({"resourceVersion": self._version} if current else {}),
+                },
                 "spec": step.spec,
             }
             # The resourceVersion makes the write conditional: of two candidates, one gets 409.
@@ -125,6 +140,98 @@ class LeaderElector:
         self._version = str(current["metadata"].get("resourceVersion"))
         if self._observed is None or self._observed.spec != spec:
             self._observed = Observed(spec, time.monotonic())
+
+
+class RivalOperator(Exception):
+    """Another operator started leading over namespaces this one watches."""
+
+
+class RivalGuard:
+    """Stands back while another operator (KubeRay, or another raykopf) leads through a
+    `ray-operator-leader` Lease in another namespace over namespaces this one watches: two leaders
+    would both create Pods for the same RayClusters."""
+
+    def __init__(
+        self, client: KubeClient, own_lease_namespace: str, watches: list[str], identity: str
+    ) -> None:
+        self.client, self.own_lease_namespace, self.watches = client, own_lease_namespace, watches
+        self.identity = identity
+        self.reported: set[tuple[str, str]] = set()
+        self.blind = False
+
+    async def find(self) -> list[Rival]:
+        try:
+            listed = await self.client.get(
+                f"/apis/coordination.k8s.io/v1/leases?fieldSelector=metadata.name%3D{LEASE_NAME}"
+            )
+        except (TimeoutError, ApiError, OSError, aiohttp.ClientError) as error:
+            if not self.blind:
+                log.warning(
+                    "cannot list the other operators' Leases: the guard against a second operator is off",
+                    extra={"error": str(error)},
+                )
+                self.blind = True
+            return []
+        self.blind = False
+        found = rivals(
+            (listed or {}).get("items") or [],
+            own_lease_namespace=self.own_lease_namespace,
+            watches=self.watches,
+            now=datetime.now(UTC),
+        )
+        for rival, lease in zip(found, _matching(listed, found), strict=True):
+            if (rival.namespace, rival.holder) not in self.reported:
+                self.reported.add((rival.namespace, rival.holder))
+                log.error(
+                    "another operator leads over namespaces this one watches: not reconciling until it stops",
+                    extra={"rival": rival.describe()},
+                )
+                await self._event(lease, rival)
+        return found
+
+    async def wait_clear(self, stop: asyncio.Event) -> bool:
+        """Return True once no rival leads (False if stopped first)."""
+        while not stop.is_set():
+            if not await self.find():
+                if self.reported:
+                    log.info("no other operator leads any more: reconciling")
+                    self.reported.clear()
+                return True
+            await _sleep_or_stop(stop, RETRY_PERIOD)
+        return False
+
+    async def watch(self) -> None:
+        """Raise RivalOperator as soon as a rival appears while this operator reconciles."""
+        while True:
+            await asyncio.sleep(RIVAL_CHECK_SECONDS)
+            found = await self.find()
+            if found:
+                raise RivalOperator(found[0].describe())
+
+    async def _event(self, lease: dict[str, Any], rival: Rival) -> None:
+        note = (
+            f"raykopf ({self.identity}) does not reconcile while this Lease's holder leads: both would "
+            f"manage the same Ray objects. Stop one of the two operators, or give them disjoint namespaces."
+        )
+        body = build_event(
+            lease, "Lease", "Warning", "OperatorConflict", note, instance=self.identity, now=datetime.now(UTC)
+        )
+        body["regarding"]["apiVersion"] = "coordination.k8s.io/v1"
+        try:
+            await self.client.create(f"/apis/events.k8s.io/v1/namespaces/{rival.namespace}/events", body)
+        except (TimeoutError, ApiError, OSError, aiohttp.ClientError) as error:
+            log.warning("could not post the OperatorConflict event", extra={"error": str(error)})
+
+
+RIVAL_CHECK_SECONDS = 5.0
+
+
+def _matching(listed: dict[str, Any] | None, found: list[Rival]) -> list[dict[str, Any]]:
+    items = {
+        (i["metadata"]["namespace"], (i.get("spec") or {}).get("holderIdentity")): i
+        for i in (listed or {}).get("items") or []
+    }
+    return [items[(rival.namespace, rival.holder)] for rival in found]
 
 
 async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:

@@ -68,3 +68,52 @@ def _held(
         "renewTime": micro_time(now),
         "leaseTransitions": transitions,
     }
+
+
+# Written on raykopf's own Lease: the namespaces it watches ("" for all), so that another raykopf
+# can tell whether the two overlap. A Lease without it (KubeRay's) may watch every namespace.
+WATCH_NAMESPACES_ANNOTATION = "raykopf.io/watch-namespaces"
+
+
+@dataclass(frozen=True)
+class Rival:
+    """Another operator that leads through a `ray-operator-leader` Lease in another namespace."""
+
+    namespace: str
+    holder: str
+    watches: frozenset[str] | None  # None: every namespace
+
+    def describe(self) -> str:
+        scope = ", ".join(sorted(self.watches)) if self.watches else "every namespace"
+        return f"Lease {self.namespace}/{self.holder or '?'} (watching {scope})"
+
+
+def _parse_time(text: str) -> datetime | None:
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def rivals(
+    leases: list[dict[str, Any]], *, own_lease_namespace: str, watches: list[str], now: datetime
+) -> list[Rival]:
+    """The held Leases of other operators whose watched namespaces overlap `watches` (empty: all).
+
+    A Lease counts as held while its holder is set and its renewTime is within its duration of
+    `now` (the same test as a candidate's, on the holder's own timestamps)."""
+    found = []
+    for lease in leases:
+        meta, spec = lease.get("metadata") or {}, lease.get("spec") or {}
+        if meta.get("namespace") == own_lease_namespace or not spec.get("holderIdentity"):
+            continue
+        renewed = _parse_time(str(spec.get("renewTime") or ""))
+        duration = float(spec.get("leaseDurationSeconds") or 15)
+        if renewed is None or (now - renewed).total_seconds() > duration:
+            continue
+        annotation = (meta.get("annotations") or {}).get(WATCH_NAMESPACES_ANNOTATION)
+        theirs = frozenset(n for n in annotation.split(",") if n) if annotation else None
+        if theirs is not None and watches and not theirs & set(watches):
+            continue
+        found.append(Rival(str(meta.get("namespace")), str(spec["holderIdentity"]), theirs))
+    return found

@@ -75,6 +75,8 @@ class ServiceStep:
     point_services_at: str | None = None
     append_groups: tuple[str, list[dict[str, Any]], str] | None = None
     """(cluster, worker groups to append, the new spec hash): updated in place, no new cluster."""
+    adopt: tuple[str, str] | None = None
+    """(cluster, the hash of its own spec): a cluster another operator made, taken over in place."""
     serve_labels: dict[str, str] = field(default_factory=dict)
     """Head Pod name -> the `ray.io/serve` label it must carry."""
     poll: list[str] = field(default_factory=list)
@@ -149,6 +151,10 @@ def _head_ready(cluster: dict[str, Any] | None) -> bool:
     return any(x.get("type") == "HeadPodReady" and x.get("status") == "True" for x in conditions)
 
 
+def _cluster_version(cluster: dict[str, Any]) -> str:
+    return str((cluster.get("metadata", {}).get("annotations") or {}).get(c.KUBERAY_VERSION_ANNOTATION, ""))
+
+
 def _cluster_hash(cluster: dict[str, Any]) -> str | None:
     return (cluster.get("metadata", {}).get("annotations") or {}).get(build.HASH_ANNOTATION)
 
@@ -209,6 +215,24 @@ class _Planner:
         active, pending = self.cluster_name("activeServiceStatus"), self.cluster_name("pendingServiceStatus")
         newest = pending or active
         newest_cluster = self.world.clusters.get(newest) if newest else None
+        version = _cluster_version(newest_cluster) if newest_cluster is not None else c.OPERATOR_VERSION
+        if active and not pending and newest_cluster is not None and version != c.OPERATOR_VERSION:
+            # Made by KubeRay (or another raykopf version): KubeRay takes such a cluster over in place
+            # (rayservice_controller.shouldUpdateCluster) instead of building a new one. Its hash is
+            # another operator's: stamp the hash of the cluster's own spec, so that a rayClusterConfig
+            # that differs from it is still an upgrade on the next pass, never lost.
+            own = rayservice_hash(newest_cluster.get("spec") or {})
+            self.step.adopt = (active, own)
+            self.step.events.append(
+                Event(
+                    "Normal",
+                    "UpdatedRayCluster",
+                    f"Took over RayCluster {active} (made by {version or 'another operator'}) in place",
+                )
+            )
+            meta = newest_cluster.get("metadata") or {}
+            annotations = {**(meta.get("annotations") or {}), build.HASH_ANNOTATION: own}
+            newest_cluster = {**newest_cluster, "metadata": {**meta, "annotations": annotations}}
         if newest is None:
             pending = self._new_name()
         elif newest_cluster is not None and _cluster_hash(newest_cluster) != self.goal:

@@ -27,7 +27,7 @@ from raykopf.k8s.client import SERVICE_ACCOUNT, KubeClient, RateLimit
 from raykopf.k8s.dashboard import Dashboard, DirectTransport, JobTracker, ProxyTransport
 from raykopf.k8s.events import EventRecorder
 from raykopf.k8s.informer import Informer
-from raykopf.k8s.leader import LeaderElector, LostLeadership
+from raykopf.k8s.leader import LeaderElector, LostLeadership, RivalGuard, RivalOperator
 from raykopf.k8s.objects import collection
 from raykopf.k8s.raycluster import ClusterIO
 from raykopf.k8s.serve import ServeTracker
@@ -62,6 +62,7 @@ class RunOptions:
     concurrency: int = 10
     leader_election: bool = True
     leader_election_namespace: str = ""
+    allow_other_operators: bool = False
     enable_metrics: bool = False
     metrics_addr: str = ":8080"
     health_addr: str = ":8082"
@@ -103,18 +104,29 @@ async def run(
     if options.enable_metrics and options.metrics_addr not in ("", "0"):
         runners.append(await serve(metrics_routes(metrics), options.metrics_addr))
     elector = None
+    identity = f"{pod_name()}_{uuid.uuid4()}"
     if options.leader_election:
-        identity = f"{pod_name()}_{uuid.uuid4()}"
         # Its own client, as controller-runtime's: renewals never queue behind a burst of Pod creates
         # in the rate limiter (a late renewal would cost the Lease).
-        elector = LeaderElector(kube_client(options.kubeconfig), lease_namespace(options), identity)
+        elector = LeaderElector(
+            kube_client(options.kubeconfig), lease_namespace(options), identity, watches=options.namespaces
+        )
+    guard = (
+        None
+        if options.allow_other_operators
+        else RivalGuard(client, lease_namespace(options), options.namespaces, identity)
+    )
     try:
         if elector is not None:
             readiness.state = "standby"
             if not await elector.acquire(stop_flag):
                 return
-            readiness.state = "starting"
-        await operate(client, options, config, stop_flag, ready, readiness, metrics, elector)
+        if guard is not None:
+            readiness.state = "conflict"  # not ready until no other operator leads
+            if not await guard.wait_clear(stop_flag):
+                return
+        readiness.state = "starting"
+        await operate(client, options, config, stop_flag, ready, readiness, metrics, elector, guard)
     finally:
         readiness.state = "stopping"
         if elector is not None:
@@ -134,6 +146,7 @@ async def operate(
     readiness: Readiness,
     metrics: OperatorMetrics,
     elector: LeaderElector | None,
+    guard: RivalGuard | None = None,
 ) -> None:
     kubeconfig, namespaces, concurrency = options.kubeconfig, options.namespaces, options.concurrency
     resync = float(config.raycluster_default_requeue_seconds)
@@ -225,9 +238,20 @@ async def operate(
             lost.append(error)
             stop_flag.set()
 
-    lost: list[LostLeadership] = []
+    async def stand_back_for_rivals() -> None:
+        if guard is None:
+            return
+        try:
+            await guard.watch()
+        except RivalOperator as error:
+            log.error("another operator started leading: stopping", extra={"rival": str(error)})
+            lost.append(error)
+            stop_flag.set()
+
+    lost: list[Exception] = []
     workers = asyncio.create_task(work_when_synced())
     background.append(asyncio.create_task(keep_the_lease()))
+    background.append(asyncio.create_task(stand_back_for_rivals()))
     try:
         await kopf.operator(
             registry=registry,

@@ -28,7 +28,8 @@ disable_created_metrics()  # type: ignore[no-untyped-call]  # no `_created` seri
 @dataclass
 class Readiness:
     """`standby` waits for the Lease (ready: it is healthy and can take over); `watching` is ready once
-    the caches are filled; `starting` and `stopping` are not ready."""
+    the caches are filled; `starting`, `conflict` (another operator leads over the same namespaces)
+    and `stopping` are not ready."""
 
     state: str = "starting"
 

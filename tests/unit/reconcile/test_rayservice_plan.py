@@ -74,7 +74,8 @@ def cluster(name: str, spec: dict[str, Any] | None = None, head_ready: bool = Tr
         "metadata": {
             "name": name,
             "annotations": {
-                "ray.io/hash-without-replicas-and-workers-to-delete": rayservice_hash(spec or CLUSTER_SPEC)
+                "ray.io/hash-without-replicas-and-workers-to-delete": rayservice_hash(spec or CLUSTER_SPEC),
+                "ray.io/kuberay-version": "raykopf-v0.1.0",
             },
         },
         "spec": copy.deepcopy(spec or CLUSTER_SPEC),
@@ -425,3 +426,24 @@ def test_serving_pods_are_the_ready_labelled_ones_and_settle_before_traffic_move
     assert serving_pods(pods, NOW, {"head": NOW - datetime.timedelta(seconds=1)}) == (2, 0)
     later = NOW + datetime.timedelta(seconds=SETTLE_SECONDS)
     assert serving_pods(pods, later, {"head": NOW - datetime.timedelta(seconds=1)}) == (2, 2)
+
+
+def test_a_cluster_another_operator_made_is_taken_over_in_place() -> None:
+    # A RayService that KubeRay served: its cluster carries KubeRay's version and KubeRay's own hash.
+    made = cluster("svc-aaaaa")
+    made["metadata"]["annotations"].update(
+        {
+            "ray.io/kuberay-version": "v1.6.1",
+            "ray.io/hash-without-replicas-and-workers-to-delete": "KUBERAYHASH",
+        }
+    )
+    step = plan(rayservice(active("svc-aaaaa")), **steady(clusters={"svc-aaaaa": made}))
+    assert step.adopt == ("svc-aaaaa", rayservice_hash(CLUSTER_SPEC))
+    assert not step.create
+    assert "pendingServiceStatus" not in step.status
+    # A rayClusterConfig that differs from the cluster it took over is still an upgrade.
+    changed = copy.deepcopy(CLUSTER_SPEC)
+    changed["headGroupSpec"]["rayStartParams"] = {"num-cpus": "0"}
+    upgrade = plan(rayservice(active("svc-aaaaa"), spec=changed), **steady(clusters={"svc-aaaaa": made}))
+    assert upgrade.adopt == ("svc-aaaaa", rayservice_hash(CLUSTER_SPEC))
+    assert upgrade.status["pendingServiceStatus"]["rayClusterName"] == "svc-bbbbb"

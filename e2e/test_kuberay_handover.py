@@ -1,0 +1,178 @@
+"""Moving between KubeRay's operator and raykopf, both ways, and the guard against both leading at once.
+
+KubeRay's own operator (built from its Go module) runs beside raykopf on the local cluster. Ray Pods go
+to the simulated node: what matters here is which Pods each operator creates, deletes or leaves alone.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from e2e.conformance.cases import simulated_raycluster_spec
+from e2e.conftest import HostOperator, Kubectl, create_namespace, wait_for
+from raykopf_local.cluster import LocalCluster
+
+PROBE = ":18182"  # the suite's raykopf, off the session operator's :8082
+
+
+def say(line: str) -> None:
+    print(f"[kuberay] {line}", file=sys.stderr, flush=True)
+
+
+def raycluster(name: str, workers: int, *, autoscaling: bool = False) -> dict[str, Any]:
+    container = {"name": "ray", "image": "rayproject/ray:2.52.0"}
+    spec: dict[str, Any] = {
+        "rayVersion": "2.52.0",
+        "headGroupSpec": {"rayStartParams": {}, "template": {"spec": {"containers": [container]}}},
+        "workerGroupSpecs": [
+            {
+                "groupName": "workers",
+                "replicas": workers,
+                "minReplicas": 0,
+                "maxReplicas": 10,
+                "rayStartParams": {},
+                "template": {"spec": {"containers": [container]}},
+            }
+        ],
+    }
+    if autoscaling:
+        spec["enableInTreeAutoscaling"] = True
+    body = {"apiVersion": "ray.io/v1", "kind": "RayCluster", "metadata": {"name": name}}
+    return {**body, "spec": simulated_raycluster_spec(spec)}
+
+
+def pods(kubectl: Kubectl, namespace: str) -> dict[str, str]:
+    """uid -> name of the live Ray Pods of the namespace."""
+    items = kubectl.json("get", "pods", "-n", namespace, "-l", "ray.io/is-ray-node=yes")["items"]
+    return {
+        p["metadata"]["uid"]: p["metadata"]["name"]
+        for p in items
+        if not p["metadata"].get("deletionTimestamp")
+    }
+
+
+def scale(kubectl: Kubectl, namespace: str, name: str, workers: int) -> None:
+    patch = [{"op": "replace", "path": "/spec/workerGroupSpecs/0/replicas", "value": workers}]
+    kubectl("patch", "raycluster", name, "-n", namespace, "--type=json", "-p", json.dumps(patch))
+
+
+def ready(kubectl: Kubectl, namespace: str, name: str) -> bool:
+    body = kubectl.json("get", "raycluster", name, "-n", namespace)
+    return bool(body.get("status", {}).get("state") == "ready")
+
+
+def readyz() -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1{PROBE}/readyz", timeout=2) as answer:
+            return answer.status, answer.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+    except OSError:
+        return 0, ""
+
+
+@pytest.fixture
+def peers(
+    local_cluster: LocalCluster,
+    kubectl: Kubectl,
+    host_operator: HostOperator,
+    namespace: str,
+    tmp_path: Path,
+) -> Iterator[tuple[HostOperator, str]]:
+    """raykopf (stopped) for `namespace` only; KubeRay is started by the test. Both stopped after."""
+    host_operator.stop()
+    ours = HostOperator(
+        local_cluster.kubeconfig,
+        tmp_path / "raykopf.log",
+        extra=["--watch-namespace", namespace, "--health-probe-bind-address", PROBE],
+    )
+    try:
+        yield ours, str(tmp_path / "raykopf.log")
+    finally:
+        kubectl("delete", "rayclusters", "--all", "-n", namespace, "--wait=false", check=False)
+        ours.stop()
+        local_cluster.stop_kuberay()
+
+
+def test_raykopf_stands_back_while_kuberay_leads_then_takes_its_clusters_over(
+    local_cluster: LocalCluster, kubectl: Kubectl, namespace: str, peers: tuple[HostOperator, str]
+) -> None:
+    ours, log = peers
+    lease_namespace = f"{namespace}-lease"
+    create_namespace(kubectl, lease_namespace)
+    try:
+        local_cluster.start_kuberay(say, [namespace], leader_election_namespace=lease_namespace)
+        kubectl.apply(json.dumps(raycluster("plain", 2)), namespace)
+        kubectl.apply(json.dumps(raycluster("scaled", 1, autoscaling=True)), namespace)
+        wait_for(
+            lambda: ready(kubectl, namespace, "plain") and ready(kubectl, namespace, "scaled"),
+            90,
+            "KubeRay's clusters",
+        )
+        built_by_kuberay = pods(kubectl, namespace)
+        assert len(built_by_kuberay) == 5
+
+        # raykopf starts while KubeRay leads over the same namespace: it says so and stands back.
+        ours.start()
+        wait_for(lambda: readyz() == (503, "conflict"), 30, "raykopf's /readyz to say conflict")
+        wait_for(
+            lambda: kubectl(
+                "get",
+                "events",
+                "-n",
+                lease_namespace,
+                "--field-selector",
+                "reason=OperatorConflict",
+                "-o",
+                "name",
+            ),
+            30,
+            "an OperatorConflict event on KubeRay's Lease",
+        )
+        assert "another operator leads over namespaces this one watches" in Path(log).read_text()
+        scale(kubectl, namespace, "plain", 3)  # only KubeRay acts: exactly one new Pod
+        wait_for(lambda: len(pods(kubectl, namespace)) == 6, 60, "KubeRay's new worker")
+        before = pods(kubectl, namespace)
+
+        # KubeRay stops: raykopf takes over once its Lease has run out, and recreates nothing.
+        local_cluster.stop_kuberay()
+        wait_for(lambda: readyz()[0] == 200, 60, "raykopf to take over")
+        scale(kubectl, namespace, "plain", 4)
+        wait_for(lambda: len(pods(kubectl, namespace)) == 7, 60, "raykopf's new worker")
+        after = pods(kubectl, namespace)
+        assert set(before) <= set(after), f"Pods KubeRay made were replaced: {set(before) - set(after)}"
+        wait_for(lambda: ready(kubectl, namespace, "plain"), 60, "raykopf to report the cluster ready")
+    finally:
+        kubectl("delete", "namespace", lease_namespace, "--wait=false", check=False)
+
+
+def test_kuberay_takes_over_what_raykopf_built(
+    local_cluster: LocalCluster, kubectl: Kubectl, namespace: str, peers: tuple[HostOperator, str]
+) -> None:
+    ours, _ = peers
+    ours.start()
+    kubectl.apply(json.dumps(raycluster("plain", 2)), namespace)
+    kubectl.apply(json.dumps(raycluster("scaled", 1, autoscaling=True)), namespace)
+    wait_for(
+        lambda: ready(kubectl, namespace, "plain") and ready(kubectl, namespace, "scaled"),
+        90,
+        "raykopf's clusters",
+    )
+    before = pods(kubectl, namespace)
+    assert len(before) == 5
+    ours.stop()
+
+    local_cluster.start_kuberay(say, [namespace])
+    scale(kubectl, namespace, "plain", 3)
+    wait_for(lambda: len(pods(kubectl, namespace)) == 6, 60, "KubeRay's new worker")
+    after = pods(kubectl, namespace)
+    assert set(before) <= set(after), f"Pods raykopf made were replaced: {set(before) - set(after)}"
+    wait_for(lambda: ready(kubectl, namespace, "plain"), 60, "KubeRay to report the cluster ready")
