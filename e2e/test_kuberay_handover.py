@@ -69,6 +69,13 @@ def ready(kubectl: Kubectl, namespace: str, name: str) -> bool:
     return bool(body.get("status", {}).get("state") == "ready")
 
 
+def two_ready_clusters(kubectl: Kubectl, namespace: str, whose: str) -> None:
+    """A plain RayCluster (head + 2 workers) and an autoscaling one (head + 1 worker), both ready."""
+    kubectl.apply(json.dumps(raycluster("plain", 2)), namespace)
+    kubectl.apply(json.dumps(raycluster("scaled", 1, autoscaling=True)), namespace)
+    wait_for(lambda: ready(kubectl, namespace, "plain") and ready(kubectl, namespace, "scaled"), 90, whose)
+
+
 def readyz() -> tuple[int, str]:
     try:
         with urllib.request.urlopen(f"http://127.0.0.1{PROBE}/readyz", timeout=2) as answer:
@@ -110,13 +117,7 @@ def test_raykopf_stands_back_while_kuberay_leads_then_takes_its_clusters_over(
     create_namespace(kubectl, lease_namespace)
     try:
         local_cluster.start_kuberay(say, [namespace], leader_election_namespace=lease_namespace)
-        kubectl.apply(json.dumps(raycluster("plain", 2)), namespace)
-        kubectl.apply(json.dumps(raycluster("scaled", 1, autoscaling=True)), namespace)
-        wait_for(
-            lambda: ready(kubectl, namespace, "plain") and ready(kubectl, namespace, "scaled"),
-            90,
-            "KubeRay's clusters",
-        )
+        two_ready_clusters(kubectl, namespace, "KubeRay's clusters")
         built_by_kuberay = pods(kubectl, namespace)
         assert len(built_by_kuberay) == 5
 
@@ -159,13 +160,7 @@ def test_kuberay_takes_over_what_raykopf_built(
 ) -> None:
     ours, _ = peers
     ours.start()
-    kubectl.apply(json.dumps(raycluster("plain", 2)), namespace)
-    kubectl.apply(json.dumps(raycluster("scaled", 1, autoscaling=True)), namespace)
-    wait_for(
-        lambda: ready(kubectl, namespace, "plain") and ready(kubectl, namespace, "scaled"),
-        90,
-        "raykopf's clusters",
-    )
+    two_ready_clusters(kubectl, namespace, "raykopf's clusters")
     before = pods(kubectl, namespace)
     assert len(before) == 5
     ours.stop()
