@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import copy
 import json
-import shlex
 from typing import Any
 
 import yaml
@@ -13,6 +12,7 @@ import yaml
 from raykopf import constants as c
 from raykopf.api import RayCluster
 from raykopf.api.rayjob import RayJob
+from raykopf.builders.gojson import go_json, go_quote
 from raykopf.builders.labels import owned_by
 from raykopf.builders.service import build_owner_head_service, dashboard_port
 from raykopf.config import OperatorConfig
@@ -38,10 +38,10 @@ def mode(job: RayJob) -> str:
 
 
 def runtime_env_json(job: RayJob) -> str | None:
-    """`runtimeEnvYAML` as the JSON Ray expects (validation has already parsed it)."""
+    """`runtimeEnvYAML` as JSON, as KubeRay converts it (sigs.k8s.io/yaml; validation has parsed it)."""
     if not job.spec.runtime_env_yaml:
         return None
-    return json.dumps(yaml.safe_load(job.spec.runtime_env_yaml), separators=(",", ":"))
+    return go_json(yaml.safe_load(job.spec.runtime_env_yaml))
 
 
 def build_cluster(job: RayJob, raw: dict[str, Any], name: str, job_id: str) -> dict[str, Any]:
@@ -79,39 +79,67 @@ def build_job_head_service(job: RayJob, cluster: RayCluster, config: OperatorCon
     )
 
 
-def submit_command(job: RayJob, job_id: str, address: str, *, wait_status: bool) -> str:
-    """KubeRay's submitter script: wait for the GCS through the dashboard, submit unless a job with this ID
-    already exists (so a restarted submitter Pod never submits twice), then follow the driver's logs."""
+# KubeRay's Python probe of the dashboard's GCS health (utils.BasePythonHealthCommand, which v1.7
+# gives the whole URL) and its timeout (10 s).
+HEALTH_COMMAND = (
+    "python -c \"import urllib.request; r=urllib.request.urlopen('{url}', timeout=10); "
+    "exit(0 if b'success' in r.read() else 1)\""
+)
+
+
+def submit_tokens(job: RayJob, job_id: str, address: str, *, wait_status: bool) -> list[str]:
+    """≙ common.BuildJobSubmitCommand: wait until the dashboard's GCS is healthy, submit unless a job
+    with this ID exists already (K8sJobMode: a restarted submitter Pod never submits twice), then
+    follow the driver's logs. `address` is `host:port`; in SidecarMode the probe goes to localhost."""
     url = f"http://{address}"
-    options = ["--no-wait"]
+    health = (
+        f"{url}/api/gcs_healthz"
+        if wait_status
+        else f"http://localhost:{address.rsplit(':', 1)[-1]}/api/gcs_healthz"
+    )
+    waiting = go_quote(f"Waiting for Ray Dashboard GCS to become healthy at {url} ...")
+    tokens = ["until", HEALTH_COMMAND.format(url=health), ">/dev/null", "2>&1", ";"]
+    tokens += ["do", "echo", waiting, ";", "sleep", "2", ";", "done", ";"]
+    if wait_status:
+        tokens += [
+            "if",
+            "!",
+            "ray",
+            "job",
+            "status",
+            "--address",
+            url,
+            job_id,
+            ">/dev/null",
+            "2>&1",
+            ";",
+            "then",
+        ]
+    tokens += ["ray", "job", "submit", "--address", url]
+    if wait_status:
+        tokens.append("--no-wait")
     runtime_env = runtime_env_json(job)
     if runtime_env:
-        options += ["--runtime-env-json", shlex.quote(runtime_env)]
+        tokens += ["--runtime-env-json", go_quote(runtime_env)]
     if job.spec.metadata:
-        options += ["--metadata-json", shlex.quote(json.dumps(job.spec.metadata, separators=(",", ":")))]
-    options += ["--submission-id", shlex.quote(job_id)]
-    if job.spec.entrypoint_num_cpus:
-        options += ["--entrypoint-num-cpus", str(job.spec.entrypoint_num_cpus)]
-    if job.spec.entrypoint_num_gpus:
-        options += ["--entrypoint-num-gpus", str(job.spec.entrypoint_num_gpus)]
+        tokens += ["--metadata-json", go_quote(go_json(job.spec.metadata))]
+    if job_id:
+        tokens += ["--submission-id", job_id]
+    if job.spec.entrypoint_num_cpus and job.spec.entrypoint_num_cpus > 0:
+        tokens += ["--entrypoint-num-cpus", f"{job.spec.entrypoint_num_cpus:f}"]
+    if job.spec.entrypoint_num_gpus and job.spec.entrypoint_num_gpus > 0:
+        tokens += ["--entrypoint-num-gpus", f"{job.spec.entrypoint_num_gpus:f}"]
     if job.spec.entrypoint_resources:
-        options += ["--entrypoint-resources", shlex.quote(job.spec.entrypoint_resources)]
-    probe = (
-        "import sys, urllib.request; "
-        f"sys.exit(0 if b'success' in urllib.request.urlopen('{url}/api/gcs_healthz', timeout=5).read() else 1)"
-    )
-    submit = f"ray job submit --address {url} {' '.join(options)} -- {job.spec.entrypoint or ''}"
+        tokens += ["--entrypoint-resources", go_quote(job.spec.entrypoint_resources)]
+    tokens += ["--", (job.spec.entrypoint or "").strip(), ";"]
     if wait_status:
-        submit = (
-            f"if ! ray job status --address {url} {shlex.quote(job_id)} >/dev/null 2>&1; then {submit}; fi"
-        )
-    return "\n".join(
-        [
-            f"until python -c {shlex.quote(probe)} 2>/dev/null; do echo 'waiting for the Ray dashboard at {url}'; sleep 2; done",
-            submit,
-            f"ray job logs --address {url} --follow {shlex.quote(job_id)}",
-        ]
-    )
+        tokens += ["fi", ";", "ray", "job", "logs", "--address", url, "--follow", job_id]
+    return tokens
+
+
+def submit_command(job: RayJob, job_id: str, address: str, *, wait_status: bool) -> str:
+    """The submitter's shell script: KubeRay's tokens joined by spaces (its K8sJobMode Job args)."""
+    return " ".join(submit_tokens(job, job_id, address, wait_status=wait_status))
 
 
 def _submitter_env(job_id: str, address: str) -> list[dict[str, Any]]:
@@ -169,11 +197,8 @@ def build_submitter_job(
                 "containers": [submitter_container(job, job_id, head_image, address, wait_status=True)],
             }
         }
+    # The Job is labelled; its Pod template is left as given (KubeRay adds no labels there).
     labels = {**rayjob_labels(name), c.K8S_CREATED_BY_LABEL: c.COMPONENT_NAME}
-    template.setdefault("metadata", {})["labels"] = {
-        **(template.get("metadata", {}).get("labels") or {}),
-        **labels,
-    }
     config = job.spec.submitter_config
     backoff = (
         config.backoff_limit

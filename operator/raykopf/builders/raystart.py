@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 import math
 import re
-from decimal import Decimal
 from typing import Any
 
 from raykopf import constants as c
 from raykopf import quantity
+from raykopf.builders.gojson import go_json
 
 # Flags whose true/false value must be written out (`--log-color=false` means something).
 VALUED_BOOLEAN_FLAGS = ("log-color", "include-dashboard", "include-log-monitor")
@@ -40,20 +40,6 @@ def apply_group_resources(params: dict[str, str], resources: dict[str, str] | No
             custom[key] = float(amount)
     if custom:
         params["resources"] = f"'{go_json(custom)}'"
-
-
-def go_json(numbers: dict[str, float]) -> str:
-    """A JSON object as Go's encoding/json writes a map[string]float64: keys sorted, no spaces, and
-    numbers in their shortest form (`2`, not `2.0`)."""
-    return "{" + ",".join(f"{json.dumps(k)}:{_go_float(v)}" for k, v in sorted(numbers.items())) + "}"
-
-
-def _go_float(value: float) -> str:
-    if value == int(value) and abs(value) < 1e21:
-        return str(int(value))
-    if 1e-6 <= abs(value) < 1e21:
-        return format(Decimal(repr(value)), "f")
-    return repr(value)
 
 
 def apply_group_labels(params: dict[str, str], labels: dict[str, str] | None) -> None:

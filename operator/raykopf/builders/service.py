@@ -98,16 +98,15 @@ def build_owner_head_service(
     """`<rayjob or rayservice>-head-svc`: the cluster's head Service under its owner's name; only the
     selector (and the `ray.io/cluster` label) follows when the owner moves to another cluster."""
     service = build_head_service(cluster, config)
-    service["metadata"] = {
-        "name": naming.head_service(name),
-        "namespace": cluster.metadata.namespace,
-        # ray.io/cluster puts it in the operator's Service cache.
-        "labels": {
-            c.RAY_ORIGINATED_FROM_CR_NAME_LABEL: name,
-            c.RAY_ORIGINATED_FROM_CRD_LABEL: kind,
-            c.K8S_CREATED_BY_LABEL: c.COMPONENT_NAME,
-            c.RAY_CLUSTER_LABEL: cluster.metadata.name or "",
-        },
+    service["metadata"]["name"] = naming.head_service(name)
+    # KubeRay's labels (BuildHeadServiceForRayJob/ForRayService replace the cluster's), plus
+    # ray.io/cluster, which puts the Service in the operator's Service cache.
+    service["metadata"]["labels"] = {
+        c.RAY_ORIGINATED_FROM_CR_NAME_LABEL: name,
+        c.RAY_ORIGINATED_FROM_CRD_LABEL: kind,
+        c.RAY_NODE_TYPE_LABEL: c.HEAD_NODE,
+        c.RAY_ID_LABEL: naming.identifier(name, c.HEAD_NODE),
+        c.RAY_CLUSTER_LABEL: cluster.metadata.name or "",
     }
     return owned_by(service, name=name, uid=uid, kind=kind)
 

@@ -459,16 +459,20 @@ class _Planner:
                 self.step.serve_labels[podstate.name(head)] = wanted
 
     def conditions(self) -> None:
+        """≙ rayservice_controller.calculateConditions."""
         now = iso(self.world.now)
         # What the serve Service's Endpoints hold: Ready `ray.io/serve=true` Pods of the cluster it selects.
         selector = ((self.world.serve_service or {}).get("spec") or {}).get("selector") or {}
         selected = self.step.point_services_at or selector.get(c.RAY_CLUSTER_LABEL)
         endpoints = self.world.serving_pods.get(selected, 0) if selected else 0
-        self.status["numServeEndpoints"] = endpoints
-        was_ready = any(
-            x.get("type") == "Ready" and x.get("reason") in ("NonZeroServeEndpoints", "ZeroServeEndpoints")
-            for x in self.status.get("conditions") or []
-        )
+        if endpoints:
+            self.status["numServeEndpoints"] = endpoints
+        else:
+            self.status.pop("numServeEndpoints", None)  # KubeRay's int32 `omitempty`
+        if not self.status.get("conditions"):
+            initializing = "RayService is initializing"
+            _condition(self.status, "Ready", "False", "Initializing", initializing, now)
+            _condition(self.status, "UpgradeInProgress", "False", "Initializing", initializing, now)
         if endpoints > 0:
             _condition(
                 self.status,
@@ -478,7 +482,7 @@ class _Planner:
                 "Number of serve endpoints is greater than 0",
                 now,
             )
-        elif was_ready:
+        elif self._condition_reason("Ready", "True") is not None:
             _condition(
                 self.status,
                 "Ready",
@@ -487,8 +491,6 @@ class _Planner:
                 "Number of serve endpoints dropped to 0",
                 now,
             )
-        else:
-            _condition(self.status, "Ready", "False", "Initializing", "RayService is initializing", now)
         active, pending = self.cluster_name("activeServiceStatus"), self.cluster_name("pendingServiceStatus")
         if active and pending:
             _condition(
@@ -496,14 +498,31 @@ class _Planner:
                 "UpgradeInProgress",
                 "True",
                 "BothActivePendingClustersExist",
-                f"traffic stays on {active} until {pending} is ready",
+                "Both active and pending Ray clusters exist",
                 now,
             )
         elif active:
-            _condition(self.status, "UpgradeInProgress", "False", "NoPendingCluster", "", now)
+            _condition(
+                self.status,
+                "UpgradeInProgress",
+                "False",
+                "NoPendingCluster",
+                "Active Ray cluster exists and no pending Ray cluster",
+                now,
+            )
+        elif self._condition_reason("UpgradeInProgress") not in ("Initializing", "InitializingTimeout"):
+            _condition(
+                self.status,
+                "UpgradeInProgress",
+                "Unknown",
+                "NoActiveCluster",
+                "No active Ray cluster exists, and the RayService is not initializing",
+                now,
+            )
+        if endpoints > 0:
+            self.status["serviceStatus"] = "Running"
         else:
-            _condition(self.status, "UpgradeInProgress", "Unknown", "NoActiveCluster", "", now)
-        self.status["serviceStatus"] = "Running" if endpoints > 0 else ""
+            self.status.pop("serviceStatus", None)  # KubeRay's NotRunning is "", an omitempty string
 
 
 def plan_rayservice(
@@ -521,7 +540,7 @@ def validation_failed(raw: dict[str, Any], message: str, now: datetime.datetime)
     status: dict[str, Any] = json.loads(json.dumps(raw.get("status") or {}))
     status["observedGeneration"] = raw["metadata"].get("generation")
     _condition(status, "Ready", "False", "ValidationFailed", message, iso(now))
-    status["serviceStatus"] = ""
+    status.pop("serviceStatus", None)  # KubeRay's NotRunning: "", omitted
     return status
 
 

@@ -1,0 +1,95 @@
+"""The submitter's command, token for token as KubeRay builds it (common.BuildJobSubmitCommand).
+
+Expected values: KubeRay's TestBuildJobSubmitCommandWithK8sJobMode / WithSidecarMode (v1.6.1's
+controllers/ray/common/job_test.go) with v1.7's dashboard wait loop in front in every mode (v1.7's
+version of the same tests; v1.6.1 had the loop in SidecarMode only), on KubeRay's rayJobTemplate().
+"""
+
+from __future__ import annotations
+
+import json
+
+from raykopf.api.rayjob import RayJob
+from raykopf.builders.rayjob import HEALTH_COMMAND, runtime_env_json, submit_tokens
+
+
+def template(**spec: object) -> RayJob:
+    base = {
+        "runtimeEnvYAML": "test: test",
+        "metadata": {"testKey": "testValue"},
+        "rayClusterSpec": {"rayVersion": "2.6.0", "headGroupSpec": {"rayStartParams": {}, "template": {}}},
+        "entrypoint": "echo no quote 'single quote' \"double quote\"",
+        "entrypointNumCpus": 1,
+        "entrypointNumGpus": 0.5,
+        "entrypointResources": '{"Custom_1": 1, "Custom_2": 5.5}',
+    }
+    return RayJob.model_validate({"metadata": {"name": "j", "namespace": "ns"}, "spec": {**base, **spec}})
+
+
+def wait_loop(health_url: str) -> list[str]:
+    return [
+        "until",
+        HEALTH_COMMAND.format(url=health_url),
+        ">/dev/null",
+        "2>&1",
+        ";",
+        "do",
+        "echo",
+        json.dumps("Waiting for Ray Dashboard GCS to become healthy at http://127.0.0.1:8265 ..."),
+        ";",
+        "sleep",
+        "2",
+        ";",
+        "done",
+        ";",
+    ]
+
+
+SUBMIT_OPTIONS = [
+    "--runtime-env-json",
+    json.dumps('{"test":"test"}'),
+    "--metadata-json",
+    json.dumps('{"testKey":"testValue"}'),
+    "--submission-id",
+    "testJobId",
+    "--entrypoint-num-cpus",
+    "1.000000",
+    "--entrypoint-num-gpus",
+    "0.500000",
+    "--entrypoint-resources",
+    json.dumps('{"Custom_1": 1, "Custom_2": 5.5}'),
+    "--",
+    "echo no quote 'single quote' \"double quote\"",
+    ";",
+]
+
+
+def test_k8s_job_mode_checks_the_status_submits_without_waiting_and_follows_the_logs() -> None:
+    expected = [
+        *wait_loop("http://127.0.0.1:8265/api/gcs_healthz"),
+        *["if", "!", "ray", "job", "status", "--address", "http://127.0.0.1:8265", "testJobId"],
+        *[">/dev/null", "2>&1", ";", "then"],
+        *["ray", "job", "submit", "--address", "http://127.0.0.1:8265", "--no-wait", *SUBMIT_OPTIONS],
+        *["fi", ";", "ray", "job", "logs", "--address", "http://127.0.0.1:8265", "--follow", "testJobId"],
+    ]
+    assert submit_tokens(template(), "testJobId", "127.0.0.1:8265", wait_status=True) == expected
+
+
+def test_sidecar_mode_probes_localhost_and_submits_once() -> None:
+    expected = [
+        *wait_loop("http://localhost:8265/api/gcs_healthz"),
+        *["ray", "job", "submit", "--address", "http://127.0.0.1:8265", *SUBMIT_OPTIONS],
+    ]
+    assert submit_tokens(template(), "testJobId", "127.0.0.1:8265", wait_status=False) == expected
+
+
+def test_runtime_env_yaml_becomes_json_as_sigs_k8s_io_yaml_writes_it() -> None:
+    # KubeRay's TestBuildJobSubmitCommandWithK8sJobModeAndYAML compares the JSON as a map; Go's
+    # json.Marshal writes a map with its keys sorted.
+    job = template(
+        runtimeEnvYAML='working_dir: "https://example.com/a.zip"\npip: ["python-multipart==0.0.6"]\n'
+    )
+    assert (
+        runtime_env_json(job)
+        == '{"pip":["python-multipart==0.0.6"],"working_dir":"https://example.com/a.zip"}'
+    )
