@@ -129,35 +129,23 @@ def _adjust(tree: Any, declared: Declared, side_name: str, path: str = "") -> li
     return (path, before, after) for each change."""
     changes: list[tuple[str, Any, Any]] = []
     if isinstance(tree, list):
-        for index, item in enumerate(tree):
-            here = f"{path}/{index}"
-            if isinstance(item, str) and declared.kuberay_rewrite and side_name == "kuberay":
-                old, new = declared.kuberay_rewrite
-                if old in item and fnmatch.fnmatchcase(here, declared.path):
-                    tree[index] = item.replace(old, new)
-                    changes.append((here, item, tree[index]))
-            else:
-                changes += _adjust(item, declared, side_name, here)
+        children: list[tuple[Any, str]] = [(index, f"{path}/{index}") for index in range(len(tree))]
+    elif isinstance(tree, dict):
+        children = [(key, f"{path}/{escape(str(key))}") for key in list(tree)]
+    else:
         return changes
-    if not isinstance(tree, dict):
-        return changes
-    for key in list(tree):
-        here = f"{path}/{escape(str(key))}"
-        if declared.only_in == side_name and key != ORDER and fnmatch.fnmatchcase(here, declared.path):
+    rewrite = declared.kuberay_rewrite if side_name == "kuberay" else None
+    for key, here in children:
+        named = fnmatch.fnmatchcase(here, declared.path)
+        if isinstance(tree, dict) and declared.only_in == side_name and key != ORDER and named:
             changes.append((here, tree.pop(key), "<absent>"))
             if isinstance(tree.get(ORDER), list) and key in tree[ORDER]:
                 tree[ORDER].remove(key)
             continue
         value = tree[key]
-        if (
-            declared.kuberay_rewrite is not None
-            and side_name == "kuberay"
-            and isinstance(value, str)
-            and fnmatch.fnmatchcase(here, declared.path)
-        ):
-            old, new = declared.kuberay_rewrite
-            if old in value:
-                tree[key] = value.replace(old, new)
+        if rewrite is not None and isinstance(value, str):
+            if named and rewrite[0] in value:
+                tree[key] = value.replace(*rewrite)
                 changes.append((here, value, tree[key]))
             continue
         changes += _adjust(value, declared, side_name, here)

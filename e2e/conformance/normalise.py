@@ -7,6 +7,7 @@ named items become maps keyed by name, with their order kept as a field of its o
 from __future__ import annotations
 
 import base64
+import json
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -132,7 +133,6 @@ def diff(kuberay: Any, raykopf: Any) -> tuple[int, list[tuple[str, Any, Any]]]:
 def pair(kuberay: Iterable[dict[str, Any]], raykopf: Iterable[dict[str, Any]], key: Any) -> list[Any]:
     """Pairs of objects with the same key (`None` for a side that has no such object); objects with
     equal keys (Pods of one group) are paired in a stable order."""
-    import json
 
     def grouped(objects: Iterable[dict[str, Any]]) -> dict[Any, list[dict[str, Any]]]:
         groups: dict[Any, list[dict[str, Any]]] = {}

@@ -122,13 +122,7 @@ class LocalCluster:
                 self.kubeconfig, watch_namespaces, leader_election_namespace=leader_election_namespace
             ),
         ]
-        recorded = self.layout.state / "run" / f"{kuberay.PROCESS}.args"
-        if self.processes.pid(kuberay.PROCESS) is not None and (
-            not recorded.exists() or recorded.read_text() != " ".join(argv)
-        ):
-            self.processes.stop(kuberay.PROCESS, grace=20)
-        pid = self.processes.start(kuberay.PROCESS, argv)
-        recorded.write_text(" ".join(argv))
+        pid = self.processes.start_as(kuberay.PROCESS, argv, grace=20)
         say(
             f"KubeRay's operator runs (pid {pid}; owns {','.join(watch_namespaces)}; "
             f"log: {self.processes.log(kuberay.PROCESS)})"
@@ -196,14 +190,8 @@ class LocalCluster:
         ]
         if simulate_only:
             argv.append("--simulate-only")
-        recorded = self.layout.state / "run" / f"{AGENT}.args"
-        wanted = " ".join(argv)
-        if self.processes.pid(AGENT) is not None and (
-            not recorded.exists() or recorded.read_text() != wanted
-        ):
-            self.processes.stop(AGENT, grace=60)  # asked for other nodes: restart the agent
-        self.processes.start(AGENT, argv)
-        recorded.write_text(wanted)
+        # Asked for other nodes: the agent restarts (and every Pod with it).
+        self.processes.start_as(AGENT, argv, grace=60)
 
     def down(self, say: Say) -> None:
         _require_root()

@@ -65,6 +65,17 @@ class Processes:
         (self.run_dir / f"{name}.pid").write_text(str(pid))
         return pid
 
+    def start_as(self, name: str, argv: list[str], *, grace: float) -> int:
+        """Start `argv` unless it already runs with exactly these arguments; one running with other
+        arguments is stopped first (SIGKILL after `grace` seconds). Return the PID."""
+        recorded = self.run_dir / f"{name}.args"
+        wanted = " ".join(argv)
+        if self.pid(name) is not None and (not recorded.exists() or recorded.read_text() != wanted):
+            self.stop(name, grace=grace)
+        pid = self.start(name, argv)
+        recorded.write_text(wanted)
+        return pid
+
     def stop(self, name: str, grace: float = 10.0) -> bool:
         """SIGTERM the process's session, SIGKILL after `grace` seconds; False if it was not running."""
         pid = self.pid(name)

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -179,24 +180,25 @@ class RivalGuard:
             watches=self.watches,
             now=datetime.now(UTC),
         )
-        for rival, lease in zip(found, _matching(listed, found), strict=True):
+        for rival in found:
             if (rival.namespace, rival.holder) not in self.reported:
                 self.reported.add((rival.namespace, rival.holder))
                 log.error(
                     "another operator leads over namespaces this one watches: not reconciling until it stops",
                     extra={"rival": rival.describe()},
                 )
-                await self._event(lease, rival)
+                await self._event(rival)
         return found
 
-    async def wait_clear(self, stop: asyncio.Event) -> bool:
-        """Return True once no rival leads (False if stopped first)."""
+    async def wait_clear(self, stop: asyncio.Event, blocked: Callable[[], None]) -> bool:
+        """Return True once no rival leads (False if stopped first); `blocked` is called while one does."""
         while not stop.is_set():
             if not await self.find():
                 if self.reported:
                     log.info("no other operator leads any more: reconciling")
                     self.reported.clear()
                 return True
+            blocked()
             await _sleep_or_stop(stop, RETRY_PERIOD)
         return False
 
@@ -208,13 +210,19 @@ class RivalGuard:
             if found:
                 raise RivalOperator(found[0].describe())
 
-    async def _event(self, lease: dict[str, Any], rival: Rival) -> None:
+    async def _event(self, rival: Rival) -> None:
         note = (
             f"raykopf ({self.identity}) does not reconcile while this Lease's holder leads: both would "
             f"manage the same Ray objects. Stop one of the two operators, or give them disjoint namespaces."
         )
         body = build_event(
-            lease, "Lease", "Warning", "OperatorConflict", note, instance=self.identity, now=datetime.now(UTC)
+            rival.lease,
+            "Lease",
+            "Warning",
+            "OperatorConflict",
+            note,
+            instance=self.identity,
+            now=datetime.now(UTC),
         )
         body["regarding"]["apiVersion"] = "coordination.k8s.io/v1"
         try:
@@ -224,14 +232,6 @@ class RivalGuard:
 
 
 RIVAL_CHECK_SECONDS = 5.0
-
-
-def _matching(listed: dict[str, Any] | None, found: list[Rival]) -> list[dict[str, Any]]:
-    items = {
-        (i["metadata"]["namespace"], (i.get("spec") or {}).get("holderIdentity")): i
-        for i in (listed or {}).get("items") or []
-    }
-    return [items[(rival.namespace, rival.holder)] for rival in found]
 
 
 async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:

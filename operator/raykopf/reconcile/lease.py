@@ -7,7 +7,7 @@ a holder that stops releases it so that a standby takes over at once.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -82,6 +82,7 @@ class Rival:
     namespace: str
     holder: str
     watches: frozenset[str] | None  # None: every namespace
+    lease: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def describe(self) -> str:
         scope = ", ".join(sorted(self.watches)) if self.watches else "every namespace"
@@ -115,5 +116,5 @@ def rivals(
         theirs = frozenset(n for n in annotation.split(",") if n) if annotation else None
         if theirs is not None and watches and not theirs & set(watches):
             continue
-        found.append(Rival(str(meta.get("namespace")), str(spec["holderIdentity"]), theirs))
+        found.append(Rival(str(meta.get("namespace")), str(spec["holderIdentity"]), theirs, lease))
     return found

@@ -8,7 +8,7 @@ import contextlib
 import logging
 import signal
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -122,8 +122,11 @@ async def run(
             if not await elector.acquire(stop_flag):
                 return
         if guard is not None:
-            readiness.state = "conflict"  # not ready until no other operator leads
-            if not await guard.wait_clear(stop_flag):
+
+            def blocked() -> None:
+                readiness.state = "conflict"  # not ready while another operator leads
+
+            if not await guard.wait_clear(stop_flag, blocked):
                 return
         readiness.state = "starting"
         await operate(client, options, config, stop_flag, ready, readiness, metrics, elector, guard)
@@ -228,30 +231,27 @@ async def operate(
         readiness.state = "watching"
         await asyncio.gather(cluster_queue.run(), job_queue.run(), service_queue.run())
 
-    async def keep_the_lease() -> None:
-        if elector is None:
-            return
+    async def stop_when_it_fails(watch: Awaitable[None], message: str) -> None:
+        """The Lease renewal and the rival guard end the operator when they fail."""
         try:
-            await elector.hold()
-        except LostLeadership as error:
-            log.error("lost the leader Lease: stopping", extra={"error": str(error)})
-            lost.append(error)
-            stop_flag.set()
-
-    async def stand_back_for_rivals() -> None:
-        if guard is None:
-            return
-        try:
-            await guard.watch()
-        except RivalOperator as error:
-            log.error("another operator started leading: stopping", extra={"rival": str(error)})
+            await watch
+        except (LostLeadership, RivalOperator) as error:
+            log.error(message, extra={"error": str(error)})
             lost.append(error)
             stop_flag.set()
 
     lost: list[Exception] = []
     workers = asyncio.create_task(work_when_synced())
-    background.append(asyncio.create_task(keep_the_lease()))
-    background.append(asyncio.create_task(stand_back_for_rivals()))
+    if elector is not None:
+        background.append(
+            asyncio.create_task(stop_when_it_fails(elector.hold(), "lost the leader Lease: stopping"))
+        )
+    if guard is not None:
+        background.append(
+            asyncio.create_task(
+                stop_when_it_fails(guard.watch(), "another operator started leading: stopping")
+            )
+        )
     try:
         await kopf.operator(
             registry=registry,
