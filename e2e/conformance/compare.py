@@ -59,7 +59,8 @@ CATEGORIES = {
 class Declared:
     """One declared difference. It covers a difference by kind, path and values; or, before the
     diff, it removes an element that only one side has (`only_in`) or rewrites KubeRay's value
-    (`kuberay_rewrite: [old, new]`), so that the rest of the object is still compared exactly."""
+    (`kuberay_rewrite: [old, new]`), so that the rest of the object is still compared exactly.
+    A `race` entry covers what one side does only when its timing goes one way: no run must show it."""
 
     id: str
     reason: str
@@ -71,6 +72,7 @@ class Declared:
     raykopf: Any = "*"
     only_in: str | None = None
     kuberay_rewrite: tuple[str, str] | None = None
+    race: bool = False
 
     def __post_init__(self) -> None:
         assert self.category in CATEGORIES, f"{self.id}: category must be one of {sorted(CATEGORIES)}"

@@ -1,7 +1,7 @@
 """Normalising what an operator created, so that KubeRay's objects and raykopf's can be compared field
 by field: what the apiserver or chance decides (uids, resourceVersions, timestamps, IPs, node ports,
 random name suffixes, the namespace each operator owns) is replaced by a placeholder, and lists of
-named items become maps keyed by name, with their order kept as a field of its own.
+named items (and conditions) become maps keyed by name (type), with their order kept as a field of its own.
 """
 
 from __future__ import annotations
@@ -59,7 +59,8 @@ class Normaliser:
         return {self.text(key): self.value(item, key) for key, item in body.items()}
 
     def sequence(self, items: list[Any], key: str) -> Any:
-        names = [item.get("name") if isinstance(item, dict) else None for item in items]
+        field = "type" if key == "conditions" else "name"  # a condition's identity is its type
+        names = [item.get(field) if isinstance(item, dict) else None for item in items]
         if items and all(isinstance(name, str) for name in names) and len(set(names)) == len(names):
             keyed: dict[str, Any] = {
                 self.text(str(name)): self.value(item) for name, item in zip(names, items, strict=True)

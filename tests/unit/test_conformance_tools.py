@@ -97,6 +97,9 @@ def test_service_ports_order_is_not_compared_but_container_order_is() -> None:
     containers = normaliser.value([{"name": "b"}, {"name": "a"}], "containers")
     assert containers[ORDER] == ["b", "a"]
     assert normaliser.value(31234, "nodePort") == "<nodePort>"
+    conditions = normaliser.value([{"type": "B", "status": "True"}, {"type": "A"}], "conditions")
+    assert conditions["B"] == {"type": "B", "status": "True"}
+    assert conditions[ORDER] == ["B", "A"]
     assert flatten({"a/b": {"c": [1]}}) == {"/a~1b/c/0": 1}
     assert diff({"x": 1}, {"y": 1})[1] == [("/x", 1, "<absent>"), ("/y", "<absent>", 1)]
 
