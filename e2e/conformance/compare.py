@@ -58,20 +58,22 @@ CATEGORIES = {
 @dataclass(frozen=True)
 class Declared:
     """One declared difference. It covers a difference by kind, path and values; or, before the
-    diff, it removes an element that only one side has (`only_in`) or rewrites KubeRay's value
-    (`kuberay_rewrite: [old, new]`), so that the rest of the object is still compared exactly.
+    diff, it removes an element that only one side has (`only_in`) or rewrites one side's value
+    (`kuberay_rewrite` / `raykopf_rewrite: [regex, replacement]`), so that the rest of the object is
+    still compared exactly. `path` may be a list of patterns.
     A `race` entry covers what one side does only when its timing goes one way: no run must show it."""
 
     id: str
     reason: str
     category: str
     kind: str = "*"
-    path: str = "*"
+    path: str | tuple[str, ...] = "*"
     cases: tuple[str, ...] = ("*",)
     kuberay: Any = "*"
     raykopf: Any = "*"
     only_in: str | None = None
     kuberay_rewrite: tuple[str, str] | None = None
+    raykopf_rewrite: tuple[str, str] | None = None
     race: bool = False
 
     def __post_init__(self) -> None:
@@ -83,12 +85,20 @@ class Declared:
             fnmatch.fnmatchcase(case, pattern) for pattern in self.cases
         )
 
+    def names(self, path: str) -> bool:
+        patterns = (self.path,) if isinstance(self.path, str) else self.path
+        return any(fnmatch.fnmatchcase(path, pattern) for pattern in patterns)
+
+    def rewrite(self, side_name: str) -> tuple[str, str] | None:
+        return self.kuberay_rewrite if side_name == "kuberay" else self.raykopf_rewrite
+
     def covers(self, found: Difference) -> bool:
         return (
             self.only_in is None
             and self.kuberay_rewrite is None
+            and self.raykopf_rewrite is None
             and self.applies(found.case, found.object)
-            and fnmatch.fnmatchcase(found.path, self.path)
+            and self.names(found.path)
             and _value_matches(self.kuberay, found.kuberay)
             and _value_matches(self.raykopf, found.raykopf)
         )
@@ -97,6 +107,8 @@ class Declared:
 def _value_matches(pattern: Any, value: Any) -> bool:
     if pattern == "*":
         return True
+    if isinstance(pattern, list):  # any of these (or, if it equals the value, an empty list)
+        return pattern == value or any(_value_matches(item, value) for item in pattern)
     if isinstance(pattern, str) and isinstance(value, str):
         return fnmatch.fnmatchcase(value, pattern)
     return bool(pattern == value)
@@ -107,10 +119,12 @@ def load_declared(path: Path = DECLARED) -> list[Declared]:
     declared = []
     for entry in entries:
         cases = entry.pop("cases", ["*"])
-        rewrite = entry.pop("kuberay_rewrite", None)
-        declared.append(
-            Declared(cases=tuple(cases), kuberay_rewrite=tuple(rewrite) if rewrite else None, **entry)
-        )
+        if isinstance(entry.get("path"), list):
+            entry["path"] = tuple(entry["path"])
+        for key in ("kuberay_rewrite", "raykopf_rewrite"):
+            if entry.get(key):
+                entry[key] = tuple(entry[key])
+        declared.append(Declared(cases=tuple(cases), **entry))
     ids = [item.id for item in declared]
     assert len(ids) == len(set(ids)), f"{path}: ids repeat"
     return declared
@@ -136,9 +150,9 @@ def _adjust(tree: Any, declared: Declared, side_name: str, path: str = "") -> li
         children = [(key, f"{path}/{escape(str(key))}") for key in list(tree)]
     else:
         return changes
-    rewrite = declared.kuberay_rewrite if side_name == "kuberay" else None
+    rewrite = declared.rewrite(side_name)
     for key, here in children:
-        named = fnmatch.fnmatchcase(here, declared.path)
+        named = declared.names(here)
         if isinstance(tree, dict) and declared.only_in == side_name and key != ORDER and named:
             changes.append((here, tree.pop(key), "<absent>"))
             if isinstance(tree.get(ORDER), list) and key in tree[ORDER]:
@@ -146,9 +160,10 @@ def _adjust(tree: Any, declared: Declared, side_name: str, path: str = "") -> li
             continue
         value = tree[key]
         if rewrite is not None and isinstance(value, str):
-            if named and rewrite[0] in value:
-                tree[key] = value.replace(*rewrite)
-                changes.append((here, value, tree[key]))
+            rewritten = re.sub(rewrite[0], rewrite[1], value) if named else value
+            if rewritten != value:
+                tree[key] = rewritten
+                changes.append((here, value, rewritten))
             continue
         changes += _adjust(value, declared, side_name, here)
     return changes
@@ -186,8 +201,9 @@ def normaliser_for(namespace: str, objects: Iterable[dict[str, Any]]) -> Normali
     normaliser = Normaliser(namespace)
     for item in objects:
         metadata = item["metadata"]
-        if item["kind"].startswith("Ray") and metadata.get("uid"):
-            # KubeRay's default `ray.io/external-storage-namespace` is the RayCluster's uid.
+        if metadata.get("uid"):
+            # KubeRay's default `ray.io/external-storage-namespace` is the RayCluster's uid; a Job's
+            # controller-uid labels are the Job's.
             normaliser.add_generated(metadata["uid"], f"<uid of {item['kind']}>")
         replica = (metadata.get("labels") or {}).get("ray.io/worker-group-replica-name", "")
         if match := RANDOM_SUFFIX.match(replica):
@@ -281,7 +297,7 @@ def compare_case(
 ) -> CaseResult:
     result = CaseResult(case)
     (kn, kroot, kcreated, kevents), (rn, rroot, rcreated, revents) = kuberay, raykopf
-    adjusting = [item for item in declared if item.only_in or item.kuberay_rewrite]
+    adjusting = [item for item in declared if item.only_in or item.kuberay_rewrite or item.raykopf_rewrite]
 
     def record(label: str, left: Any, right: Any) -> None:
         result.objects += 1

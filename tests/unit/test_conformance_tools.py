@@ -119,6 +119,23 @@ def test_a_declared_difference_covers_only_what_it_names() -> None:
     assert not declared.covers(Difference("case", hit.object, "/spec/x", hit.kuberay, hit.raykopf))
     assert not declared.covers(Difference("case", hit.object, hit.path, hit.kuberay, "other"))
 
+    # Several paths, and values as a list of alternatives, each still exact.
+    several = Declared(
+        id="s",
+        reason="r",
+        category="deliberate",
+        kind="RayJob",
+        path=("/status/jobStatus", "/status/message"),
+        kuberay=["Failure", "error trying*"],
+        raykopf="<absent>",
+    )
+    job = "RayJob (root)"
+    assert several.covers(Difference("c", job, "/status/jobStatus", "Failure", "<absent>"))
+    assert several.covers(Difference("c", job, "/status/message", "error trying to reach", "<absent>"))
+    assert not several.covers(Difference("c", job, "/status/jobStatus", "SUCCEEDED", "<absent>"))
+    assert not several.covers(Difference("c", job, "/status/reason", "Failure", "<absent>"))
+    assert not several.covers(Difference("c", job, "/status/jobStatus", "Failure", "FAILED"))
+
 
 def test_every_declared_difference_has_a_reason() -> None:
     for item in load_declared(
@@ -162,6 +179,32 @@ def test_only_in_and_rewrite_take_out_exactly_the_declared_part() -> None:
     assert [d.path for d in compare_case("c", left, right, [only, rewrite]).differences] == [
         "/spec/containers/ray-head/env/A/value"
     ]
+
+
+def test_a_raykopf_rewrite_takes_out_a_regex_and_nothing_more() -> None:
+    kuberay_env = [{"name": "A", "value": "if ! ray job status x ; then submit ; fi"}]
+    raykopf_env = [
+        {"name": "A", "value": "until check x ; do sleep 2 ; done ; if ! ray job status x ; then submit ; fi"}
+    ]
+    strip = Declared(
+        id="strip",
+        reason="r",
+        category="peer-version",
+        kind="Pod",
+        path="/spec/containers/*/env/A/value",
+        raykopf_rewrite=("^until .*?; done ; ", ""),
+    )
+    for raykopf_value, expected in ((raykopf_env, []), ([{"name": "A", "value": "if ! other"}], ["A"])):
+        left = side(
+            "ns-one", "c", "RayCluster", [_root("ns-one"), _pod("ns-one", "c-head-x", kuberay_env)], []
+        )
+        right = side(
+            "ns-two", "c", "RayCluster", [_root("ns-two"), _pod("ns-two", "c-head-y", raykopf_value)], []
+        )
+        assert left is not None
+        assert right is not None
+        found = compare_case("c", left, right, [strip]).differences
+        assert [d.path.split("/")[-2] for d in found] == expected
 
 
 def test_a_generated_token_keeps_its_form_but_not_its_value() -> None:

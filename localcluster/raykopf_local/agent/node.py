@@ -424,7 +424,14 @@ class SimulatedNode:
             client,
             name,
             simulated=True,
-            allocatable={**ALLOCATABLE, "cpu": "2000", "memory": "8Ti", "pods": "10000"},
+            # Room for any sample's requests (and for both sides of a side-by-side run at once).
+            allocatable={
+                **ALLOCATABLE,
+                "cpu": "2000",
+                "memory": "8Ti",
+                "pods": "10000",
+                "ephemeral-storage": "100Ti",
+            },
         )
         self.addresses = addresses
         self.ips: dict[str, str] = {}

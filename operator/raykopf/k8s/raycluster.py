@@ -101,10 +101,11 @@ class ClusterIO:
         """Carry out the plan's deletes, then its creates; return the first failure as
         `<ReplicaFailure reason>: <message>`.
 
-        Creates go in "slow start" batches of 4, 8, 16, ... (as the ReplicaSet controller does, from 1):
-        the head in the first, then ever larger batches while everything succeeds, stopping after a batch with a failure
-        (KubeRay stops at the first failed create). Every write goes into the Pod cache at once, so the
-        next pass never creates a Pod twice."""
+        A head Pod goes first, alone: if it cannot be created, no worker is tried (as in KubeRay). The
+        workers go in "slow start" batches of 4, 8, 16, ... (as the ReplicaSet controller does, from
+        1), ever larger while everything succeeds, stopping after a batch with a failure (KubeRay stops
+        at the first failed create). Every write goes into the Pod cache at once, so the next pass
+        never creates a Pod twice."""
         done: dict[str, list[str]] = {}
         results = await asyncio.gather(*(self._delete(owner, d, done) for d in plan.deletes))
         failure = next((r for r in results if r), None)
@@ -113,6 +114,10 @@ class ClusterIO:
                 await self.client.merge_patch(item(patch.kind, patch.namespace, patch.name), patch.body)
             )
         pending, size = list(plan.creates), FIRST_BATCH
+        if pending and pending[0].reason == "CreatedHeadPod":
+            head_failure = await self._create(owner, pending.pop(0), done)
+            if head_failure:
+                failure, pending = failure or head_failure, []
         while pending:
             batch, pending = pending[:size], pending[size:]
             results = await asyncio.gather(*(self._create(owner, c, done) for c in batch))

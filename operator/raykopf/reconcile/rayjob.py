@@ -224,8 +224,8 @@ class _Machine:
         )
         self.status["rayClusterName"] = self.selector_cluster or f"{self.name}-{self.suffix()}"
         self.status["startTime"] = iso(self.world.now)
-        self.status["jobStatus"] = ""
         for key in (
+            "jobStatus",  # KubeRay's JobStatusNew is "", which its `omitempty` leaves out
             "endTime",
             "rayJobInfo",
             "dashboardURL",
@@ -260,7 +260,6 @@ class _Machine:
         cluster = self.cluster_model
         assert cluster is not None
         self._copy_cluster_status()
-        self._ensure_job_service(cluster)
         if (self.world.cluster.get("status") or {}).get("state") != "ready":
             problem = cluster_problem(self.world.cluster_pods)
             text = f"Waiting for RayCluster {cluster_name} to be ready" + (f": {problem}" if problem else "")
@@ -304,6 +303,8 @@ class _Machine:
             return
         if self.world.cluster is not None:
             self._copy_cluster_status()
+            if self.cluster_model is not None:  # the owner's head Service, from Running on (as KubeRay)
+                self._ensure_job_service(self.cluster_model)
         address, job_id = self.status.get("dashboardURL") or "", self.status.get("jobId") or ""
         self.step.track = (address, job_id)
         probe = self.world.probe
@@ -368,7 +369,10 @@ class _Machine:
         info = probe.info
         if info is None:
             return
-        self.status["jobStatus"] = info.get("status") or ""
+        if info.get("status"):
+            self.status["jobStatus"] = info["status"]
+        else:
+            self.status.pop("jobStatus", None)
         if info.get("message"):
             self.status["message"] = _short(str(info["message"]))
         times = {"startTime": _from_ms(info.get("start_time")), "endTime": _from_ms(info.get("end_time"))}
@@ -441,7 +445,6 @@ class _Machine:
         keep = ("succeeded", "failed", "observedGeneration", "jobDeploymentStatus", "reason", "message")
         for key in [k for k in self.status if k not in keep]:
             del self.status[key]
-        self.status["jobStatus"] = ""
 
     def retrying(self) -> None:
         if not self._delete_children():

@@ -63,18 +63,18 @@ def io(api: FakeApi) -> tuple[ClusterIO, Events]:
     return ClusterIO(api, cache, cache, events), events  # type: ignore[arg-type]
 
 
-def worker(i: int) -> Create:
+def worker(i: int, node_type: str = "worker") -> Create:
     body = {
         "apiVersion": "v1",
         "kind": "Pod",
         "metadata": {
-            "generateName": "demo-small-worker-",
+            "generateName": "demo-small-worker-" if node_type == "worker" else "demo-head-",
             "namespace": "ns",
-            "labels": {"ray.io/cluster": "demo", "ray.io/node-type": "worker"},
+            "labels": {"ray.io/cluster": "demo", "ray.io/node-type": node_type},
         },
-        "spec": {"containers": [{"name": "ray-worker"}]},
+        "spec": {"containers": [{"name": f"ray-{node_type}"}]},
     }
-    return Create(body, "CreatedWorkerPod")
+    return Create(body, "CreatedWorkerPod" if node_type == "worker" else "CreatedHeadPod")
 
 
 def test_creates_go_in_doubling_batches_and_land_in_the_cache() -> None:
@@ -101,6 +101,20 @@ def test_a_failed_batch_stops_the_creates_and_reports_the_replica_failure() -> N
     reasons = [reason for _, reason, _ in events.recorded]
     assert reasons.count("FailedToCreateWorkerPod") == 7
     assert reasons.count("CreatedWorkerPod") == 1
+
+
+def test_the_head_goes_first_and_alone_and_no_worker_is_tried_when_it_fails() -> None:
+    api = FakeApi()
+    cluster_io, _ = io(api)
+    plan = Plan(creates=[worker(0, "head"), *(worker(i) for i in range(3))])
+    assert asyncio.run(cluster_io.execute(OWNER, plan)) is None
+    assert api.batches == [1, 1, 2, 3]  # the head alone, then the workers together
+    failing = FakeApi(fail_from=1)
+    cluster_io, events = io(failing)
+    failure = asyncio.run(cluster_io.execute(OWNER, Plan(creates=[worker(0, "head"), worker(1)])))
+    assert failure == "FailedCreateHeadPod: exceeded quota"
+    assert failing.creates == 1
+    assert [reason for _, reason, _ in events.recorded] == ["FailedToCreateHeadPod"]
 
 
 def test_a_single_create_keeps_kuberays_message() -> None:

@@ -130,6 +130,10 @@ def test_initializing_waits_for_a_ready_cluster_and_says_why_it_is_not() -> None
     assert "ImagePullBackOff" in step.status["message"]
     assert [(e.type, e.reason) for e in step.events] == [("Warning", "RayClusterNotReady")]
     assert not step.create
+    # The owner's head Service comes with Running, as in KubeRay, not while the cluster starts.
+    without_service = plan(rayjob(status), cluster=cluster("", name="job-abcde"), cluster_pods=[pod])
+    assert not without_service.create
+    assert "jobStatus" not in plan(rayjob()).status  # KubeRay's JobStatusNew "" is omitted
 
 
 def test_ready_cluster_in_k8s_job_mode_creates_the_submitter_and_runs() -> None:
@@ -355,7 +359,7 @@ def test_suspend_is_atomic_and_resume_starts_again() -> None:
     assert still.status["jobDeploymentStatus"] == "Suspending"
     suspended = plan(rayjob(suspending.status, suspend=True, shutdownAfterJobFinishes=True))
     assert suspended.status["jobDeploymentStatus"] == "Suspended"
-    assert suspended.status["jobStatus"] == ""
+    assert "jobStatus" not in suspended.status  # KubeRay writes JobStatusNew (""), which omitempty drops
     assert "rayClusterName" not in suspended.status
     resumed = plan(rayjob(suspended.status, shutdownAfterJobFinishes=True))
     assert resumed.status["jobDeploymentStatus"] == "Initializing"
