@@ -1,13 +1,16 @@
 """Moving between KubeRay's operator and raykopf, both ways, and the guard against both leading at once.
 
-KubeRay's own operator (built from its Go module) runs beside raykopf on the local cluster. Ray Pods go
-to the simulated node: what matters here is which Pods each operator creates, deletes or leaves alone.
+KubeRay's own operator (built from its Go module) runs beside raykopf on the local cluster. In the
+first tests Ray Pods go to the simulated node: what matters there is which Pods each operator creates,
+deletes or leaves alone. The last two move running Ray workloads (a serving RayService, an autoscaling
+RayCluster, a RayJob half-way through its driver) from one operator to the other.
 """
 
 from __future__ import annotations
 
 import json
 import sys
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -15,9 +18,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from e2e.conformance.cases import simulated_raycluster_spec
-from e2e.conftest import HostOperator, Kubectl, create_namespace, wait_for
+from e2e.conformance.real_ray import HEAD_ONLY
+from e2e.conftest import ROOT, HostOperator, Kubectl, create_namespace, wait_for
+from e2e.test_rayservice import NAME as SERVICE
+from e2e.test_rayservice import Traffic
 from raykopf_local.cluster import LocalCluster
 
 PROBE = ":18182"  # the suite's raykopf, off the session operator's :8082
@@ -104,9 +111,14 @@ def peers(
     try:
         yield ours, str(tmp_path / "raykopf.log")
     finally:
-        kubectl("delete", "rayclusters", "--all", "-n", namespace, "--wait=false", check=False)
+        kinds = "rayjobs,rayservices,rayclusters"
+        kubectl("delete", kinds, "--all", "-n", namespace, "--wait=false", check=False)
         ours.stop()
         local_cluster.stop_kuberay()
+        # No operator is left to finish them: drop their finalizers, and the Pods go with them.
+        for name in kubectl("get", kinds, "-n", namespace, "-o", "name", check=False).split():
+            patch = '{"metadata":{"finalizers":null}}'
+            kubectl("patch", "-n", namespace, name, "--type=merge", "-p", patch, check=False)
 
 
 def test_raykopf_stands_back_while_kuberay_leads_then_takes_its_clusters_over(
@@ -171,3 +183,113 @@ def test_kuberay_takes_over_what_raykopf_built(
     after = pods(kubectl, namespace)
     assert set(before) <= set(after), f"Pods raykopf made were replaced: {set(before) - set(after)}"
     wait_for(lambda: ready(kubectl, namespace, "plain"), 60, "KubeRay to report the cluster ready")
+
+
+# --- With real Ray: what users move between operators, working all along ---------------------------
+
+SAMPLES = ROOT / "manifests" / "samples"
+# A driver that runs for a while and prints as it goes: the RayJob is Running when the operators swap.
+LONG_DRIVER = (
+    'python -c "import ray, time; ray.init()\n'
+    "for step in range(40):\n"
+    "    print('step', ray.get(ray.remote(lambda x: x).remote(step)), flush=True)\n"
+    '    time.sleep(1)"'
+)
+
+
+def workloads(kubectl: Kubectl, namespace: str) -> None:
+    """A RayService serving, an autoscaling RayCluster and a RayJob whose driver runs for about 40 s."""
+    service = list(yaml.safe_load_all((SAMPLES / "rayservice.sample.yaml").read_text()))
+    kubectl.apply(yaml.safe_dump_all(service), namespace)
+    kubectl.apply((SAMPLES / "raycluster.autoscaler.yaml").read_text(), namespace)
+    job = {
+        "apiVersion": "ray.io/v1",
+        "kind": "RayJob",
+        "metadata": {"name": "long-job"},
+        "spec": {"entrypoint": LONG_DRIVER, "rayClusterSpec": HEAD_ONLY},
+    }
+    kubectl.apply(json.dumps(job), namespace)
+
+
+def get_status(kubectl: Kubectl, namespace: str, kind: str, name: str) -> dict[str, Any]:
+    result: dict[str, Any] = kubectl.json("get", kind, name, "-n", namespace).get("status") or {}
+    return result
+
+
+def serving(kubectl: Kubectl, namespace: str) -> bool:
+    conditions = get_status(kubectl, namespace, "rayservice", SERVICE).get("conditions") or []
+    return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
+
+
+def all_working(kubectl: Kubectl, namespace: str) -> bool:
+    job = get_status(kubectl, namespace, "rayjob", "long-job")
+    return (
+        serving(kubectl, namespace)
+        and ready(kubectl, namespace, "raycluster-autoscaler")
+        and job.get("jobStatus") == "RUNNING"
+    )
+
+
+def ray_objects(kubectl: Kubectl, namespace: str) -> list[str]:
+    return sorted(kubectl("get", "rayclusters,jobs.batch", "-n", namespace, "-o", "name").split())
+
+
+def hand_over(
+    kubectl: Kubectl, namespace: str, first: str, stop_first: Any, start_second: Any, second: str
+) -> None:
+    """Everything works under `first`; `first` stops and `second` starts while a client calls the
+    serve Service; no Pod or RayCluster is replaced, no request fails, the RayJob completes."""
+    workloads(kubectl, namespace)
+    wait_for(lambda: all_working(kubectl, namespace), 420, f"everything to work under {first}", interval=2)
+    before_pods, before_objects = pods(kubectl, namespace), ray_objects(kubectl, namespace)
+    serve = kubectl.json("get", "service", f"{SERVICE}-serve-svc", "-n", namespace)
+    traffic = Traffic(f"http://{serve['spec']['clusterIP']}:8000")
+    traffic.start()
+    try:
+        stop_first()
+        start_second()
+        job = wait_for(
+            lambda: (
+                (s := get_status(kubectl, namespace, "rayjob", "long-job")).get("jobDeploymentStatus")
+                in ("Complete", "Failed")
+                and s
+            ),
+            240,
+            f"the RayJob to finish under {second}",
+            interval=2,
+        )
+        wait_for(lambda: serving(kubectl, namespace), 60, f"{second} to report the RayService Ready")
+        time.sleep(5)  # a few more seconds of traffic under the second operator
+    finally:
+        traffic.stop.set()
+        traffic.join(timeout=60)
+    assert job["jobDeploymentStatus"] == "Complete", job
+    assert job["jobStatus"] == "SUCCEEDED", job
+    assert traffic.ok > 0
+    assert not traffic.failed, f"failed requests during the handover: {traffic.failed[:5]}"
+    after_pods = pods(kubectl, namespace)
+    assert set(before_pods) <= set(after_pods), f"Pods replaced: {set(before_pods) - set(after_pods)}"
+    assert ray_objects(kubectl, namespace) == before_objects, "RayClusters or Jobs were added or replaced"
+
+
+def test_running_ray_workloads_move_from_kuberay_to_raykopf(
+    local_cluster: LocalCluster, kubectl: Kubectl, namespace: str, peers: tuple[HostOperator, str]
+) -> None:
+    ours, _ = peers
+    local_cluster.start_kuberay(say, [namespace])
+    hand_over(kubectl, namespace, "KubeRay", local_cluster.stop_kuberay, ours.start, "raykopf")
+
+
+def test_running_ray_workloads_move_from_raykopf_to_kuberay(
+    local_cluster: LocalCluster, kubectl: Kubectl, namespace: str, peers: tuple[HostOperator, str]
+) -> None:
+    ours, _ = peers
+    ours.start()
+    hand_over(
+        kubectl,
+        namespace,
+        "raykopf",
+        ours.stop,
+        lambda: local_cluster.start_kuberay(say, [namespace]),
+        "KubeRay",
+    )

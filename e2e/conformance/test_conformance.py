@@ -23,13 +23,16 @@ from e2e.conformance.cases import Case, all_cases
 from e2e.conformance.compare import (
     CREATED_KINDS,
     CaseResult,
+    Declared,
     Difference,
     classify,
     compare_case,
     load_declared,
     side,
 )
-from e2e.conftest import HostOperator, Kubectl, create_namespace
+from e2e.conformance.flows import flows
+from e2e.conformance.real_ray import finished, real_ray_cases
+from e2e.conftest import HostOperator, Kubectl, create_namespace, wait_for
 from raykopf_local.cluster import LocalCluster
 
 RAY_KINDS = "rayclusters.ray.io,rayjobs.ray.io,rayservices.ray.io"
@@ -76,7 +79,7 @@ def slots(
     host_operator: HostOperator,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[list[Slot]]:
-    cases = all_cases()
+    cases = [*all_cases(), *(flow.case for flow in flows())]
     packed = pack(cases)
     for slot in packed:
         for namespace in (slot.kuberay, slot.raykopf):
@@ -124,6 +127,25 @@ def remove_namespace(kubectl: Kubectl, namespace: str, *, wait: bool = True) -> 
         kubectl("wait", "--for=delete", f"namespace/{namespace}", "--timeout=120s", check=False, timeout=150)
 
 
+def clear(kubectl: Kubectl, slots: list[Slot]) -> None:
+    """Delete every case of both sides and wait until their Ray Pods are gone."""
+    namespaces = [namespace for slot in slots for namespace in (slot.kuberay, slot.raykopf)]
+    for namespace in namespaces:
+        kubectl("delete", RAY_KINDS, "--all", "-n", namespace, "--wait=false", check=False)
+    for namespace in namespaces:  # GCS FT clean-up Jobs of simulated clusters never end
+        for name in kubectl("get", RAY_KINDS, "-n", namespace, "-o", "name", check=False).split():
+            patch = '{"metadata":{"finalizers":null}}'
+            kubectl("patch", "-n", namespace, name, "--type=merge", "-p", patch, check=False)
+
+    def gone() -> bool:
+        return not any(
+            kubectl("get", "pods", "-n", namespace, "-l", "ray.io/is-ray-node=yes", "-o", "name").strip()
+            for namespace in namespaces
+        )
+
+    wait_for(gone, 180, "the earlier cases' Ray Pods to go", interval=2)
+
+
 def apply_cases(kubectl: Kubectl, slot: Slot) -> None:
     cluster_scoped = [doc for case in slot.cases for doc in case.cluster_scoped]
     if cluster_scoped:
@@ -148,7 +170,7 @@ def snapshot(case: Case, namespace: str, objects: list[dict[str, Any]], events: 
     return json.dumps([normaliser.object(item) for item in (root, *created)], sort_keys=True), events
 
 
-def settle(kubectl: Kubectl, slots: list[Slot]) -> dict[str, Any]:
+def settle(kubectl: Kubectl, slots: list[Slot], timeout: float = SETTLE_TIMEOUT) -> dict[str, Any]:
     """Poll both sides until every case has been unchanged for SETTLE_POLLS polls; return the last
     listing of each namespace."""
     started = time.monotonic()
@@ -167,15 +189,17 @@ def settle(kubectl: Kubectl, slots: list[Slot]) -> dict[str, Any]:
         elapsed = time.monotonic() - started
         if not unsettled and elapsed >= MIN_AGE:
             return listings
-        if elapsed > SETTLE_TIMEOUT:
+        if elapsed > timeout:
             raise AssertionError(f"not settled after {elapsed:.0f} s: {unsettled}")
         time.sleep(POLL_INTERVAL)
 
 
-def summary(results: list[CaseResult], declared_count: int, undeclared: int, unused: list[str]) -> str:
+def summary(
+    title: str, results: list[CaseResult], declared_count: int, undeclared: int, unused: list[str]
+) -> str:
     lines = [
         "",
-        "KubeRay vs raykopf, differential conformance (snapshots)",
+        f"KubeRay vs raykopf, differential conformance ({title})",
         f"{'cases':<28}{len(results):>8}",
         f"{'objects compared':<28}{sum(r.objects for r in results):>8}",
         f"{'fields compared':<28}{sum(r.fields for r in results):>8}",
@@ -214,6 +238,47 @@ def process_node_cordoned(kubectl: Kubectl) -> Iterator[None]:
             kubectl("uncordon", node, check=False)
 
 
+def compare_slots(
+    slots: list[Slot], listings: dict[str, Any], declared: list[Declared], label: str = ""
+) -> list[CaseResult]:
+    results = []
+    for slot in slots:
+        for case in slot.cases:
+            kuberay = side(slot.kuberay, case.name, case.kind, *listings[slot.kuberay])
+            raykopf = side(slot.raykopf, case.name, case.kind, *listings[slot.raykopf])
+            assert kuberay is not None, f"{case.name}: KubeRay's root object is gone"
+            assert raykopf is not None, f"{case.name}: raykopf's root object is gone"
+            results.append(compare_case(case.name + label, kuberay, raykopf, declared))
+    return results
+
+
+def judge(
+    title: str,
+    results: list[CaseResult],
+    declared: list[Declared],
+    tmp_path_factory: pytest.TempPathFactory,
+    *,
+    all_seen: bool,
+) -> None:
+    """Print the summary table and the report; fail on any undeclared difference and, with
+    `all_seen`, on a declared one that no case showed."""
+    covered, undeclared = classify(results, declared)
+    used = {match.id for _, match in covered}
+    unused = [item.id for item in declared if item.id not in used and not item.race] if all_seen else []
+    report = tmp_path_factory.mktemp("conformance-report") / "differences.txt"
+    write_report(report, results, undeclared)
+    print(summary(title, results, len(covered), len(undeclared), unused), file=sys.stderr)
+    print(f"every difference: {report}", file=sys.stderr)
+    for item in declared:
+        count = sum(1 for _, match in covered if match.id == item.id)
+        if count or all_seen:
+            print(f"  declared {item.id}: {count}", file=sys.stderr)
+    assert not undeclared, "undeclared differences from KubeRay:\n" + "\n".join(
+        found.line() for found in undeclared
+    )
+    assert not unused, f"declared differences that no case shows (remove or fix them): {unused}"
+
+
 def test_snapshots_match_kuberay(
     kubectl: Kubectl, slots: list[Slot], tmp_path_factory: pytest.TempPathFactory
 ) -> None:
@@ -222,25 +287,61 @@ def test_snapshots_match_kuberay(
             apply_cases(kubectl, slot)
         listings = settle(kubectl, slots)
     declared = load_declared()
-    results = []
-    for slot in slots:
-        for case in slot.cases:
-            kuberay = side(slot.kuberay, case.name, case.kind, *listings[slot.kuberay])
-            raykopf = side(slot.raykopf, case.name, case.kind, *listings[slot.raykopf])
-            assert kuberay is not None, f"{case.name}: KubeRay's root object is gone"
-            assert raykopf is not None, f"{case.name}: raykopf's root object is gone"
-            results.append(compare_case(case.name, kuberay, raykopf, declared))
-    covered, undeclared = classify(results, declared)
-    used = {match.id for _, match in covered}
-    unused = [item.id for item in declared if item.id not in used and not item.race]
-    report = tmp_path_factory.mktemp("conformance-report") / "differences.txt"
-    write_report(report, results, undeclared)
-    print(summary(results, len(covered), len(undeclared), unused), file=sys.stderr)
-    print(f"every difference: {report}", file=sys.stderr)
-    for item in declared:
-        count = sum(1 for _, match in covered if match.id == item.id)
-        print(f"  declared {item.id}: {count}", file=sys.stderr)
-    assert not undeclared, "undeclared differences from KubeRay:\n" + "\n".join(
-        found.line() for found in undeclared
-    )
-    assert not unused, f"declared differences that no case shows (remove or fix them): {unused}"
+    judge("snapshots", compare_slots(slots, listings, declared), declared, tmp_path_factory, all_seen=True)
+
+
+def test_flows_match_kuberay(
+    kubectl: Kubectl, slots: list[Slot], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Each flow's steps, applied to both sides in lockstep; compared after every step."""
+    by_name = {flow.case.name: flow for flow in flows()}
+    flow_slots = [Slot(slot.index, [case for case in slot.cases if case.name in by_name]) for slot in slots]
+    flow_slots = [slot for slot in flow_slots if slot.cases]
+    declared = load_declared()
+    results: list[CaseResult] = []
+    with process_node_cordoned(kubectl):
+        for slot in flow_slots:
+            apply_cases(kubectl, slot)
+        listings = settle(kubectl, flow_slots)
+        for number in range(max(len(flow.steps) for flow in by_name.values())):
+            stepping = []
+            for slot in flow_slots:
+                cases = [case for case in slot.cases if number < len(by_name[case.name].steps)]
+                for case in cases:
+                    step = by_name[case.name].steps[number]
+                    print(f"[flow] {case.name}: {step.name}", file=sys.stderr, flush=True)
+                    for namespace in (slot.kuberay, slot.raykopf):
+                        step.act(kubectl, namespace, listings[namespace][0])
+                stepping.append(Slot(slot.index, cases))
+            stepping = [slot for slot in stepping if slot.cases]
+            listings = settle(kubectl, flow_slots)
+            results += compare_slots(stepping, listings, declared, f" after step {number + 1}")
+    judge("flows", results, declared, tmp_path_factory, all_seen=False)
+
+
+def test_real_ray_runs_match_kuberay(
+    kubectl: Kubectl, slots: list[Slot], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """RayJobs run to the end with real Ray under both operators, then compared like a snapshot."""
+    cases = real_ray_cases()
+    slot = Slot(slots[0].index, cases)
+    clear(kubectl, slots)  # two cores: the simulated cases' work would starve real Ray
+    apply_cases(kubectl, slot)
+
+    def both_finished() -> bool:
+        for namespace in (slot.kuberay, slot.raykopf):
+            jobs = {
+                item["metadata"]["name"]: item
+                for item in kubectl.json("get", "rayjobs", "-n", namespace)["items"]
+            }
+            if not all(case.name in jobs and finished(jobs[case.name]) for case in cases):
+                return False
+        return True
+
+    wait_for(both_finished, 600, "the RayJobs of both sides to finish", interval=2)
+    listings = settle(kubectl, [slot], timeout=240)
+    declared = load_declared()
+    judge("real Ray", compare_slots([slot], listings, declared), declared, tmp_path_factory, all_seen=False)
+    ours = {item["metadata"]["name"]: item for item in listings[slot.raykopf][0] if item["kind"] == "RayJob"}
+    for case in cases:
+        assert ours[case.name]["status"]["jobDeploymentStatus"] == "Complete", ours[case.name]["status"]

@@ -27,7 +27,7 @@ from raykopf.builders.service import (
 from raykopf.config import OperatorConfig
 from raykopf.controller.invalid import InvalidReports, invalid_reason
 from raykopf.k8s.client import ApiError, KubeClient
-from raykopf.k8s.objects import item
+from raykopf.k8s.objects import item, merge_patch
 from raykopf.k8s.raycluster import ClusterIO
 from raykopf.k8s.store import LatestStore, current, set_finalizer
 from raykopf.reconcile import gcs_ft
@@ -135,7 +135,7 @@ class RayClusterReconciler:
         self, key: tuple[str, str], previous: dict[str, Any], status: dict[str, Any]
     ) -> bool:
         """Whether the status was written (False: the RayCluster is gone)."""
-        patch = {**{k: None for k in previous if k not in status}, **status}
+        patch = merge_patch(previous, status)
         try:
             self.bodies.put(await self.io.write_status(key[0], key[1], patch))
         except ApiError as error:

@@ -30,3 +30,14 @@ def item(kind: str, namespace: str, name: str) -> str:
 
 def path_of(body: dict[str, Any]) -> str:
     return collection(body["kind"], body["metadata"]["namespace"])
+
+
+def merge_patch(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    """A JSON merge patch (RFC 7386) that writes all of `after` over `before`: every key `before` has
+    and `after` lacks, at any depth, is set to null, so the merge keeps nothing the new value left
+    out (lists are replaced whole)."""
+    patch: dict[str, Any] = {key: None for key in before if key not in after}
+    for key, value in after.items():
+        old = before.get(key)
+        patch[key] = merge_patch(old, value) if isinstance(value, dict) and isinstance(old, dict) else value
+    return patch
