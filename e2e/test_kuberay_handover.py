@@ -23,8 +23,7 @@ import yaml
 from e2e.conformance.cases import simulated_raycluster_spec
 from e2e.conformance.real_ray import HEAD_ONLY
 from e2e.conftest import ROOT, HostOperator, Kubectl, create_namespace, wait_for
-from e2e.test_rayservice import NAME as SERVICE
-from e2e.test_rayservice import Traffic
+from e2e.serve_traffic import Traffic
 from raykopf_local.cluster import LocalCluster
 
 PROBE = ":18182"  # the suite's raykopf, off the session operator's :8082
@@ -188,6 +187,7 @@ def test_kuberay_takes_over_what_raykopf_built(
 # --- With real Ray: what users move between operators, working all along ---------------------------
 
 SAMPLES = ROOT / "manifests" / "samples"
+SERVICE = "rayservice-sample"  # the name in the sample
 # A driver that runs for a while and prints as it goes: the RayJob is Running when the operators swap.
 LONG_DRIVER = (
     'python -c "import ray, time; ray.init()\n'

@@ -99,11 +99,11 @@ def on_simulated_nodes(root: dict[str, Any]) -> dict[str, Any]:
     return root
 
 
-def sample_case(path: Path, prefix: str, folder: str = "") -> Case:
+def sample_case(path: Path, prefix: str, folder: str = "", *, simulated: bool = True) -> Case:
     documents = [doc for doc in yaml.safe_load_all(path.read_text()) if doc]
     roots = [doc for doc in documents if doc.get("kind") in ROOT_KINDS]
     assert len(roots) == 1, f"{path}: one RayCluster, RayJob or RayService per sample expected"
-    root = on_simulated_nodes(roots[0])
+    root = on_simulated_nodes(roots[0]) if simulated else copy.deepcopy(roots[0])
     name = f"{prefix}-{_case_name(f'{folder}-{path.name}' if folder else path.name)}"
     root["metadata"] = {**root.get("metadata", {}), "name": name}
     root["metadata"].pop("namespace", None)

@@ -1,13 +1,16 @@
 """Cases that need Ray itself: RayJobs that run to the end on head-only clusters of the local Ray
-runtime (K8sJobMode, HTTPMode, and a multi-line YAML entrypoint). Their Pods go to the process node,
-where the agent starts real Ray; they are compared once both sides' jobs have finished.
+runtime (K8sJobMode, HTTPMode, and a multi-line YAML entrypoint), and raykopf's RayService sample
+serving, then updated in place. Their Pods go to the process node, where the agent starts real Ray;
+they are compared once both sides' jobs have finished, or both sides serve.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from e2e.conformance.cases import Case
+import yaml
+
+from e2e.conformance.cases import OWN_SAMPLES, Case, sample_case
 
 HEAD_ONLY = {
     "rayVersion": "2.60.0",
@@ -42,3 +45,20 @@ def real_ray_cases() -> list[Case]:
 
 def finished(root: dict[str, Any]) -> bool:
     return (root.get("status") or {}).get("jobDeploymentStatus") in TERMINAL
+
+
+def real_rayservice_case() -> Case:
+    """raykopf's RayService sample as it is (real Ray; its app ships in a ConfigMap)."""
+    return sample_case(OWN_SAMPLES / "rayservice.sample.yaml", "real", simulated=False)
+
+
+def serving(root: dict[str, Any]) -> bool:
+    conditions = (root.get("status") or {}).get("conditions") or []
+    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+
+
+def greeting_patch(root: dict[str, Any], greeting: str) -> dict[str, Any]:
+    """A merge patch of serveConfigV2 with the app's user_config greeting changed: an in-place update."""
+    config = yaml.safe_load(root["spec"]["serveConfigV2"])
+    config["applications"][0]["deployments"][0]["user_config"]["greeting"] = greeting
+    return {"spec": {"serveConfigV2": yaml.safe_dump(config)}}

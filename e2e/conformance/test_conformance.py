@@ -31,8 +31,9 @@ from e2e.conformance.compare import (
     side,
 )
 from e2e.conformance.flows import flows
-from e2e.conformance.real_ray import finished, real_ray_cases
+from e2e.conformance.real_ray import finished, greeting_patch, real_ray_cases, real_rayservice_case, serving
 from e2e.conftest import HostOperator, Kubectl, create_namespace, wait_for
+from e2e.serve_traffic import greet
 from raykopf_local.cluster import LocalCluster
 
 RAY_KINDS = "rayclusters.ray.io,rayjobs.ray.io,rayservices.ray.io"
@@ -345,3 +346,40 @@ def test_real_ray_runs_match_kuberay(
     ours = {item["metadata"]["name"]: item for item in listings[slot.raykopf][0] if item["kind"] == "RayJob"}
     for case in cases:
         assert ours[case.name]["status"]["jobDeploymentStatus"] == "Complete", ours[case.name]["status"]
+
+
+def test_real_rayservice_update_in_place_matches_kuberay(
+    kubectl: Kubectl, slots: list[Slot], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """raykopf's RayService sample serving with real Ray under both operators, compared; then its
+    Serve config changed in place (a new greeting) on both sides, and compared again."""
+    case = real_rayservice_case()
+    slot = Slot(slots[0].index, [case])
+    clear(kubectl, slots)
+    apply_cases(kubectl, slot)
+
+    def roots() -> dict[str, dict[str, Any]]:
+        return {
+            ns: kubectl.json("get", "rayservice", case.name, "-n", ns) for ns in (slot.kuberay, slot.raykopf)
+        }
+
+    wait_for(lambda: all(serving(root) for root in roots().values()), 420, "both sides to serve", interval=2)
+    declared = load_declared()
+    results = compare_slots([slot], settle(kubectl, [slot], timeout=240), declared)
+    for namespace, root in roots().items():
+        patch = json.dumps(greeting_patch(root, "bonjour"))
+        kubectl("patch", "rayservice", case.name, "-n", namespace, "--type=merge", "-p", patch)
+    urls = [
+        f"http://{kubectl.json('get', 'service', f'{case.name}-serve-svc', '-n', ns)['spec']['clusterIP']}:8000"
+        for ns in (slot.kuberay, slot.raykopf)
+    ]
+    wait_for(
+        lambda: all(greet(url, "op") == (200, {"message": "bonjour op"}) for url in urls),
+        240,
+        "both sides to answer with the new greeting",
+        interval=2,
+    )
+    results += compare_slots([slot], settle(kubectl, [slot], timeout=240), declared, " after the update")
+    judge("real Ray, RayService", results, declared, tmp_path_factory, all_seen=False)
+    clusters = kubectl("get", "rayclusters", "-n", slot.raykopf, "-o", "name").split()
+    assert len(clusters) == 1, f"an in-place update made a new RayCluster: {clusters}"

@@ -18,6 +18,7 @@ from raykopf.k8s.dashboard import JobTracker
 from raykopf.k8s.events import EventRecorder
 from raykopf.k8s.informer import Informer
 from raykopf.k8s.objects import item, path_of
+from raykopf.k8s.services import take_over_service
 from raykopf.k8s.store import LatestStore, current, set_finalizer
 from raykopf.reconcile import rayjob as machine
 from raykopf.validation import Problem
@@ -136,6 +137,11 @@ class RayJobReconciler:
             created = await self.client.create(path_of(body), body)
         except ApiError as error:
             if error.status == 409:
+                if kind == "Service":
+                    await take_over_service(self.client, self.services, body)
+                    self.events.record(
+                        owner, "RayJob", "Normal", "UpdatedService", f"Took over Service {meta['name']}"
+                    )
                 return
             reason = {"RayCluster": "FailedToCreateRayCluster", "Job": "FailedToCreateRayJobSubmitter"}.get(
                 kind, "FailedToCreateService"
@@ -148,6 +154,7 @@ class RayJobReconciler:
             self.jobs.upsert(created)
         elif kind == "Service":
             self.services.upsert(created)
+            self.events.record(owner, "RayJob", "Normal", "CreatedService", f"Created Service {meta['name']}")
 
     async def _delete(self, kind: str, namespace: str, name: str) -> None:
         # batch Jobs orphan their Pods by default: delete those too.

@@ -19,6 +19,7 @@ from raykopf.k8s.events import EventRecorder
 from raykopf.k8s.informer import Informer
 from raykopf.k8s.objects import item, path_of
 from raykopf.k8s.serve import ServeTracker, Target
+from raykopf.k8s.services import take_over_service
 from raykopf.k8s.store import LatestStore, current, set_finalizer
 from raykopf.reconcile import pods as podstate
 from raykopf.reconcile import rayservice as planner
@@ -257,12 +258,13 @@ class RayServiceReconciler:
             if existing is None:
                 try:
                     self.services.upsert(await self.client.create(path_of(body), body))
+                    reason, note = "CreatedService", f"Created Service {meta['name']}"
                 except ApiError as error:
                     if error.status != 409:
                         raise
-                self.events.record(
-                    raw, "RayService", "Normal", "CreatedService", f"Created Service {meta['name']}"
-                )
+                    await take_over_service(self.client, self.services, body)
+                    reason, note = "UpdatedService", f"Took over Service {meta['name']}"
+                self.events.record(raw, "RayService", "Normal", reason, note)
             elif (existing.get("spec") or {}).get("selector") != body["spec"]["selector"]:
                 patch = {
                     "metadata": {"labels": {c.RAY_CLUSTER_LABEL: cluster.metadata.name}},

@@ -30,8 +30,20 @@ def rayservice_hash(spec: dict[str, Any]) -> str:
     return _hash(spec, ("upgradeStrategy", "suspend"))
 
 
+def _without_empty(value: Any) -> Any:
+    """The value without empty objects, empty lists and nulls at any depth: Go writes an omitted
+    struct as `{}` (KubeRay's copy of a spec has `metadata: {}`, `resources: {}`, `scaleStrategy:
+    {}`), and both mean the same spec."""
+    if isinstance(value, dict):
+        kept = {key: _without_empty(item) for key, item in value.items()}
+        return {key: item for key, item in kept.items() if item not in ({}, [], None)}
+    if isinstance(value, list):
+        return [_without_empty(item) for item in value]
+    return value
+
+
 def _hash(spec: dict[str, Any], ignored: tuple[str, ...]) -> str:
-    spec = copy.deepcopy(spec)
+    spec = _without_empty(copy.deepcopy(spec))
     for key in ignored:
         spec.pop(key, None)
     _forget_scheduling((spec.get("headGroupSpec") or {}).get("template"))

@@ -545,8 +545,7 @@ class _Machine:
         desired = build.build_job_head_service(self.job, cluster, self.config)
         current = self.world.job_service
         if current is None:
-            self.step.create.append(desired)
-            self.event("Normal", "CreatedService", f"Created Service {desired['metadata']['name']}")
+            self.step.create.append(desired)  # the executor posts CreatedService once it exists
         elif (current.get("spec") or {}).get("selector") != desired["spec"]["selector"]:
             self.step.update_service_selector = desired["spec"]["selector"]
 

@@ -449,3 +449,16 @@ def test_a_cluster_another_operator_made_is_taken_over_in_place() -> None:
     upgrade = plan(rayservice(active("svc-aaaaa"), spec=changed), **steady(clusters={"svc-aaaaa": made}))
     assert upgrade.adopt == ("svc-aaaaa", rayservice_hash(CLUSTER_SPEC))
     assert upgrade.status["pendingServiceStatus"]["rayClusterName"] == "svc-bbbbb"
+
+    # KubeRay's copy of the spec comes through its Go types, with empty structs written out (as seen
+    # from KubeRay's operator): the same spec, so no upgrade.
+    go_copy = copy.deepcopy(CLUSTER_SPEC)
+    go_copy["headGroupSpec"]["template"]["metadata"] = {}
+    go_copy["headGroupSpec"]["template"]["spec"]["containers"][0]["resources"] = {}
+    for group in go_copy.get("workerGroupSpecs") or []:
+        group["scaleStrategy"] = {}
+        group["template"]["metadata"] = {}
+    made["spec"] = go_copy
+    kept = plan(rayservice(active("svc-aaaaa")), **steady(clusters={"svc-aaaaa": made}))
+    assert kept.adopt == ("svc-aaaaa", rayservice_hash(CLUSTER_SPEC))
+    assert "pendingServiceStatus" not in kept.status
