@@ -270,6 +270,10 @@ def hand_over(
     after_pods = pods(kubectl, namespace)
     assert set(before_pods) <= set(after_pods), f"Pods replaced: {set(before_pods) - set(after_pods)}"
     assert ray_objects(kubectl, namespace) == before_objects, "RayClusters or Jobs were added or replaced"
+    if second == "raykopf":  # KubeRay's owner Services, taken over: in raykopf's Service cache
+        for service in (f"{SERVICE}-serve-svc", f"{SERVICE}-head-svc", "long-job-head-svc"):
+            labels = kubectl.json("get", "service", service, "-n", namespace)["metadata"].get("labels") or {}
+            assert "ray.io/cluster" in labels, f"{service} was not taken over: {labels}"
 
 
 def test_running_ray_workloads_move_from_kuberay_to_raykopf(

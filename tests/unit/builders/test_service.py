@@ -4,9 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from raykopf.api import RayCluster
 from raykopf.builders.rbac import build_role, build_role_binding, build_service_account
-from raykopf.builders.service import build_head_service, build_headless_worker_service, build_serve_service
+from raykopf.builders.service import (
+    build_head_service,
+    build_headless_worker_service,
+    build_serve_service,
+    service_ports,
+)
 from raykopf.config import OperatorConfig
 from raykopf.validation.core_types import check_core_type
 
@@ -159,3 +166,24 @@ def test_autoscaler_rbac_grants_exactly_what_the_autoscaler_uses() -> None:
     custom_sa = cluster()
     custom_sa.spec.head_group_spec.template["spec"]["serviceAccountName"] = "mine"
     assert build_role_binding(custom_sa)["subjects"][0]["name"] == "mine"
+
+
+# KubeRay's TestGetServicePortsWithMetricsPort (common/service_test.go): the metrics port is the
+# container's port named "metrics", or 8080.
+@pytest.mark.parametrize(
+    ("ports", "metrics"),
+    [
+        ([], 8080),
+        ([{"name": "random", "containerPort": 1234}], 8080),
+        ([{"name": "metrics", "containerPort": 8081}], 8081),
+    ],
+)
+def test_service_ports_with_metrics_port(ports: list[dict[str, Any]], metrics: int) -> None:
+    assert service_ports(cluster(ports))["metrics"] == metrics
+
+
+def test_head_service_ports_order_is_stable() -> None:
+    """KubeRay's TestBuildServiceForHeadPodPortsOrder: two builds, the same port order."""
+    given = cluster([{"containerPort": 9999, "name": "b"}, {"containerPort": 7777, "name": "a"}])
+    first, second = (build_head_service(given, OperatorConfig()) for _ in range(2))
+    assert [p["name"] for p in first["spec"]["ports"]] == [p["name"] for p in second["spec"]["ports"]]
