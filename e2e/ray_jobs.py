@@ -9,6 +9,15 @@ from typing import Any
 from e2e.conftest import wait_for
 
 TERMINAL = ("SUCCEEDED", "FAILED", "STOPPED")
+# A head-only cluster: the driver and its tasks run on the head (1 CPU), so a test costs one Ray node.
+HEAD_ONLY = {
+    "rayVersion": "2.60.0",
+    "headGroupSpec": {
+        "rayStartParams": {"num-cpus": "1", "object-store-memory": "100000000"},
+        "template": {"spec": {"containers": [{"name": "ray-head", "image": "rayproject/ray:2.60.0"}]}},
+    },
+}
+TASKS = "python -c \"import ray; ray.init(); print('answer', ray.get(ray.remote(lambda: 6 * 7).remote()))\""
 
 
 def submit_job(head_ip: str, entrypoint: str) -> str:

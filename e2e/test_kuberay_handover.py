@@ -21,8 +21,8 @@ import pytest
 import yaml
 
 from e2e.conformance.cases import simulated_raycluster_spec
-from e2e.conformance.real_ray import HEAD_ONLY
 from e2e.conftest import ROOT, HostOperator, Kubectl, create_namespace, wait_for
+from e2e.ray_jobs import HEAD_ONLY
 from e2e.serve_traffic import Traffic
 from raykopf_local.cluster import LocalCluster
 

@@ -11,18 +11,9 @@ from typing import Any
 import yaml
 
 from e2e.conftest import ROOT, Kubectl, wait_for
-from e2e.ray_jobs import submit_job, wait_job
+from e2e.ray_jobs import HEAD_ONLY, TASKS, submit_job, wait_job
 
 SAMPLE = ROOT / "manifests" / "samples" / "rayjob.sample.yaml"
-# A head-only cluster: the driver and its tasks run on the head (1 CPU), so a test costs one Ray node.
-HEAD_ONLY = {
-    "rayVersion": "2.60.0",
-    "headGroupSpec": {
-        "rayStartParams": {"num-cpus": "1", "object-store-memory": "100000000"},
-        "template": {"spec": {"containers": [{"name": "ray-head", "image": "rayproject/ray:2.60.0"}]}},
-    },
-}
-TASKS = "python -c \"import ray; ray.init(); print('answer', ray.get(ray.remote(lambda: 6 * 7).remote()))\""
 
 
 def rayjob(name: str, **spec: Any) -> dict[str, Any]:

@@ -11,15 +11,8 @@ from typing import Any
 import yaml
 
 from e2e.conformance.cases import OWN_SAMPLES, Case, sample_case
+from e2e.ray_jobs import HEAD_ONLY, TASKS
 
-HEAD_ONLY = {
-    "rayVersion": "2.60.0",
-    "headGroupSpec": {
-        "rayStartParams": {"num-cpus": "1", "object-store-memory": "100000000"},
-        "template": {"spec": {"containers": [{"name": "ray-head", "image": "rayproject/ray:2.60.0"}]}},
-    },
-}
-TASKS = "python -c \"import ray; ray.init(); print('answer', ray.get(ray.remote(lambda: 6 * 7).remote()))\""
 # What a `|` block in YAML gives: newlines inside the command and one at the end.
 MULTI_LINE = "python -c \"import ray\nray.init()\nprint('answer', 6 * 7)\"\n"
 TERMINAL = ("Complete", "Failed")

@@ -301,10 +301,10 @@ class _Machine:
     def running(self) -> None:
         if self._suspend_if_asked():
             return
-        if self.world.cluster is not None:
+        cluster = self.cluster_model
+        if cluster is not None:
             self._copy_cluster_status()
-            if self.cluster_model is not None:  # the owner's head Service, from Running on (as KubeRay)
-                self._ensure_job_service(self.cluster_model)
+            self._ensure_job_service(cluster)  # the owner's head Service, from Running on (as KubeRay)
         address, job_id = self.status.get("dashboardURL") or "", self.status.get("jobId") or ""
         self.step.track = (address, job_id)
         probe = self.world.probe
