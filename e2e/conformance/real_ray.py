@@ -40,9 +40,19 @@ def finished(root: dict[str, Any]) -> bool:
     return (root.get("status") or {}).get("jobDeploymentStatus") in TERMINAL
 
 
+# A user's serve Service: NodePort, with an annotation, a label and the port's appProtocol.
+SERVE_SERVICE = {
+    "metadata": {"labels": {"team": "a"}, "annotations": {"note": "user"}},
+    "spec": {"type": "NodePort", "ports": [{"name": "serve", "port": 8000, "appProtocol": "http"}]},
+}
+
+
 def real_rayservice_case() -> Case:
-    """raykopf's RayService sample as it is (real Ray; its app ships in a ConfigMap)."""
-    return sample_case(OWN_SAMPLES / "rayservice.sample.yaml", "real", simulated=False)
+    """raykopf's RayService sample (real Ray; its app ships in a ConfigMap), with a serve Service of
+    the user's."""
+    case = sample_case(OWN_SAMPLES / "rayservice.sample.yaml", "real", simulated=False)
+    case.root["spec"]["serveService"] = SERVE_SERVICE
+    return case
 
 
 def serving(root: dict[str, Any]) -> bool:
