@@ -140,13 +140,11 @@ def build_serve_service(
         meta, spec = service.setdefault("metadata", {}), service.setdefault("spec", {})
         spec["selector"] = selector
         meta.setdefault("annotations", {})
-        if not ports:
-            ports = [
-                {"name": p["name"], "port": p["port"]}
-                for p in spec.get("ports") or []
-                if p.get("name") == c.SERVING_PORT_NAME
-            ][:1]
-        spec["ports"] = ports
+        # KubeRay merges: a detected serve port the user also lists is the user's (its appProtocol,
+        # nodePort, targetPort); with no detected serve port, the user's ports stay as they are.
+        if ports:
+            users = {p.get("name"): p for p in spec.get("ports") or []}
+            spec["ports"] = [copy.deepcopy(users.get(p["name"], p)) for p in ports]
         meta["labels"] = {**(meta.get("labels") or {}), **labels}
         meta["name"] = meta.get("name") or naming.serve_service(name)
         meta["namespace"] = cluster.metadata.namespace

@@ -187,3 +187,47 @@ def test_head_service_ports_order_is_stable() -> None:
     given = cluster([{"containerPort": 9999, "name": "b"}, {"containerPort": 7777, "name": "a"}])
     first, second = (build_head_service(given, OperatorConfig()) for _ in range(2))
     assert [p["name"] for p in first["spec"]["ports"]] == [p["name"] for p in second["spec"]["ports"]]
+
+
+# KubeRay's TestUserSpecifiedServeServiceAppProtocolPreserved and
+# TestUserSpecifiedServeServiceFallbackPreservesAppProtocol (common/service_test.go).
+def test_a_users_serve_port_keeps_its_app_protocol() -> None:
+    ports = [{"containerPort": 8000, "name": "serve"}, {"containerPort": 9000, "name": "serve-grpc"}]
+    template = {
+        "metadata": {"name": "custom-serve-svc"},
+        "spec": {
+            "ports": [
+                {"name": "serve", "port": 8000},
+                {"name": "serve-grpc", "port": 9000, "appProtocol": "kubernetes.io/h2c"},
+            ]
+        },
+    }
+    service = build_serve_service(cluster(ports), owner="svc", owner_kind="RayService", template=template)
+    assert service is not None
+    by_name = {p["name"]: p for p in service["spec"]["ports"]}
+    assert len(by_name) == 2
+    assert "appProtocol" not in by_name["serve"]
+    assert by_name["serve-grpc"]["appProtocol"] == "kubernetes.io/h2c"
+
+
+def test_with_no_detected_serve_port_the_users_ports_stay_as_they_are() -> None:
+    template = {
+        "metadata": {"name": "custom-serve-svc"},
+        "spec": {
+            "ports": [
+                {"name": "serve-grpc", "port": 9000, "appProtocol": "kubernetes.io/h2c"},
+                {"name": "not-a-serve-port", "port": 1234},
+            ]
+        },
+    }
+    service = build_serve_service(
+        cluster([{"containerPort": 6379, "name": "gcs-server"}]),
+        owner="svc",
+        owner_kind="RayService",
+        template=template,
+    )
+    assert service is not None
+    assert service["spec"]["ports"] == [
+        {"name": "serve-grpc", "port": 9000, "appProtocol": "kubernetes.io/h2c"},
+        {"name": "not-a-serve-port", "port": 1234},
+    ]
