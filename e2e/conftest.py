@@ -104,6 +104,18 @@ def kubectl(local_cluster: LocalCluster) -> Kubectl:
     return Kubectl(local_cluster.kubeconfig, local_cluster.kubectl)
 
 
+RAY_KINDS = "rayclusters.ray.io,rayjobs.ray.io,rayservices.ray.io"
+
+
+def drop_ray_finalizers(kubectl: Kubectl, namespace: str) -> None:
+    """Drop the finalizers of every ray.io object in `namespace`, for when no operator is left to
+    finish them (or, on simulated nodes, their GCS FT clean-up Jobs never end): they go, and their
+    Pods with them."""
+    for name in kubectl("get", RAY_KINDS, "-n", namespace, "-o", "name", check=False).split():
+        patch = '{"metadata":{"finalizers":null}}'
+        kubectl("patch", "-n", namespace, name, "--type=merge", "-p", patch, check=False)
+
+
 def create_namespace(kubectl: Kubectl, name: str) -> None:
     kubectl("create", "namespace", name)
     # Pods are admitted only once the namespace's default ServiceAccount exists.

@@ -21,7 +21,16 @@ import pytest
 import yaml
 
 from e2e.conformance.cases import simulated_raycluster_spec
-from e2e.conftest import ROOT, HostOperator, Kubectl, create_namespace, wait_for
+from e2e.conformance.real_ray import serving as is_serving
+from e2e.conftest import (
+    RAY_KINDS,
+    ROOT,
+    HostOperator,
+    Kubectl,
+    create_namespace,
+    drop_ray_finalizers,
+    wait_for,
+)
 from e2e.ray_jobs import HEAD_ONLY
 from e2e.serve_traffic import Traffic
 from raykopf_local.cluster import LocalCluster
@@ -110,14 +119,10 @@ def peers(
     try:
         yield ours, str(tmp_path / "raykopf.log")
     finally:
-        kinds = "rayjobs,rayservices,rayclusters"
-        kubectl("delete", kinds, "--all", "-n", namespace, "--wait=false", check=False)
+        kubectl("delete", RAY_KINDS, "--all", "-n", namespace, "--wait=false", check=False)
         ours.stop()
         local_cluster.stop_kuberay()
-        # No operator is left to finish them: drop their finalizers, and the Pods go with them.
-        for name in kubectl("get", kinds, "-n", namespace, "-o", "name", check=False).split():
-            patch = '{"metadata":{"finalizers":null}}'
-            kubectl("patch", "-n", namespace, name, "--type=merge", "-p", patch, check=False)
+        drop_ray_finalizers(kubectl, namespace)  # no operator is left to finish them
 
 
 def test_raykopf_stands_back_while_kuberay_leads_then_takes_its_clusters_over(
@@ -217,8 +222,7 @@ def get_status(kubectl: Kubectl, namespace: str, kind: str, name: str) -> dict[s
 
 
 def serving(kubectl: Kubectl, namespace: str) -> bool:
-    conditions = get_status(kubectl, namespace, "rayservice", SERVICE).get("conditions") or []
-    return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
+    return is_serving(kubectl.json("get", "rayservice", SERVICE, "-n", namespace))
 
 
 def all_working(kubectl: Kubectl, namespace: str) -> bool:

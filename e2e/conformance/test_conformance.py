@@ -32,11 +32,10 @@ from e2e.conformance.compare import (
 )
 from e2e.conformance.flows import flows
 from e2e.conformance.real_ray import finished, greeting_patch, real_ray_cases, real_rayservice_case, serving
-from e2e.conftest import HostOperator, Kubectl, create_namespace, wait_for
+from e2e.conftest import RAY_KINDS, HostOperator, Kubectl, create_namespace, drop_ray_finalizers, wait_for
 from e2e.serve_traffic import greet
 from raykopf_local.cluster import LocalCluster
 
-RAY_KINDS = "rayclusters.ray.io,rayjobs.ray.io,rayservices.ray.io"
 SETTLE_POLLS = 3  # unchanged on both sides for this many polls in a row
 POLL_INTERVAL = 2.0
 SETTLE_TIMEOUT = 180.0
@@ -112,18 +111,7 @@ def remove_namespace(kubectl: Kubectl, namespace: str, *, wait: bool = True) -> 
     """Delete a namespace of the suite even with no operator left to finish its objects: the GCS FT
     clean-up Jobs of simulated clusters never end, so their finalizers are dropped by hand."""
     kubectl("delete", "namespace", namespace, "--ignore-not-found", "--wait=false")
-    listed = kubectl("get", RAY_KINDS, "-n", namespace, "-o", "name", check=False).split()
-    for name in listed:
-        kubectl(
-            "patch",
-            "-n",
-            namespace,
-            name,
-            "--type=merge",
-            "-p",
-            '{"metadata":{"finalizers":null}}',
-            check=False,
-        )
+    drop_ray_finalizers(kubectl, namespace)
     if wait:
         kubectl("wait", "--for=delete", f"namespace/{namespace}", "--timeout=120s", check=False, timeout=150)
 
@@ -133,10 +121,8 @@ def clear(kubectl: Kubectl, slots: list[Slot]) -> None:
     namespaces = [namespace for slot in slots for namespace in (slot.kuberay, slot.raykopf)]
     for namespace in namespaces:
         kubectl("delete", RAY_KINDS, "--all", "-n", namespace, "--wait=false", check=False)
-    for namespace in namespaces:  # GCS FT clean-up Jobs of simulated clusters never end
-        for name in kubectl("get", RAY_KINDS, "-n", namespace, "-o", "name", check=False).split():
-            patch = '{"metadata":{"finalizers":null}}'
-            kubectl("patch", "-n", namespace, name, "--type=merge", "-p", patch, check=False)
+    for namespace in namespaces:
+        drop_ray_finalizers(kubectl, namespace)
 
     def gone() -> bool:
         return not any(

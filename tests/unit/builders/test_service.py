@@ -182,13 +182,6 @@ def test_service_ports_with_metrics_port(ports: list[dict[str, Any]], metrics: i
     assert service_ports(cluster(ports))["metrics"] == metrics
 
 
-def test_head_service_ports_order_is_stable() -> None:
-    """KubeRay's TestBuildServiceForHeadPodPortsOrder: two builds, the same port order."""
-    given = cluster([{"containerPort": 9999, "name": "b"}, {"containerPort": 7777, "name": "a"}])
-    first, second = (build_head_service(given, OperatorConfig()) for _ in range(2))
-    assert [p["name"] for p in first["spec"]["ports"]] == [p["name"] for p in second["spec"]["ports"]]
-
-
 # KubeRay's TestUserSpecifiedServeServiceAppProtocolPreserved and
 # TestUserSpecifiedServeServiceFallbackPreservesAppProtocol (common/service_test.go).
 def test_a_users_serve_port_keeps_its_app_protocol() -> None:
