@@ -4,6 +4,7 @@ one namespace per test, and a dump of pods, events and logs when a test fails.""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -148,8 +149,10 @@ def namespace(kubectl: Kubectl, request: pytest.FixtureRequest) -> Iterator[str]
 class HostOperator:
     """`raykopf run` on the host, as a child process; tests of the installed operator stop it."""
 
-    def __init__(self, kubeconfig: Path, log: Path, extra: list[str] | None = None) -> None:
-        self.kubeconfig, self.log, self.extra = kubeconfig, log, extra or []
+    def __init__(
+        self, kubeconfig: Path, log: Path, extra: list[str] | None = None, env: dict[str, str] | None = None
+    ) -> None:
+        self.kubeconfig, self.log, self.extra, self.env = kubeconfig, log, extra or [], env or {}
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
@@ -158,6 +161,7 @@ class HostOperator:
                 [sys.executable, "-m", "raykopf", "run", *operator_args(self.kubeconfig), *self.extra],
                 stdout=out,
                 stderr=subprocess.STDOUT,
+                env={**os.environ, **self.env},
             )
         time.sleep(3)
         assert self.process.poll() is None, self.log.read_text()

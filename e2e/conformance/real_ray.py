@@ -6,6 +6,7 @@ they are compared once both sides' jobs have finished, or both sides serve.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import yaml
@@ -47,17 +48,34 @@ SERVE_SERVICE = {
 }
 
 
+# A custom resource only the worker offers: the Serve replica goes there on both sides. Ray starts a
+# worker's proxy only once the node has a replica, and KubeRay's readiness probe of a RayService
+# worker asks that proxy: with the replica placed by chance, one side's worker could stay unready.
+ON_WORKER = "serve-replica"
+
+
 def real_rayservice_case() -> Case:
     """raykopf's RayService sample (real Ray; its app ships in a ConfigMap), with a serve Service of
-    the user's."""
+    the user's and its one Serve replica on the worker."""
     case = sample_case(OWN_SAMPLES / "rayservice.sample.yaml", "real", simulated=False)
-    case.root["spec"]["serveService"] = SERVE_SERVICE
+    spec = case.root["spec"]
+    spec["serveService"] = SERVE_SERVICE
+    config = yaml.safe_load(spec["serveConfigV2"])
+    config["applications"][0]["deployments"][0]["ray_actor_options"] = {"resources": {ON_WORKER: 1}}
+    spec["serveConfigV2"] = yaml.safe_dump(config)
+    worker = spec["rayClusterConfig"]["workerGroupSpecs"][0]
+    worker["rayStartParams"]["resources"] = json.dumps(json.dumps({ON_WORKER: 1}))
     return case
 
 
 def serving(root: dict[str, Any]) -> bool:
     conditions = (root.get("status") or {}).get("conditions") or []
     return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+
+
+def serving_on_every_pod(root: dict[str, Any]) -> bool:
+    """Ready, and the serve Service reaches the head and the worker (each Pod's proxy answers)."""
+    return serving(root) and (root.get("status") or {}).get("numServeEndpoints") == 2
 
 
 def greeting_patch(root: dict[str, Any], greeting: str) -> dict[str, Any]:

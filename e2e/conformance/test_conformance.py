@@ -31,7 +31,13 @@ from e2e.conformance.compare import (
     side,
 )
 from e2e.conformance.flows import flows
-from e2e.conformance.real_ray import finished, greeting_patch, real_ray_cases, real_rayservice_case, serving
+from e2e.conformance.real_ray import (
+    finished,
+    greeting_patch,
+    real_ray_cases,
+    real_rayservice_case,
+    serving_on_every_pod,
+)
 from e2e.conftest import RAY_KINDS, HostOperator, Kubectl, create_namespace, drop_ray_finalizers, wait_for
 from e2e.serve_traffic import greet
 from raykopf_local.cluster import LocalCluster
@@ -72,12 +78,19 @@ def pack(cases: list[Case]) -> list[Slot]:
     return [slot for slot, _ in slots]
 
 
+def say(line: str) -> None:
+    print(f"[kuberay] {line}", file=sys.stderr, flush=True)
+
+
+@pytest.fixture(scope="module")
+def ours(local_cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory) -> HostOperator:
+    """The suite's raykopf (started by `slots`, for the raykopf side's namespaces only)."""
+    return HostOperator(local_cluster.kubeconfig, tmp_path_factory.mktemp("conformance") / "raykopf.log")
+
+
 @pytest.fixture(scope="module")
 def slots(
-    local_cluster: LocalCluster,
-    kubectl: Kubectl,
-    host_operator: HostOperator,
-    tmp_path_factory: pytest.TempPathFactory,
+    local_cluster: LocalCluster, kubectl: Kubectl, host_operator: HostOperator, ours: HostOperator
 ) -> Iterator[list[Slot]]:
     cases = [*all_cases(), *(flow.case for flow in flows())]
     packed = pack(cases)
@@ -86,13 +99,8 @@ def slots(
             remove_namespace(kubectl, namespace)
             create_namespace(kubectl, namespace)
     host_operator.stop()  # it watches every namespace; the suite's raykopf owns only its own
-    ours = HostOperator(
-        local_cluster.kubeconfig,
-        tmp_path_factory.mktemp("conformance") / "raykopf.log",
-        extra=["--watch-namespace", ",".join(slot.raykopf for slot in packed)],
-    )
+    ours.extra = ["--watch-namespace", ",".join(slot.raykopf for slot in packed)]
     ours.start()
-    say = lambda line: print(f"[kuberay] {line}", file=sys.stderr, flush=True)  # noqa: E731
     local_cluster.start_kuberay(say, [slot.kuberay for slot in packed])
     try:
         yield packed
@@ -300,6 +308,84 @@ def test_flows_match_kuberay(
     judge("flows", results, declared, tmp_path_factory)
 
 
+# KubeRay's operator environment (its Helm chart's `env:`), each set to what is not its default.
+KNOBS = {
+    "ENABLE_INIT_CONTAINER_INJECTION": "false",
+    "ENABLE_PROBES_INJECTION": "false",
+    "ENABLE_RAY_HEAD_CLUSTER_IP_SERVICE": "true",
+    "ENABLE_DETERMINISTIC_HEAD_POD_NAME": "true",
+    "ENABLE_LOGIN_SHELL": "true",
+    "ENABLE_GCS_FT_REDIS_CLEANUP": "false",
+    "CLUSTER_DOMAIN": "cluster.example",
+}
+KNOB_CASES = (
+    "kr-sample",
+    "syn-head-service",
+    "syn-autoscaler-v1",
+    "syn-gcs-ft-options",
+    "kr-job-sample",
+    "kr-svc-sample",
+)
+
+
+@contextlib.contextmanager
+def operators_with(
+    env: dict[str, str], local_cluster: LocalCluster, ours: HostOperator, slots: list[Slot]
+) -> Iterator[None]:
+    """Both operators restarted with `env`; restarted without it after."""
+
+    def restart(with_env: dict[str, str]) -> None:
+        ours.stop()
+        ours.env = with_env
+        ours.start()
+        local_cluster.start_kuberay(say, [slot.kuberay for slot in slots], env=with_env)
+
+    restart(env)
+    try:
+        yield
+    finally:
+        restart({})
+
+
+def test_operator_env_knobs_match_kuberay(
+    kubectl: Kubectl,
+    local_cluster: LocalCluster,
+    ours: HostOperator,
+    slots: list[Slot],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """Both operators with KubeRay's ENABLE_* knobs and CLUSTER_DOMAIN turned from their defaults:
+    a RayCluster, a custom head Service, the autoscaler, GCS fault tolerance, a RayJob and a
+    RayService compared."""
+    by_name = {case.name: case for case in all_cases()}
+    knob_slots = pack([by_name[name] for name in KNOB_CASES])
+    clear(kubectl, slots)
+    declared = load_declared()
+    with operators_with(KNOBS, local_cluster, ours, slots), process_node_cordoned(kubectl):
+        for slot in knob_slots:
+            apply_cases(kubectl, slot)
+        listings = settle(kubectl, knob_slots)
+        clear(kubectl, knob_slots)
+    judge(
+        "operator env knobs",
+        compare_slots(knob_slots, listings, declared, " with the operator's knobs"),
+        declared,
+        tmp_path_factory,
+    )
+    # The knobs reached KubeRay, so equal output is raykopf honouring them, not both ignoring them.
+    pods = [item for item in listings[knob_slots[0].kuberay][0] if item["kind"] == "Pod"]
+    sample = [pod for pod in pods if pod["metadata"]["labels"].get("ray.io/cluster") == "kr-sample"]
+    head = next(pod for pod in sample if pod["metadata"]["name"] == "kr-sample-head")
+    ray = head["spec"]["containers"][0]
+    assert ray["command"] == ["/bin/bash", "-cl", "--"], ray["command"]
+    assert "readinessProbe" not in ray, ray
+    assert "livenessProbe" not in ray, ray
+    workers = [pod for pod in sample if pod["metadata"]["labels"].get("ray.io/node-type") == "worker"]
+    assert workers, sample
+    assert not any(pod["spec"].get("initContainers") for pod in workers), workers
+    assert "cluster.example" in json.dumps(workers[0]["spec"]["containers"][0]), workers[0]
+
+
 def test_real_ray_runs_match_kuberay(
     kubectl: Kubectl, slots: list[Slot], tmp_path_factory: pytest.TempPathFactory
 ) -> None:
@@ -343,7 +429,12 @@ def test_real_rayservice_update_in_place_matches_kuberay(
             ns: kubectl.json("get", "rayservice", case.name, "-n", ns) for ns in (slot.kuberay, slot.raykopf)
         }
 
-    wait_for(lambda: all(serving(root) for root in roots().values()), 420, "both sides to serve", interval=2)
+    wait_for(
+        lambda: all(serving_on_every_pod(root) for root in roots().values()),
+        420,
+        "both sides to serve from the head and the worker",
+        interval=2,
+    )
     declared = load_declared()
     results = compare_slots([slot], settle(kubectl, [slot], timeout=240), declared)
     for namespace, root in roots().items():

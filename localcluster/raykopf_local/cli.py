@@ -54,7 +54,9 @@ def _command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 def _kuberay(cluster: LocalCluster, args: argparse.Namespace, say: Callable[[str], None]) -> None:
     if args.kuberay_action == "start":
         namespaces = [name for name in args.watch_namespace.split(",") if name]
-        cluster.start_kuberay(say, namespaces, leader_election_namespace=args.leader_election_namespace)
+        cluster.start_kuberay(
+            say, namespaces, leader_election_namespace=args.leader_election_namespace, env=dict(args.env)
+        )
     elif cluster.stop_kuberay():
         say("stopped KubeRay's operator")
 
@@ -76,6 +78,13 @@ def _print_pod_log(cluster: LocalCluster, args: argparse.Namespace, out: TextIO)
         return 1
     out.write(path.read_text(errors="replace"))
     return 0
+
+
+def _env_setting(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    return name, value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -124,6 +133,14 @@ def build_parser() -> argparse.ArgumentParser:
     start.add_argument(
         "--leader-election-namespace",
         help="lead through KubeRay's Lease ray-operator-leader in this namespace (default: no election)",
+    )
+    start.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        type=_env_setting,
+        metavar="NAME=VALUE",
+        help="an environment variable of KubeRay's operator, e.g. ENABLE_PROBES_INJECTION=false (repeatable)",
     )
     peer_actions.add_parser("stop", help="stop it")
     actions.add_parser("down", help="stop everything the local cluster started and remove what it created")

@@ -8,7 +8,7 @@ import shutil
 import socket
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -110,11 +110,17 @@ class LocalCluster:
         return ensure_runtime(self.layout, say)
 
     def start_kuberay(
-        self, say: Say, watch_namespaces: list[str], *, leader_election_namespace: str | None = None
+        self,
+        say: Say,
+        watch_namespaces: list[str],
+        *,
+        leader_election_namespace: str | None = None,
+        env: Mapping[str, str] | None = None,
     ) -> int:
-        """Start KubeRay's operator (built on first use) as a peer owning `watch_namespaces`; return its PID.
+        """Start KubeRay's operator (built on first use) as a peer owning `watch_namespaces`, with
+        `env` (its ENABLE_* knobs, say) over the host's environment; return its PID.
 
-        A peer already running with other flags is restarted with these."""
+        A peer already running with other flags or env is restarted with these."""
         binary = kuberay.build(self.layout.cache, say)
         argv = [
             str(binary),
@@ -122,9 +128,10 @@ class LocalCluster:
                 self.kubeconfig, watch_namespaces, leader_election_namespace=leader_election_namespace
             ),
         ]
-        pid = self.processes.start_as(kuberay.PROCESS, argv, grace=20)
+        pid = self.processes.start_as(kuberay.PROCESS, argv, grace=20, env=env)
+        knobs = "".join(f"; {key}={value}" for key, value in sorted((env or {}).items()))
         say(
-            f"KubeRay's operator runs (pid {pid}; owns {','.join(watch_namespaces)}; "
+            f"KubeRay's operator runs (pid {pid}; owns {','.join(watch_namespaces)}{knobs}; "
             f"log: {self.processes.log(kuberay.PROCESS)})"
         )
         return pid
@@ -152,6 +159,11 @@ class LocalCluster:
         for component, host, port in checks:
             if self.processes.pid(component) is None and _port_in_use(host, port):
                 raise LocalClusterError(f"port {port} (for {component}) is already in use by another program")
+        for optional in (OPERATOR, kuberay.PROCESS):
+            # A record left by an earlier run (crashed, or the machine restarted): `local status`
+            # reports what this run starts.
+            if self.processes.forget_if_gone(optional):
+                say(f"forgot the {optional} of an earlier run (no longer running)")
         network.ensure_bridge()
         self.control_plane.prepare_files()
         say("starting etcd, kube-apiserver, kube-controller-manager, kube-scheduler")

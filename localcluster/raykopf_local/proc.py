@@ -6,6 +6,7 @@ import contextlib
 import os
 import signal
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 from raykopf_local.hostenv import host_environment
@@ -44,8 +45,9 @@ class Processes:
     def log(self, name: str) -> Path:
         return self.log_dir / f"{name}.log"
 
-    def start(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> int:
-        """Start `argv` in a new session unless it already runs; return its PID.
+    def start(self, name: str, argv: list[str], env: Mapping[str, str] | None = None) -> int:
+        """Start `argv` in a new session unless it already runs, with `env` over the host's
+        environment; return its PID.
 
         posix_spawn rather than subprocess.Popen: the process outlives this one, and a Popen object
         would warn when it is collected while its process still runs.
@@ -61,20 +63,32 @@ class Processes:
                 (os.POSIX_SPAWN_DUP2, out.fileno(), 1),
                 (os.POSIX_SPAWN_DUP2, out.fileno(), 2),
             ]
-            pid = os.posix_spawnp(argv[0], argv, env or host_environment(), file_actions=actions, setsid=True)
+            environment = {**host_environment(), **(env or {})}
+            pid = os.posix_spawnp(argv[0], argv, environment, file_actions=actions, setsid=True)
         (self.run_dir / f"{name}.pid").write_text(str(pid))
         return pid
 
-    def start_as(self, name: str, argv: list[str], *, grace: float) -> int:
-        """Start `argv` unless it already runs with exactly these arguments; one running with other
-        arguments is stopped first (SIGKILL after `grace` seconds). Return the PID."""
+    def start_as(
+        self, name: str, argv: list[str], *, grace: float, env: Mapping[str, str] | None = None
+    ) -> int:
+        """Start `argv` unless it already runs with exactly these arguments and `env`; one running
+        with others is stopped first (SIGKILL after `grace` seconds). Return the PID."""
         recorded = self.run_dir / f"{name}.args"
-        wanted = " ".join(argv)
+        wanted = " ".join([*(f"{key}={value}" for key, value in sorted((env or {}).items())), *argv])
         if self.pid(name) is not None and (not recorded.exists() or recorded.read_text() != wanted):
             self.stop(name, grace=grace)
-        pid = self.start(name, argv)
+        pid = self.start(name, argv, env)
         recorded.write_text(wanted)
         return pid
+
+    def forget_if_gone(self, name: str) -> bool:
+        """Drop the PID file of a process that no longer runs (it crashed, or the machine restarted);
+        True if there was one."""
+        path = self.run_dir / f"{name}.pid"
+        if not path.exists() or self.pid(name) is not None:
+            return False
+        path.unlink(missing_ok=True)
+        return True
 
     def stop(self, name: str, grace: float = 10.0) -> bool:
         """SIGTERM the process's session, SIGKILL after `grace` seconds; False if it was not running."""

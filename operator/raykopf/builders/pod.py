@@ -62,8 +62,10 @@ def _add_env(
     container.setdefault("env", []).append(var)
 
 
-def _container_command(config: OperatorConfig) -> list[str]:
-    return ["/bin/bash", "-lc", "--"] if config.enable_login_shell else ["/bin/bash", "-c", "--"]
+def bash_command(config: OperatorConfig, options: str = "") -> list[str]:
+    """`/bin/bash -c<options> --`, with `l` last under ENABLE_LOGIN_SHELL (`-cl`, `-cel`), as KubeRay
+    writes it (GetContainerCommand)."""
+    return ["/bin/bash", f"-c{options}{'l' if config.enable_login_shell else ''}", "--"]
 
 
 def head_port(head: HeadGroupSpec) -> str:
@@ -185,7 +187,7 @@ def _configure_token_auth(
         template["spec"].pop("volumes")
 
 
-def autoscaler_container(cluster: RayCluster, image: str) -> dict[str, Any]:
+def autoscaler_container(cluster: RayCluster, image: str, config: OperatorConfig) -> dict[str, Any]:
     """≙ common.BuildAutoscalerContainer with the autoscalerOptions overrides merged in."""
     container: dict[str, Any] = {
         "name": c.AUTOSCALER_CONTAINER_NAME,
@@ -201,7 +203,7 @@ def autoscaler_container(cluster: RayCluster, image: str) -> dict[str, Any]:
             {"name": "KUBERAY_CRD_VER", "value": "v1"},
             {"name": c.KUBERAY_GEN_AUTOSCALER_START_CMD, "value": AUTOSCALER_START},
         ],
-        "command": ["/bin/bash", "-c", "--"],
+        "command": bash_command(config),
         "args": [AUTOSCALER_START],
         "resources": {
             "limits": {"cpu": "500m", "memory": "512Mi"},
@@ -370,7 +372,7 @@ def _finish_pod(
     ).lower() == "true"
     if not overwrite and "ray start" not in user_cmd:
         generated = f"ulimit -n ${{{c.RAY_START_ULIMIT_OPEN_FILES}:-65536}}; {start}"
-        ray["command"] = _container_command(config)
+        ray["command"] = bash_command(config)
         ray["args"] = [f"{user_cmd} && {generated}" if user_cmd else generated]
 
     for init in pod["spec"].get("initContainers") or []:
@@ -447,7 +449,7 @@ def build_head_pod(
         template["spec"]["serviceAccountName"] = naming.check_name(
             template["spec"].get("serviceAccountName") or name
         )
-        autoscaler = autoscaler_container(cluster, containers[c.RAY_CONTAINER_INDEX].get("image", ""))
+        autoscaler = autoscaler_container(cluster, containers[c.RAY_CONTAINER_INDEX].get("image", ""), config)
         _configure_token_auth(template, cluster, [autoscaler])
         containers.append(autoscaler)
         version = cluster.spec.autoscaler_options.version if cluster.spec.autoscaler_options else None
@@ -497,7 +499,7 @@ def wait_gcs_ready_container(
     init: dict[str, Any] = {
         "name": c.WAIT_GCS_READY_CONTAINER_NAME,
         "image": ray.get("image", ""),
-        "command": _container_command(config),
+        "command": bash_command(config),
         "args": [script],
         "env": copy.deepcopy(ray.get("env") or []),
         "volumeMounts": copy.deepcopy(ray.get("volumeMounts") or []),

@@ -14,6 +14,7 @@ from raykopf.api import RayCluster
 from raykopf.api.rayjob import RayJob
 from raykopf.builders.gojson import go_json, go_quote
 from raykopf.builders.labels import owned_by
+from raykopf.builders.pod import bash_command
 from raykopf.builders.service import build_owner_head_service, dashboard_port
 from raykopf.config import OperatorConfig
 
@@ -44,7 +45,9 @@ def runtime_env_json(job: RayJob) -> str | None:
     return go_json(yaml.safe_load(job.spec.runtime_env_yaml))
 
 
-def build_cluster(job: RayJob, raw: dict[str, Any], name: str, job_id: str) -> dict[str, Any]:
+def build_cluster(
+    job: RayJob, raw: dict[str, Any], name: str, job_id: str, config: OperatorConfig
+) -> dict[str, Any]:
     """The RayCluster `<rayjob>-<5 random>`: the user's `rayClusterSpec` as written, the RayJob's labels and
     annotations plus KubeRay's, and for SidecarMode the submitter container on a head that never restarts."""
     spec = copy.deepcopy(raw["spec"]["rayClusterSpec"])
@@ -60,7 +63,9 @@ def build_cluster(job: RayJob, raw: dict[str, Any], name: str, job_id: str) -> d
         head = template["spec"]["containers"][c.RAY_CONTAINER_INDEX]
         port = dashboard_port(RayCluster.model_validate({"metadata": {"name": name}, "spec": spec}))
         template["spec"]["containers"].append(
-            submitter_container(job, job_id, head.get("image", ""), f"127.0.0.1:{port}", wait_status=False)
+            submitter_container(
+                job, job_id, head.get("image", ""), f"127.0.0.1:{port}", config, wait_status=False
+            )
         )
         annotations["ray.io/disable-provisioned-head-restart"] = "true"
     metadata: dict[str, Any] = {
@@ -151,31 +156,37 @@ def _submitter_env(job_id: str, address: str) -> list[dict[str, Any]]:
 
 
 def _finish_submitter(
-    container: dict[str, Any], job: RayJob, job_id: str, address: str, *, wait_status: bool
+    container: dict[str, Any],
+    job: RayJob,
+    job_id: str,
+    address: str,
+    config: OperatorConfig,
+    *,
+    wait_status: bool,
 ) -> None:
     names = {e.get("name") for e in container.get("env") or []}
     container["env"] = list(container.get("env") or []) + [
         e for e in _submitter_env(job_id, address) if e["name"] not in names
     ]
     if not container.get("command"):
-        container["command"] = ["/bin/bash", "-ce", "--"]
+        container["command"] = bash_command(config, "e")
         container["args"] = [submit_command(job, job_id, address, wait_status=wait_status)]
 
 
 def submitter_container(
-    job: RayJob, job_id: str, image: str, address: str, *, wait_status: bool
+    job: RayJob, job_id: str, image: str, address: str, config: OperatorConfig, *, wait_status: bool
 ) -> dict[str, Any]:
     container: dict[str, Any] = {
         "name": SUBMITTER_CONTAINER,
         "image": image,
         "resources": copy.deepcopy(SUBMITTER_RESOURCES),
     }
-    _finish_submitter(container, job, job_id, address, wait_status=wait_status)
+    _finish_submitter(container, job, job_id, address, config, wait_status=wait_status)
     return container
 
 
 def build_submitter_job(
-    job: RayJob, raw: dict[str, Any], cluster: RayCluster, address: str, job_id: str
+    job: RayJob, raw: dict[str, Any], cluster: RayCluster, address: str, job_id: str, config: OperatorConfig
 ) -> dict[str, Any]:
     """The batch Job `<rayjob>` (K8sJobMode): the user's `submitterPodTemplate` or one container on the
     head's image; KubeRay's command when the user gave none."""
@@ -189,20 +200,22 @@ def build_submitter_job(
     if user_template:
         template = user_template
         template.setdefault("spec", {}).setdefault("restartPolicy", "Never")
-        _finish_submitter(template["spec"]["containers"][0], job, job_id, address, wait_status=True)
+        _finish_submitter(template["spec"]["containers"][0], job, job_id, address, config, wait_status=True)
     else:
         template = {
             "spec": {
                 "restartPolicy": "Never",
-                "containers": [submitter_container(job, job_id, head_image, address, wait_status=True)],
+                "containers": [
+                    submitter_container(job, job_id, head_image, address, config, wait_status=True)
+                ],
             }
         }
     # The Job is labelled; its Pod template is left as given (KubeRay adds no labels there).
     labels = {**rayjob_labels(name), c.K8S_CREATED_BY_LABEL: c.COMPONENT_NAME}
-    config = job.spec.submitter_config
+    submitter = job.spec.submitter_config
     backoff = (
-        config.backoff_limit
-        if config and config.backoff_limit is not None
+        submitter.backoff_limit
+        if submitter and submitter.backoff_limit is not None
         else DEFAULT_SUBMITTER_BACKOFF_LIMIT
     )
     body = {

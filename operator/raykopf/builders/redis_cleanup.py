@@ -9,7 +9,7 @@ from typing import Any
 from raykopf import constants as c
 from raykopf import naming
 from raykopf.api import RayCluster
-from raykopf.builders.pod import build_head_pod
+from raykopf.builders.pod import bash_command, build_head_pod
 from raykopf.config import OperatorConfig
 
 DOCS = "https://docs.ray.io/en/master/cluster/kubernetes/user-guides/kuberay-gcs-ft.html"
@@ -42,7 +42,7 @@ def build_redis_cleanup_job(cluster: RayCluster, config: OperatorConfig) -> dict
     ray = spec["containers"][c.RAY_CONTAINER_INDEX]
     spec["containers"] = [ray]  # no autoscaler sidecar
     with_username = any(e.get("name") == c.REDIS_USERNAME for e in ray.get("env") or [])
-    ray["command"] = ["/bin/bash", "-lc", "--"]
+    ray["command"] = bash_command(config)
     ray["args"] = [cleanup_script(with_username)]
     for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
         ray.pop(probe, None)

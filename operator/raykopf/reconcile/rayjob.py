@@ -248,7 +248,7 @@ class _Machine:
                 self.later(5)
                 return
             self.step.create.append(
-                build.build_cluster(self.job, self.raw, cluster_name, self.status["jobId"])
+                build.build_cluster(self.job, self.raw, cluster_name, self.status["jobId"], self.config)
             )
             self.event(
                 "Normal",
@@ -277,7 +277,12 @@ class _Machine:
         if self.mode == c.K8S_JOB_MODE and self.world.submitter is None:
             self.step.create.append(
                 build.build_submitter_job(
-                    self.job, self.raw, cluster, self.status["dashboardURL"], self.status["jobId"]
+                    self.job,
+                    self.raw,
+                    cluster,
+                    self.status["dashboardURL"],
+                    self.status["jobId"],
+                    self.config,
                 )
             )
             self.event(

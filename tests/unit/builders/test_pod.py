@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from raykopf.api import RayCluster
-from raykopf.builders.pod import Creator, build_head_pod, build_worker_pod
+from raykopf.builders.pod import Creator, bash_command, build_head_pod, build_worker_pod
 from raykopf.config import OperatorConfig
 from raykopf.validation.core_types import check_core_type
 
@@ -349,3 +349,34 @@ def test_token_auth_reads_the_clusters_secret_unless_one_is_named() -> None:
     }
     named = build_head_pod(cluster(authOptions={"mode": "token", "secretName": "mine"}), CONFIG)
     assert env(named["spec"]["containers"][0])["RAY_AUTH_TOKEN"]["secretKeyRef"]["name"] == "mine"
+
+
+# KubeRay's TestGetContainerCommand (utils/util_test.go): the options, then `l` under ENABLE_LOGIN_SHELL.
+@pytest.mark.parametrize(
+    ("login_shell", "options", "expected"),
+    [
+        (False, "", ["/bin/bash", "-c", "--"]),
+        (True, "", ["/bin/bash", "-cl", "--"]),
+        (False, "e", ["/bin/bash", "-ce", "--"]),
+        (True, "e", ["/bin/bash", "-cel", "--"]),
+    ],
+)
+def test_bash_command_as_kuberay_writes_it(login_shell: bool, options: str, expected: list[str]) -> None:
+    assert bash_command(OperatorConfig(enable_login_shell=login_shell), options) == expected
+
+
+# KubeRay's TestBuildPod_WithLoginBash (common/pod_test.go): head, autoscaler, worker and its
+# wait-gcs-ready init container all start the same shell.
+@pytest.mark.parametrize(
+    ("login_shell", "expected"), [(True, ["/bin/bash", "-cl", "--"]), (False, ["/bin/bash", "-c", "--"])]
+)
+def test_every_generated_container_uses_the_login_shell_when_asked(
+    login_shell: bool, expected: list[str]
+) -> None:
+    config = OperatorConfig(enable_login_shell=login_shell)
+    autoscaling = cluster(enableInTreeAutoscaling=True)
+    head = build_head_pod(autoscaling, config)["spec"]["containers"]
+    assert [container["command"] for container in head] == [expected, expected]
+    worker = build_worker_pod(autoscaling, autoscaling.spec.worker_group_specs[0], config)["spec"]
+    assert worker["containers"][0]["command"] == expected
+    assert [init["command"] for init in worker["initContainers"]] == [expected]

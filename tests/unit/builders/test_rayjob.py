@@ -9,8 +9,25 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
+from raykopf.api import RayCluster
 from raykopf.api.rayjob import RayJob
-from raykopf.builders.rayjob import HEALTH_COMMAND, runtime_env_json, submit_tokens
+from raykopf.builders.rayjob import (
+    HEALTH_COMMAND,
+    build_cluster,
+    build_submitter_job,
+    runtime_env_json,
+    submit_tokens,
+)
+from raykopf.config import OperatorConfig
+
+CLUSTER_SPEC = {
+    "headGroupSpec": {
+        "rayStartParams": {},
+        "template": {"spec": {"containers": [{"name": "ray-head", "image": "rayproject/ray:2.60.0"}]}},
+    }
+}
 
 
 def template(**spec: object) -> RayJob:
@@ -93,3 +110,23 @@ def test_runtime_env_yaml_becomes_json_as_sigs_k8s_io_yaml_writes_it() -> None:
         runtime_env_json(job)
         == '{"pip":["python-multipart==0.0.6"],"working_dir":"https://example.com/a.zip"}'
     )
+
+
+# KubeRay's configureSubmitterContainer: GetContainerCommand([]string{"e"}) in K8sJobMode and for the
+# SidecarMode container, so `-ce`, or `-cel` under ENABLE_LOGIN_SHELL.
+@pytest.mark.parametrize(("login_shell", "expected"), [(False, "-ce"), (True, "-cel")])
+def test_the_submitter_shell_stops_at_the_first_failure(login_shell: bool, expected: str) -> None:
+    config = OperatorConfig(enable_login_shell=login_shell)
+    job = template(rayClusterSpec=CLUSTER_SPEC)
+    raw = job.model_dump(by_alias=True, exclude_none=True)
+    cluster = RayCluster.model_validate({"metadata": {"name": "j-abcde"}, "spec": CLUSTER_SPEC})
+    submitter = build_submitter_job(
+        job, raw, cluster, "j-head-svc.ns.svc.cluster.local:8265", "testJobId", config
+    )
+    assert submitter["spec"]["template"]["spec"]["containers"][0]["command"] == ["/bin/bash", expected, "--"]
+    sidecar = template(rayClusterSpec=CLUSTER_SPEC, submissionMode="SidecarMode")
+    built = build_cluster(
+        sidecar, sidecar.model_dump(by_alias=True, exclude_none=True), "j-abcde", "testJobId", config
+    )
+    containers = built["spec"]["headGroupSpec"]["template"]["spec"]["containers"]
+    assert containers[-1]["command"] == ["/bin/bash", expected, "--"]

@@ -108,7 +108,10 @@ def test_the_cleanup_job_is_the_head_pod_running_rays_own_cleanup() -> None:
     spec = job["spec"]["template"]["spec"]
     assert spec["restartPolicy"] == "Never"
     (container,) = spec["containers"]
-    assert container["command"] == ["/bin/bash", "-lc", "--"]
+    # KubeRay's buildRedisCleanupJob: GetContainerCommand, no login shell unless ENABLE_LOGIN_SHELL.
+    assert container["command"] == ["/bin/bash", "-c", "--"]
+    login = build_redis_cleanup_job(RayCluster.model_validate(raw()), OperatorConfig(enable_login_shell=True))
+    assert login["spec"]["template"]["spec"]["containers"][0]["command"] == ["/bin/bash", "-cl", "--"]
     assert "from ray._private.gcs_utils import cleanup_redis_storage" in container["args"][0]
     assert "username=" not in container["args"][0]
     assert "livenessProbe" not in container
