@@ -261,12 +261,13 @@ def root_view(body: dict[str, Any]) -> dict[str, Any]:
 
 
 def event_view(events: Iterable[dict[str, Any]], objects: Iterable[dict[str, Any]]) -> dict[str, Any]:
-    """The Event reasons posted about the case's ray.io objects: {kind: {reason: type}}."""
-    names = {(item["kind"], item["metadata"]["name"]) for item in objects if item["kind"].startswith("Ray")}
+    """The Event reasons posted about the case's ray.io objects: {kind: {reason: type}}. By uid: an
+    earlier object of the same name (an earlier test's) leaves its Events behind."""
+    uids = {item["metadata"]["uid"]: item["kind"] for item in objects if item["kind"].startswith("Ray")}
     reasons: dict[str, dict[str, str]] = {}
     for event in events:
         regarding = event.get("involvedObject") or event.get("regarding") or {}
-        if (regarding.get("kind"), regarding.get("name")) in names:
+        if uids.get(regarding.get("uid", "")) == regarding.get("kind"):
             reasons.setdefault(regarding["kind"], {})[event.get("reason", "")] = event.get("type", "")
     return reasons
 

@@ -5,7 +5,15 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from e2e.conformance.compare import Declared, Difference, compare_case, load_declared, owned_by, side
+from e2e.conformance.compare import (
+    Declared,
+    Difference,
+    compare_case,
+    event_view,
+    load_declared,
+    owned_by,
+    side,
+)
 from e2e.conformance.normalise import ORDER, Normaliser, diff, flatten
 
 
@@ -225,3 +233,17 @@ def test_the_docs_list_every_declared_difference_and_no_other() -> None:
     table = (root / "docs" / "differences.md").read_text().split("## Schema")[0]
     listed = set(re.findall(r"^\| `([a-z0-9-]+)` \|", table, re.MULTILINE))
     assert listed == declared
+
+
+def test_events_of_an_earlier_object_of_the_same_name_are_not_the_cases() -> None:
+    cluster = {"kind": "RayCluster", "metadata": {"name": "a", "uid": "new"}}
+    events = [
+        {"involvedObject": {"kind": "RayCluster", "name": "a", "uid": "old"}, "reason": "DeletedHeadPod"},
+        {"involvedObject": {"kind": "RayCluster", "name": "a", "uid": "new"}, "reason": "CreatedService"},
+        {
+            "regarding": {"kind": "RayCluster", "name": "a", "uid": "new"},
+            "reason": "CreatedHeadPod",
+            "type": "Normal",
+        },
+    ]
+    assert event_view(events, [cluster]) == {"RayCluster": {"CreatedService": "", "CreatedHeadPod": "Normal"}}
