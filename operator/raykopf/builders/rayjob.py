@@ -7,9 +7,8 @@ import copy
 import json
 from typing import Any
 
-import yaml
-
 from raykopf import constants as c
+from raykopf import goyaml
 from raykopf.api import RayCluster
 from raykopf.api.rayjob import RayJob
 from raykopf.builders.gojson import go_json, go_quote
@@ -42,7 +41,7 @@ def runtime_env_json(job: RayJob) -> str | None:
     """`runtimeEnvYAML` as JSON, as KubeRay converts it (sigs.k8s.io/yaml; validation has parsed it)."""
     if not job.spec.runtime_env_yaml:
         return None
-    return go_json(yaml.safe_load(job.spec.runtime_env_yaml))
+    return go_json(goyaml.load(job.spec.runtime_env_yaml))
 
 
 def build_cluster(

@@ -9,9 +9,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
-
 from raykopf import constants as c
+from raykopf import goyaml
 from raykopf.api.rayservice import RayService
 from raykopf.builders import rayservice as build
 from raykopf.config import OperatorConfig
@@ -97,7 +96,7 @@ def has_finalizer(raw: dict[str, Any]) -> bool:
 
 def serve_config(svc: RayService) -> dict[str, Any]:
     """`serveConfigV2` as the JSON object Ray's Serve REST API takes."""
-    loaded = yaml.safe_load(svc.spec.serve_config_v2 or "") or {}
+    loaded = goyaml.load(svc.spec.serve_config_v2 or "") or {}
     return loaded if isinstance(loaded, dict) else {}
 
 

@@ -7,6 +7,7 @@ import base64
 import contextlib
 import logging
 import signal
+import sys
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -82,6 +83,18 @@ def lease_namespace(options: RunOptions) -> str:
     return own.read_text().strip() if options.kubeconfig is None and own.exists() else "default"
 
 
+# The apiserver accepts JSON nested up to 10,000 levels (Go's encoding/json); Python's json, copy and
+# pydantic count each level against the interpreter's recursion limit, 1,000 by default. At that
+# default, one such object of any tenant makes kopf's watch raise while it decodes the listing, at
+# every start. Validation then refuses the object (MAX_DEPTH) before the rules recurse through it.
+RECURSION_LIMIT = 25_000
+
+
+def allow_apiserver_depth() -> None:
+    """Let the operator decode, copy and encode any object the apiserver accepts."""
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), RECURSION_LIMIT))
+
+
 async def run(
     options: RunOptions,
     config: OperatorConfig,
@@ -90,6 +103,7 @@ async def run(
     ready: asyncio.Event | None = None,
 ) -> None:
     """Serve the probes (and metrics), wait for the Lease if elected, then operate until stopped."""
+    allow_apiserver_depth()
     client = kube_client(options.kubeconfig, RateLimit(options.qps, options.burst))
     stop_flag = stop or asyncio.Event()
     readiness, metrics = Readiness(), OperatorMetrics()

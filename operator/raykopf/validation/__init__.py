@@ -13,7 +13,7 @@ from raykopf.api import RayCluster, RayJob, RayService, cel
 from raykopf.api.base import ApiModel
 from raykopf.validation.problems import Problem, Severity
 from raykopf.validation.rules import Gates, check_raycluster, check_rayjob, check_rayservice
-from raykopf.validation.structure import check_structure, parse
+from raykopf.validation.structure import check_depth, check_structure, parse
 
 _CHECKS: dict[str, tuple[type[ApiModel], Callable[[Any, Gates], list[Problem]]]] = {
     "RayCluster": (RayCluster, check_raycluster),
@@ -37,6 +37,9 @@ def validate(manifest: Any, gates: Gates | None = None) -> list[Problem]:
         if api_version in expected
         else [Problem("apiVersion", f"expected one of {expected}, got {api_version!r}")]
     )
+    too_deep = check_depth(manifest)
+    if too_deep:
+        return too_deep + problems  # the checks below recurse through the whole object
     model, check = _CHECKS[kind]
     problems += check_structure(model, manifest)
     parsed, parse_problems = parse(model, manifest)

@@ -8,9 +8,8 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-import yaml
-
 from raykopf import constants as c
+from raykopf import goyaml
 from raykopf.api import cel
 from raykopf.api.base import ObjectMeta
 from raykopf.api.raycluster import RayCluster, RayClusterSpec
@@ -419,9 +418,9 @@ def _yaml_mapping_problem(text: str | None, path: str, what: str) -> list[Proble
     if not text:
         return []
     try:
-        loaded = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        return [Problem(path, f"{what} is not valid YAML: {str(error).splitlines()[0]}")]
+        loaded = goyaml.load(text)
+    except goyaml.YamlError as error:
+        return [Problem(path, f"{what} cannot be read: {error}")]
     if loaded is not None and not isinstance(loaded, dict):
         return [Problem(path, f"{what} must be a YAML mapping, got {type(loaded).__name__}")]
     return []

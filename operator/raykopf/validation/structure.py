@@ -17,6 +17,42 @@ M = TypeVar("M", bound=ApiModel)
 UNKNOWN_FIELD = "unknown field; the apiserver drops it, so it has no effect"
 
 
+# Far deeper than any real Pod template (about 20 levels), far shallower than what the apiserver
+# accepts (10,000: Go's encoding/json). The rules and builders recurse; a deeper object is refused
+# before they see it.
+MAX_DEPTH = 100
+_SHOWN_KEYS = 12  # of the path to the deep spot
+
+
+def check_depth(manifest: Any, limit: int = MAX_DEPTH) -> list[Problem]:
+    """One problem if `manifest` nests more than `limit` objects and arrays deep. Iterative, and
+    linear in the object's size: it must not recurse itself, nor copy a path per node."""
+    steps: list[tuple[str | int, int]] = []  # (key, index of the parent's step; -1 at the top)
+    stack: list[tuple[Any, int, int]] = [(manifest, 0, -1)]  # (node, depth, its step)
+    while stack:
+        node, depth, step = stack.pop()
+        if depth > limit:
+            keys: list[str | int] = []
+            while step >= 0:
+                key, step = steps[step]
+                keys.append(key)
+            shown = join_all("", reversed(keys[-_SHOWN_KEYS:]))
+            return [
+                Problem(
+                    shown,
+                    f"nested more than {limit} objects and arrays deep (from here down); "
+                    "a Kubernetes object needs far fewer",
+                )
+            ]
+        children: Any = (
+            node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+        )
+        for key, value in children:
+            steps.append((key if isinstance(key, int) else str(key), step))
+            stack.append((value, depth + 1, len(steps) - 1))
+    return []
+
+
 def parse(model: type[M], manifest: dict[str, Any]) -> tuple[M | None, list[Problem]]:
     """Parse as the apiserver would (no type coercion), never raising.
 

@@ -11,6 +11,12 @@ import pytest
 from raykopf.validation import Gates, Severity, validate
 from tests.unit.validation.manifests import container, raycluster, rayjob, rayservice
 
+# go-yaml v2's own example of what it refuses (TestUnmarshalErrors): 9 ** 9 nodes from 9 lines.
+ALIAS_BOMB = "a: &a [00,00,00,00,00,00,00,00,00]\n" + "".join(
+    f"{name}: &{name} [{', '.join([f'*{previous}'] * 9)}]\n"
+    for previous, name in zip("abcdefgh", "bcdefghi", strict=True)
+)
+
 Mutation = Callable[[dict[str, Any]], None]
 
 
@@ -368,7 +374,19 @@ JOB_CASES: list[tuple[str, Mutation, str, str]] = [
         "runtimeEnvYAML not YAML",
         lambda m: set_in(m, "spec.runtimeEnvYAML", "pip: [a\n  b: {"),
         "spec.runtimeEnvYAML",
-        "runtimeEnvYAML is not valid YAML",
+        "runtimeEnvYAML cannot be read: ",
+    ),
+    (
+        "runtimeEnvYAML an alias bomb",
+        lambda m: set_in(m, "spec.runtimeEnvYAML", ALIAS_BOMB),
+        "spec.runtimeEnvYAML",
+        "runtimeEnvYAML cannot be read: document contains excessive aliasing",
+    ),
+    (
+        "runtimeEnvYAML with NaN",
+        lambda m: set_in(m, "spec.runtimeEnvYAML", "env_vars: {A: .nan}"),
+        "spec.runtimeEnvYAML",
+        "JSON has no NaN or infinity",
     ),
     (
         "runtimeEnvYAML a list",
@@ -611,10 +629,16 @@ SERVICE_CASES: list[tuple[str, Mutation, str, str]] = [
         "between 0 and 100",
     ),
     (
+        "serve config an alias bomb",
+        lambda m: set_in(m, "spec.serveConfigV2", ALIAS_BOMB),
+        "spec.serveConfigV2",
+        "serveConfigV2 cannot be read: document contains excessive aliasing",
+    ),
+    (
         "serve config not YAML",
         lambda m: set_in(m, "spec.serveConfigV2", "applications: [\n"),
         "spec.serveConfigV2",
-        "serveConfigV2 is not valid YAML",
+        "serveConfigV2 cannot be read: ",
     ),
     (
         "cluster rule inside the service",
