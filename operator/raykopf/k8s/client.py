@@ -76,6 +76,24 @@ class RateLimit:
             self._tokens -= 1
 
 
+class AnswerTooLarge(Exception):
+    pass
+
+
+async def read_bounded(response: aiohttp.ClientResponse, limit: int) -> bytes:
+    """The body, or AnswerTooLarge once it passes `limit` bytes (read no further: a server that
+    streams without end costs `limit` bytes of memory, no more)."""
+    if response.content_length is not None and response.content_length > limit:
+        raise AnswerTooLarge(f"the answer is {response.content_length} bytes, more than {limit}")
+    chunks, size = [], 0
+    async for chunk in response.content.iter_chunked(65536):
+        size += len(chunk)
+        if size > limit:
+            raise AnswerTooLarge(f"the answer is more than {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 def resource_of(path: str) -> str:
     """The resource an API path names, with its subresource: `pods`, `rayclusters/status`, `events`."""
     parts = path.split("?")[0].strip("/").split("/")
@@ -179,21 +197,29 @@ class KubeClient:
         params: dict[str, Any] | None = None,
         content_type: str = "application/json",
         timeout: float | None = None,
+        limit: int | None = None,
     ) -> tuple[int, bytes]:
-        """Any request, e.g. through the apiserver's service proxy: the status code and the body."""
+        """Any request, e.g. through the apiserver's service proxy: the status code and the body
+        (AnswerTooLarge beyond `limit` bytes)."""
         headers = {"Content-Type": content_type} if data is not None else {}
         headers.update(self._authorization())
-        limit = TIMEOUT if timeout is None else aiohttp.ClientTimeout(total=timeout)
+        deadline = TIMEOUT if timeout is None else aiohttp.ClientTimeout(total=timeout)
         await self.rate.wait()
         async with (
             self._slots,
             self._http.request(
-                method, self.server + path, data=data, params=_query(params), headers=headers, timeout=limit
+                method,
+                self.server + path,
+                data=data,
+                params=_query(params),
+                headers=headers,
+                timeout=deadline,
             ) as response,
         ):
             if self.observe is not None:
                 self.observe(method, resource_of(path), response.status)
-            return response.status, await response.read()
+            body = await response.read() if limit is None else await read_bounded(response, limit)
+            return response.status, body
 
     async def get(self, path: str, **params: Any) -> dict[str, Any] | None:
         try:

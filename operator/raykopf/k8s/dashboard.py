@@ -13,13 +13,14 @@ import contextlib
 import datetime
 import json
 import logging
+import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import aiohttp
 
-from raykopf.k8s.client import KubeClient
+from raykopf.k8s.client import AnswerTooLarge, KubeClient, read_bounded
 from raykopf.reconcile.rayjob import Probe
 
 log = logging.getLogger("raykopf")
@@ -28,6 +29,9 @@ POLL_INTERVAL = 1.0
 MAX_POLL_INTERVAL = 10.0  # a dashboard that does not answer is asked less and less often
 MAX_POLLS = 20  # dashboard requests in flight at once, however many RayJobs run
 DUPLICATE = "Please use a different submission_id"
+# Dashboards belong to tenants: an answer is read up to this size, no further. A Serve status of a
+# hundred applications is well under 1 MiB.
+MAX_ANSWER_BYTES = 4 * 1024 * 1024
 
 
 class DashboardError(Exception):
@@ -57,8 +61,8 @@ class DirectTransport:
             self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=TIMEOUT))
         try:
             async with self._session.request(method, f"http://{address}{path}", json=body) as response:
-                return response.status, await response.read()
-        except (aiohttp.ClientError, TimeoutError, OSError) as error:
+                return response.status, await read_bounded(response, MAX_ANSWER_BYTES)
+        except (aiohttp.ClientError, TimeoutError, OSError, AnswerTooLarge) as error:
             raise DashboardError(f"{type(error).__name__}: {error}") from error
 
     async def pod_call(self, namespace: str, pod: str, ip: str, port: int, path: str) -> tuple[int, bytes]:
@@ -92,8 +96,10 @@ class ProxyTransport:
 
     async def _proxied(self, method: str, path: str, data: bytes | None) -> tuple[int, bytes]:
         try:
-            status, content = await self.client.raw(method, path, data=data, timeout=TIMEOUT)
-        except (aiohttp.ClientError, TimeoutError, OSError) as error:
+            status, content = await self.client.raw(
+                method, path, data=data, timeout=TIMEOUT, limit=MAX_ANSWER_BYTES
+            )
+        except (aiohttp.ClientError, TimeoutError, OSError, AnswerTooLarge) as error:
             raise DashboardError(f"{type(error).__name__}: {error}") from error
         if status in (502, 503) and b"Status" in content[:200]:
             raise DashboardError(
@@ -105,20 +111,35 @@ class ProxyTransport:
         await self.client.close()
 
 
+def _quoted(job_id: str) -> str:
+    """One path segment, whatever the ID holds (validation refuses `/` and `..`; this is the second wall)."""
+    return urllib.parse.quote(job_id, safe="")
+
+
+def _json_object(content: bytes, what: str) -> dict[str, Any]:
+    """A JSON object, or DashboardError: a tenant's dashboard may answer anything."""
+    try:
+        decoded = json.loads(content)
+    except ValueError:
+        raise DashboardError(f"{what}: not JSON: {content[:100].decode(errors='replace')!r}") from None
+    if not isinstance(decoded, dict):
+        raise DashboardError(f"{what}: expected a JSON object, got {type(decoded).__name__}")
+    return decoded
+
+
 class Dashboard:
     def __init__(self, transport: Transport) -> None:
         self.transport = transport
 
     async def job(self, address: str, job_id: str) -> dict[str, Any] | None:
-        status, content = await self.transport.call("GET", address, f"/api/jobs/{job_id}")
+        status, content = await self.transport.call("GET", address, f"/api/jobs/{_quoted(job_id)}")
         if status == 404:
             return None
         if status != 200:
             raise DashboardError(
                 f"GET /api/jobs/{job_id}: HTTP {status}: {content[:300].decode(errors='replace')}"
             )
-        info: dict[str, Any] = json.loads(content)
-        return info
+        return _json_object(content, f"GET /api/jobs/{job_id}")
 
     async def submit(self, address: str, body: dict[str, Any]) -> None:
         """POST /api/jobs/; a job that already has this submission ID counts as submitted."""
@@ -136,7 +157,9 @@ class Dashboard:
             raise DashboardError(
                 f"GET /api/serve/applications/: HTTP {status}: {content[:300].decode(errors='replace')}"
             )
-        applications: dict[str, Any] = json.loads(content).get("applications") or {}
+        applications = _json_object(content, "GET /api/serve/applications/").get("applications") or {}
+        if not isinstance(applications, dict):
+            raise DashboardError("GET /api/serve/applications/: `applications` is not an object")
         return applications
 
     async def put_serve_config(self, address: str, config: dict[str, Any]) -> None:
@@ -154,7 +177,7 @@ class Dashboard:
         return status == 200 and b"success" in content
 
     async def stop(self, address: str, job_id: str) -> None:
-        status, content = await self.transport.call("POST", address, f"/api/jobs/{job_id}/stop")
+        status, content = await self.transport.call("POST", address, f"/api/jobs/{_quoted(job_id)}/stop")
         if status not in (200, 404):
             raise DashboardError(
                 f"POST /api/jobs/{job_id}/stop: HTTP {status}: {content[:300].decode(errors='replace')}"

@@ -4,6 +4,7 @@ CRDs' CEL rules), reporting every problem with its field path instead of stoppin
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
@@ -21,7 +22,7 @@ from raykopf.validation.names import (
     parse_go_duration,
     qualified_name_errors,
 )
-from raykopf.validation.problems import Problem, Severity, join
+from raykopf.validation.problems import Problem, Severity, brief, join
 
 _GROUP_RESOURCE_PARAMS = ("num-cpus", "num-gpus", "memory", "resources")
 _MIN_AUTH_RAY_VERSION = (2, 52, 0)
@@ -426,6 +427,24 @@ def _yaml_mapping_problem(text: str | None, path: str, what: str) -> list[Proble
     return []
 
 
+# A submission ID goes into the dashboard's URL path and the submitter's command line: nothing there
+# may read as a path step or a shell word of its own. Ray's own IDs (raysubmit_...) and KubeRay's
+# (<rayjob>-<5 random>) fit.
+_JOB_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._:-]{0,252}")
+
+
+def _check_job_id(job_id: str | None) -> list[Problem]:
+    if not job_id or _JOB_ID.fullmatch(job_id):
+        return []
+    return [
+        Problem(
+            "spec.jobId",
+            "expected up to 253 letters, digits, '_', '.', ':' or '-', not starting with '.', ':' or "
+            f"'-' (it goes into the dashboard's URL and the submitter's command line), got {brief(job_id)}",
+        )
+    ]
+
+
 def check_rayjob(job: RayJob, gates: Gates) -> list[Problem]:
     """≙ ValidateRayJobMetadata + ValidateRayJobSpec + the CRD's CEL rules."""
     spec = job.spec
@@ -437,6 +456,7 @@ def check_rayjob(job: RayJob, gates: Gates) -> list[Problem]:
         problems.append(
             Problem("spec.submissionMode", f"must be one of {list(c.SUBMISSION_MODES)}, got {mode!r}")
         )
+    problems += _check_job_id(spec.job_id)
     if spec.suspend and not spec.shutdown_after_job_finishes:
         problems.append(
             Problem(

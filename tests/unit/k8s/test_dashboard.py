@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from raykopf.k8s.dashboard import Dashboard, DashboardError, DirectTransport, JobTracker
+from raykopf.k8s.dashboard import MAX_ANSWER_BYTES, Dashboard, DashboardError, DirectTransport, JobTracker
 from raykopf.k8s.serve import ServeTracker, Target
 
 
@@ -22,8 +22,19 @@ class FakeRay:
         self.posts: list[dict[str, Any]] = []
         self.stopped: list[str] = []
         self.serve: dict[str, Any] = {}
+        self.garbage: dict[str, str] = {}  # job id -> what the dashboard answers instead of JSON
+        self.paths: list[str] = []
 
     async def get(self, request: web.Request) -> web.Response:
+        self.paths.append(request.raw_path)
+        if request.match_info["id"] in self.garbage:
+            return web.Response(text=self.garbage[request.match_info["id"]])
+        if request.match_info["id"] == "endless":
+            response = web.StreamResponse()
+            await response.prepare(request)
+            for _ in range(5 * 1024):  # 5 MiB, no Content-Length
+                await response.write(b"x" * 1024)
+            return response
         job = self.jobs.get(request.match_info["id"])
         if job is None:
             return web.Response(status=404, text=f"Job {request.match_info['id']} does not exist")
@@ -188,5 +199,49 @@ def test_serve_tracker_puts_polls_and_remembers_what_ray_refused() -> None:
         assert not tracker.rejected_configs(key)
         assert not tracker.probes(key)
         await tracker.close()
+
+    run(check)
+
+
+def test_a_dashboard_answer_that_is_not_a_json_object_or_too_large_is_a_dashboard_error() -> None:
+    async def check(ray: FakeRay, address: str, dashboard: Dashboard) -> None:
+        ray.garbage = {"html": "<html>proxy error</html>", "list": "[1, 2]"}
+        with pytest.raises(DashboardError, match="not JSON: '<html>proxy error</html>'"):
+            await dashboard.job(address, "html")
+        with pytest.raises(DashboardError, match="expected a JSON object, got list"):
+            await dashboard.job(address, "list")
+        with pytest.raises(DashboardError, match=f"more than {MAX_ANSWER_BYTES} bytes"):
+            await dashboard.job(address, "endless")
+
+    run(check)
+
+
+def test_the_poller_outlives_answers_it_cannot_read() -> None:
+    async def check(ray: FakeRay, address: str, dashboard: Dashboard) -> None:
+        ray.garbage = {"j-1": "not json"}
+        tracker = JobTracker(dashboard, lambda key: None, interval=0.05)
+        tracker.track(("ns", "job"), address, "j-1")
+        await asyncio.sleep(0.2)
+        probe = tracker.probe(("ns", "job"), address, "j-1")
+        assert probe is not None
+        assert "not JSON" in (probe.error or "")
+        ray.garbage = {}
+        ray.jobs["j-1"] = {"status": "RUNNING"}
+        for _ in range(100):  # the failing poll backs off (doubling from 0.05 s); it still polls
+            probe = tracker.probe(("ns", "job"), address, "j-1")
+            if probe is not None and probe.info is not None:
+                break
+            await asyncio.sleep(0.05)
+        assert probe is not None
+        assert probe.info == {"status": "RUNNING"}
+        await tracker.close()
+
+    run(check)
+
+
+def test_a_job_id_stays_one_path_segment() -> None:
+    async def check(ray: FakeRay, address: str, dashboard: Dashboard) -> None:
+        assert await dashboard.job(address, "../../api/v1/secrets") is None
+        assert ray.paths == ["/api/jobs/..%2F..%2Fapi%2Fv1%2Fsecrets"]
 
     run(check)

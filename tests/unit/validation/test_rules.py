@@ -377,6 +377,18 @@ JOB_CASES: list[tuple[str, Mutation, str, str]] = [
         "runtimeEnvYAML cannot be read: ",
     ),
     (
+        "jobId a path",
+        lambda m: set_in(m, "spec.jobId", "../../api/v1/secrets"),
+        "spec.jobId",
+        "expected up to 253 letters, digits, '_', '.', ':' or '-'",
+    ),
+    (
+        "jobId a shell word",
+        lambda m: set_in(m, "spec.jobId", "x; curl evil"),
+        "spec.jobId",
+        "it goes into the dashboard's URL and the submitter's command line",
+    ),
+    (
         "runtimeEnvYAML an alias bomb",
         lambda m: set_in(m, "spec.runtimeEnvYAML", ALIAS_BOMB),
         "spec.runtimeEnvYAML",
@@ -718,3 +730,10 @@ def test_kinds_and_versions_other_than_ray_io_are_rejected() -> None:
     manifest["apiVersion"] = "ray.io/v1alpha1"
     assert validate(manifest) == []
     assert [p.path for p in validate(["not", "a", "mapping"])] == [""]
+
+
+@pytest.mark.parametrize("job_id", ["raysubmit_WpNpuXwcpxCXaDNF", "my-job-x7k2q", "team.a:run_1"])
+def test_job_ids_of_ray_kuberay_and_users_are_valid(job_id: str) -> None:
+    manifest = rayjob()
+    set_in(manifest, "spec.jobId", job_id)
+    assert not [p for p in validate(manifest) if p.path == "spec.jobId"]
