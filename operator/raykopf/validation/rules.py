@@ -110,6 +110,31 @@ def _ray_version(text: str) -> tuple[int, ...] | None:
         return None
 
 
+def shell_syntax(text: str) -> str | None:
+    """What in `text` would make bash run something, end the command or swallow the rest of the line
+    when written unquoted into `ray start --key=value`: a command separator or redirection, command
+    substitution (also inside double quotes), an unclosed quote. None when it is only a word."""
+    quote, index = "", 0
+    while index < len(text):
+        char = text[index]
+        if quote == "'":
+            quote = "" if char == "'" else quote
+        elif char == "\\":
+            if index == len(text) - 1:
+                return "a trailing backslash"  # it would join the next flag to this one
+            index += 1  # the next character is literal
+        elif char == "`" or text.startswith("$(", index):
+            return "command substitution"
+        elif quote == '"':
+            quote = "" if char == '"' else quote
+        elif char in "'\"":
+            quote = char
+        elif char in ";&|<>()\n":
+            return f"the shell operator {char!r}"
+        index += 1
+    return "an unclosed quote" if quote else None
+
+
 def _check_group(
     path: str,
     name: str,
@@ -124,6 +149,18 @@ def _check_group(
         problems.append(
             Problem(join(path, "template.spec.containers"), f"{kind} should have at least one container")
         )
+    for key, value in params.items():
+        for text, what in ((key, "name"), (value, "value")):
+            found = shell_syntax(str(text))
+            if found:
+                problems.append(
+                    Problem(
+                        join(path, f"rayStartParams.{key}"),
+                        f"the {what} goes into the `ray start` command line and must not hold {found} "
+                        f"(quotes and $VARIABLES are fine; commands belong in the container's command "
+                        f"or args), got {brief(text)}",
+                    )
+                )
     if resources and any(params.get(key) for key in _GROUP_RESOURCE_PARAMS):
         problems.append(
             Problem(

