@@ -95,6 +95,7 @@ def _run_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         OperatorConfig.from_environment(),
         use_kubernetes_proxy=args.use_kubernetes_proxy,
         feature_gates=tuple(sorted(gates.items())),
+        max_pods_per_cluster=args.max_pods_per_cluster,
     )
     try:
         asyncio.run(run(options, config))
@@ -164,6 +165,12 @@ def _add_run_flags(run: argparse.ArgumentParser) -> None:
     )
     run.add_argument("--qps", type=float, default=100, help="apiserver requests per second (default 100)")
     run.add_argument("--burst", type=int, default=200, help="apiserver request burst (default 200)")
+    run.add_argument(
+        "--max-pods-per-cluster",
+        type=int,
+        default=10_000,
+        help="refuse a RayCluster (or a RayJob's or RayService's) that asks for more Pods (default 10000)",
+    )
     run.add_argument(
         "--feature-gates",
         default="",

@@ -85,6 +85,8 @@ class OperatorConfig:
     # --use-kubernetes-proxy: reach Ray dashboards through the apiserver (an operator outside the cluster).
     use_kubernetes_proxy: bool = False
     default_container_envs: tuple[tuple[str, str], ...] = field(default=())
+    # raykopf's own (`--max-pods-per-cluster`): a RayCluster that asks for more Pods is refused.
+    max_pods_per_cluster: int = 10_000
     feature_gates: tuple[tuple[str, bool], ...] = field(default=tuple(sorted(FEATURE_GATES.items())))
 
     @classmethod

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from raykopf.k8s.events import EventRecorder
-from raykopf.validation import Problem, validate
+from raykopf.validation import Gates, Problem, validate
 
 log = logging.getLogger("raykopf")
 Key = tuple[str, str]
@@ -23,6 +23,7 @@ def invalid_reason(kind: str, errors: list[Problem]) -> str:
 @dataclass
 class InvalidReports:
     events: EventRecorder
+    gates: Gates = field(default_factory=Gates)
     # (namespace, name) -> the generation whose problems were already reported.
     reported: dict[Key, int | None] = field(default_factory=dict)
     # (namespace, name) -> (what the rules read, its errors): every Pod event reconciles its cluster,
@@ -38,7 +39,7 @@ class InvalidReports:
         )
         cached = self.validated.get(key)
         if cached is None or cached[0] != fingerprint:
-            cached = (fingerprint, [p for p in validate(raw) if p.is_error])
+            cached = (fingerprint, [p for p in validate(raw, self.gates) if p.is_error])
             self.validated[key] = cached
         return cached[1]
 

@@ -31,9 +31,10 @@ from raykopf.k8s.objects import item, merge_patch
 from raykopf.k8s.raycluster import ClusterIO
 from raykopf.k8s.store import LatestStore, current, set_finalizer
 from raykopf.reconcile import gcs_ft
-from raykopf.reconcile.plan import Plan
+from raykopf.reconcile.plan import MIN_REQUEUE_SECONDS, Plan
 from raykopf.reconcile.raycluster import plan_pods
 from raykopf.reconcile.status import invalid_status, next_status, status_changed
+from raykopf.validation import Gates
 
 # Re-check soon while something is in flight; otherwise rely on Pod events and the periodic resync.
 SHORT_REQUEUE = 2.0
@@ -64,7 +65,7 @@ class RayClusterReconciler:
     invalid: InvalidReports = field(init=False)
 
     def __post_init__(self) -> None:
-        self.invalid = InvalidReports(self.io.events)
+        self.invalid = InvalidReports(self.io.events, Gates.of(self.config))
 
     async def reconcile(self, key: tuple[str, str]) -> float | None:
         namespace, name = key
@@ -120,6 +121,8 @@ class RayClusterReconciler:
             # Pods just created are seconds from ready: the "provisioning" status would be out of
             # date at once, so it waits one interval and usually goes out together with "ready".
             self.status_written[key] = time.monotonic()
+        if plan.truncated and failure is None:
+            return MIN_REQUEUE_SECONDS  # more Pods to create: the status can wait for the last of them
         if status_changed(previous, status):
             # Pods of one cluster get ready within moments of each other: one write, not one per Pod.
             wait = self.status_written.get(key, -STATUS_INTERVAL) + STATUS_INTERVAL - time.monotonic()

@@ -21,7 +21,7 @@ from raykopf.k8s.objects import item, path_of
 from raykopf.k8s.services import take_over_service
 from raykopf.k8s.store import LatestStore, current, set_finalizer
 from raykopf.reconcile import rayjob as machine
-from raykopf.validation import Problem
+from raykopf.validation import Gates, Problem
 
 log = logging.getLogger("raykopf")
 STOP_TIMEOUT = 5.0
@@ -48,7 +48,7 @@ class RayJobReconciler:
     invalid: InvalidReports = field(init=False)
 
     def __post_init__(self) -> None:
-        self.invalid = InvalidReports(self.events)
+        self.invalid = InvalidReports(self.events, Gates.of(self.config))
 
     def rayjob_of(self, namespace: str, cluster: str) -> Key | None:
         return self.on_cluster.get((namespace, cluster))

@@ -23,6 +23,7 @@ from raykopf.k8s.services import take_over_service
 from raykopf.k8s.store import LatestStore, current, set_finalizer
 from raykopf.reconcile import pods as podstate
 from raykopf.reconcile import rayservice as planner
+from raykopf.validation import Gates
 
 Key = tuple[str, str]
 DEFAULT_SERVE_PORT = 8000
@@ -48,7 +49,7 @@ class RayServiceReconciler:
     invalid: InvalidReports = field(init=False)
 
     def __post_init__(self) -> None:
-        self.invalid = InvalidReports(self.events)
+        self.invalid = InvalidReports(self.events, Gates.of(self.config))
 
     def rejected(self, key: Key, cluster: str, message: str) -> None:
         """Ray refused the Serve config: say so on the RayService, with Ray's message."""

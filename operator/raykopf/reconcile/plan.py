@@ -55,3 +55,5 @@ class Plan:
     status: dict[str, Any] | None = None
     """The whole new status, or None when nothing worth writing changed."""
     requeue_after: float | None = None
+    truncated: bool = False
+    """More Pods are missing than one pass creates: the next pass goes on at once."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 import string
 from collections.abc import Callable
@@ -29,6 +30,15 @@ class Observed:
 def random_suffix() -> str:
     """Five lowercase alphanumerics, as Kubernetes' generateName uses."""
     return "".join(random.choices(string.ascii_lowercase + string.digits, k=5))
+
+
+# Pods one pass builds and creates at most: a RayCluster asking for thousands more never holds the
+# event loop for long (about 0.1 ms a body), and the work queue serves other objects in between.
+MAX_CREATES_PER_PASS = 500
+
+
+def _budget(plan: Plan) -> int:
+    return max(MAX_CREATES_PER_PASS - len(plan.creates), 0)
 
 
 def effective_replicas(group: WorkerGroupSpec) -> int:
@@ -183,8 +193,10 @@ def plan_group(
     diff = effective_replicas(group) - len(remaining)
     if diff > 0:
         used = {_replica_index(p) for p in remaining}
-        free = (i for i in range(10**6) if i not in used)
-        for _ in range(diff):
+        free = (i for i in itertools.count() if i not in used)
+        now = min(diff, _budget(plan))
+        plan.truncated = plan.truncated or now < diff
+        for _ in range(now):
             body = build_worker_pod(cluster, group, config, creator, replica_index=next(free))
             plan.creates.append(Create(_owned(body, cluster), "CreatedWorkerPod"))
     elif diff < 0 and (not autoscaling or config.enable_random_pod_delete):
@@ -232,8 +244,12 @@ def plan_multi_host_group(
     diff = wanted - len(replicas)
     if diff > 0:
         used = {_replica_index(members[0]) for members in replicas.values()}
-        free = (i for i in range(10**6) if i not in used)
-        for _ in range(diff):
+        free = (i for i in itertools.count() if i not in used)
+        # Whole replicas only; one per pass even when it alone is larger than the budget.
+        budget = _budget(plan)
+        now = min(diff, max(budget // group.num_of_hosts, 1)) if budget else 0
+        plan.truncated = plan.truncated or now < diff
+        for _ in range(now):
             index, name = next(free), f"{group.group_name}-{suffix()}"
             for host in range(group.num_of_hosts):
                 body = build_worker_pod(

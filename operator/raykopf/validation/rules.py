@@ -13,9 +13,10 @@ from raykopf import constants as c
 from raykopf import goyaml
 from raykopf.api import cel
 from raykopf.api.base import ObjectMeta
-from raykopf.api.raycluster import RayCluster, RayClusterSpec
+from raykopf.api.raycluster import RayCluster, RayClusterSpec, WorkerGroupSpec
 from raykopf.api.rayjob import RayJob
 from raykopf.api.rayservice import RayService
+from raykopf.config import OperatorConfig
 from raykopf.validation.names import (
     dns1035_label_errors,
     label_value_errors,
@@ -30,9 +31,17 @@ _MIN_AUTH_RAY_VERSION = (2, 52, 0)
 
 @dataclass(frozen=True)
 class Gates:
-    """The feature gates that change what is valid (KubeRay's defaults)."""
+    """The feature gates (KubeRay's defaults) and operator limits that change what is valid."""
 
     ray_job_deletion_policy: bool = True
+    max_pods_per_cluster: int = 10_000
+
+    @classmethod
+    def of(cls, config: OperatorConfig) -> Gates:
+        return cls(
+            ray_job_deletion_policy=dict(config.feature_gates).get("RayJobDeletionPolicy", True),
+            max_pods_per_cluster=config.max_pods_per_cluster,
+        )
 
 
 # ---------------------------------------------------------------- metadata
@@ -198,6 +207,29 @@ def _check_group(
     return problems
 
 
+def _check_pod_count(groups: list[WorkerGroupSpec], path: str, limit: int) -> list[Problem]:
+    """The Pods the spec asks for now (the head, and replicas clamped to min and max, times numOfHosts)
+    within the operator's --max-pods-per-cluster: building two billion Pod bodies is not an option."""
+    asked, where = 1, join(path, "workerGroupSpecs")
+    for index, group in enumerate(groups):
+        low, high = group.min_replicas or 0, group.max_replicas
+        replicas = max(low, group.replicas or 0)
+        replicas = min(replicas, high) if high is not None and high >= low else replicas
+        asked += max(replicas, 0) * max(group.num_of_hosts, 1)
+        if asked > limit:
+            where = join(join(path, "workerGroupSpecs"), index)
+            break
+    if asked <= limit:
+        return []
+    return [
+        Problem(
+            where,
+            f"asks for more than {limit} Pods (replicas x numOfHosts over the groups, and the head); "
+            "this operator allows at most that many per RayCluster (--max-pods-per-cluster)",
+        )
+    ]
+
+
 def check_cluster_spec(
     spec: RayClusterSpec, annotations: dict[str, str], path: str, *, owned: bool, gates: Gates
 ) -> list[Problem]:
@@ -252,6 +284,7 @@ def check_cluster_spec(
                     join(group_path, "numOfHosts"), f"numOfHosts must be at least 1, got {group.num_of_hosts}"
                 )
             )
+    problems += _check_pod_count(groups, path, gates.max_pods_per_cluster)
     for name, count in Counter(g.group_name for g in groups).items():
         if count > 1:
             problems.append(

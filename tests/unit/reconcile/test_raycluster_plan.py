@@ -7,7 +7,7 @@ from typing import Any
 
 from raykopf.api import RayCluster
 from raykopf.config import OperatorConfig
-from raykopf.reconcile.raycluster import Observed, effective_replicas, plan_pods
+from raykopf.reconcile.raycluster import MAX_CREATES_PER_PASS, Observed, effective_replicas, plan_pods
 
 CONFIG = OperatorConfig()
 _names = itertools.count()
@@ -286,3 +286,29 @@ def test_a_provisioned_sidecar_job_cluster_does_not_restart_its_head() -> None:
     data = with_conditions(cluster(0), "RayClusterProvisioned").to_dict()
     data["metadata"]["annotations"] = {"ray.io/disable-provisioned-head-restart": "true"}
     assert summary(plan_pods(RayCluster.model_validate(data), Observed(), CONFIG)) == ([], [])
+
+
+def test_a_huge_replica_count_is_created_a_bounded_batch_per_pass() -> None:
+    """`replicas: 2147483647` with no maxReplicas: a pass builds MAX_CREATES_PER_PASS bodies (not two
+    billion) and says that more are to come."""
+    huge = cluster(2**31 - 1, maxReplicas=None)
+    plan = plan_pods(huge, Observed(), CONFIG)
+    assert len(plan.creates) == MAX_CREATES_PER_PASS
+    assert plan.creates[0].reason == "CreatedHeadPod"
+    assert plan.truncated
+    assert not plan_pods(cluster(3), Observed(), CONFIG).truncated
+    # The next pass goes on from the free replica indices.
+    made = tuple(pod("worker", index=i) for i in range(MAX_CREATES_PER_PASS - 1))
+    later = plan_pods(huge, Observed((pod("head"), *made)), CONFIG)
+    labels = [c.body["metadata"]["labels"]["ray.io/worker-group-replica-index"] for c in later.creates]
+    assert labels[:2] == [str(MAX_CREATES_PER_PASS - 1), str(MAX_CREATES_PER_PASS)]
+    assert len(later.creates) == MAX_CREATES_PER_PASS
+
+
+def test_multi_host_replicas_stay_whole_under_the_per_pass_bound() -> None:
+    plan = plan_pods(cluster(1000, maxReplicas=None, numOfHosts=7), Observed((pod("head"),)), CONFIG)
+    assert len(plan.creates) == (MAX_CREATES_PER_PASS // 7) * 7
+    assert plan.truncated
+    wide = plan_pods(cluster(2, numOfHosts=MAX_CREATES_PER_PASS + 1), Observed((pod("head"),)), CONFIG)
+    assert len(wide.creates) == MAX_CREATES_PER_PASS + 1  # one whole replica, however wide
+    assert wide.truncated

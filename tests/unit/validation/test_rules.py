@@ -772,3 +772,26 @@ def test_ray_start_params_that_are_words_pass(value: str) -> None:
     manifest = raycluster()
     head(manifest).update(rayStartParams={"x": value})
     assert not [p for p in validate(manifest) if p.path.startswith("spec.headGroupSpec.rayStartParams")]
+
+
+def test_a_cluster_asking_for_more_pods_than_the_operator_allows_is_refused_at_the_group() -> None:
+    huge = raycluster()
+    worker(huge).update(replicas=2**31 - 1, minReplicas=0)
+    worker(huge).pop("maxReplicas", None)
+    assert [(p.path, "more than 10000 Pods" in p.message) for p in validate(huge) if p.is_error] == [
+        ("spec.workerGroupSpecs[0]", True)
+    ]
+    hosts = raycluster()
+    worker(hosts).update(replicas=1, minReplicas=0, maxReplicas=1, numOfHosts=100_000)
+    assert any(p.path == "spec.workerGroupSpecs[0]" for p in validate(hosts))
+    small = raycluster()
+    worker(small).update(replicas=2, minReplicas=0, maxReplicas=10, numOfHosts=2)  # 1 head + 4 workers
+    assert not [p for p in validate(small, Gates(max_pods_per_cluster=5)) if "Pods" in p.message]
+    worker(small).update(replicas=3)  # 1 + 6
+    (problem,) = [p for p in validate(small, Gates(max_pods_per_cluster=5)) if "Pods" in p.message]
+    assert "--max-pods-per-cluster" in problem.message
+    job = rayjob()
+    job["spec"]["rayClusterSpec"]["workerGroupSpecs"] = [
+        {**worker(raycluster()), "replicas": 2**31 - 1, "maxReplicas": 2**31 - 1}
+    ]
+    assert any(p.path == "spec.rayClusterSpec.workerGroupSpecs[0]" for p in validate(job))
