@@ -25,10 +25,12 @@ from raykopf.builders.service import (
     head_service_name,
 )
 from raykopf.config import OperatorConfig
+from raykopf.controller.failures import describe, report_failure
 from raykopf.controller.invalid import InvalidReports, invalid_reason
+from raykopf.controller.workqueue import RetryLater
 from raykopf.k8s.client import ApiError, KubeClient
 from raykopf.k8s.objects import item, merge_patch
-from raykopf.k8s.raycluster import ClusterIO
+from raykopf.k8s.raycluster import ClusterIO, Failure
 from raykopf.k8s.store import LatestStore, current, set_finalizer
 from raykopf.reconcile import gcs_ft
 from raykopf.reconcile.plan import MIN_REQUEUE_SECONDS, Plan
@@ -66,6 +68,14 @@ class RayClusterReconciler:
 
     def __post_init__(self) -> None:
         self.invalid = InvalidReports(self.io.events, Gates.of(self.config))
+
+    async def report_failure(self, key: tuple[str, str], error: Exception) -> None:
+        """The Event, and the exception in `status.reason` as KubeRay puts a reconcile error there."""
+        report_failure(self.io.events, self.bodies, "RayCluster", key, error)
+        raw = self.bodies.get(*key)
+        previous = (raw or {}).get("status") or {}
+        if raw is not None and previous.get("reason") != describe(error):
+            await self._write_status(key, previous, {**previous, "reason": describe(error)})
 
     async def reconcile(self, key: tuple[str, str]) -> float | None:
         namespace, name = key
@@ -112,16 +122,22 @@ class RayClusterReconciler:
         for result in (outcome, children):
             if isinstance(result, BaseException):
                 raise result
-        failure = outcome if isinstance(outcome, str) else None
+        failure = outcome if isinstance(outcome, Failure) else None
         if plan.creates or plan.deletes:
             observed = self.io.observe(namespace, name, head_service_name(cluster))
-        status = next_status(cluster, observed, now=_now(), reconcile_error=failure)
+        status = next_status(cluster, observed, now=_now(), reconcile_error=failure.text if failure else None)
         previous = raw.get("status") or {}
-        if plan.creates and failure is None:
+        if failure is not None:
+            # Said on the status (and in an Event by the executor); retried with the key's back-off,
+            # not every pass: a create refused for good (quota, 422) must not spend the API budget.
+            if status_changed(previous, status) and not await self._write_status(key, previous, status):
+                return None
+            raise RetryLater(failure.text, after=failure.retry_after)
+        if plan.creates:
             # Pods just created are seconds from ready: the "provisioning" status would be out of
             # date at once, so it waits one interval and usually goes out together with "ready".
             self.status_written[key] = time.monotonic()
-        if plan.truncated and failure is None:
+        if plan.truncated:
             return MIN_REQUEUE_SECONDS  # more Pods to create: the status can wait for the last of them
         if status_changed(previous, status):
             # Pods of one cluster get ready within moments of each other: one write, not one per Pod.
@@ -132,7 +148,7 @@ class RayClusterReconciler:
                 return None
             self.status_written[key] = time.monotonic()
             return SHORT_REQUEUE
-        return SHORT_REQUEUE if failure or plan.creates or plan.deletes else None
+        return SHORT_REQUEUE if plan.creates or plan.deletes else None
 
     async def _write_status(
         self, key: tuple[str, str], previous: dict[str, Any], status: dict[str, Any]

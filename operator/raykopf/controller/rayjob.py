@@ -12,6 +12,7 @@ from typing import Any
 from raykopf import constants as c
 from raykopf.api.rayjob import RayJob
 from raykopf.config import OperatorConfig
+from raykopf.controller.failures import report_failure
 from raykopf.controller.invalid import InvalidReports
 from raykopf.k8s.client import ApiError, KubeClient
 from raykopf.k8s.dashboard import JobTracker
@@ -52,6 +53,9 @@ class RayJobReconciler:
 
     def rayjob_of(self, namespace: str, cluster: str) -> Key | None:
         return self.on_cluster.get((namespace, cluster))
+
+    async def report_failure(self, key: Key, error: Exception) -> None:
+        report_failure(self.events, self.bodies, "RayJob", key, error)
 
     async def reconcile(self, key: Key) -> float | None:
         namespace, name = key

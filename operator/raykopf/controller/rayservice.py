@@ -13,6 +13,7 @@ from raykopf.api.rayservice import RayService
 from raykopf.builders import rayservice as build
 from raykopf.builders.service import dashboard_url
 from raykopf.config import OperatorConfig
+from raykopf.controller.failures import report_failure
 from raykopf.controller.invalid import InvalidReports
 from raykopf.k8s.client import ApiError, KubeClient
 from raykopf.k8s.events import EventRecorder
@@ -65,6 +66,9 @@ class RayServiceReconciler:
             return None
         owner = labels.get(c.RAY_ORIGINATED_FROM_CR_NAME_LABEL)
         return (namespace, owner) if owner else None
+
+    async def report_failure(self, key: Key, error: Exception) -> None:
+        report_failure(self.events, self.bodies, "RayService", key, error)
 
     async def reconcile(self, key: Key) -> float | None:
         namespace, name = key

@@ -5,12 +5,23 @@ known key is resynced periodically."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Hashable
 
 log = logging.getLogger("raykopf")
 
 Reconcile = Callable[[Hashable], Awaitable[float | None]]
+OnFailure = Callable[[Hashable, Exception], Awaitable[None]]
+
+
+class RetryLater(Exception):
+    """A pass that could not do what it must (a create refused: quota, a 422, a 429) and has said so on
+    the object: retried with the key's back-off, and not before `after` seconds (a Retry-After)."""
+
+    def __init__(self, message: str, *, after: float | None = None) -> None:
+        super().__init__(message)
+        self.after = after
 
 
 class WorkQueue:
@@ -22,8 +33,10 @@ class WorkQueue:
         base_delay: float = 0.5,
         max_delay: float = 60.0,
         resync_seconds: float = 300.0,
+        on_failure: OnFailure | None = None,
     ) -> None:
         self._reconcile = reconcile
+        self._on_failure = on_failure
         self._concurrency = concurrency
         self._base_delay = base_delay
         self._max_delay = max_delay
@@ -82,6 +95,12 @@ class WorkQueue:
             for key in list(self.known):
                 self.add(key)
 
+    def _backoff(self, key: Hashable) -> float:
+        """The next delay of a failing key: doubling from base_delay up to max_delay."""
+        failures = self._failures.get(key, 0) + 1
+        self._failures[key] = failures
+        return float(min(self._base_delay * 2 ** (failures - 1), self._max_delay))
+
     async def _worker(self) -> None:
         while True:
             key = await self._queue.get()
@@ -91,15 +110,28 @@ class WorkQueue:
                 requeue = await self._reconcile(key)
             except asyncio.CancelledError:
                 raise
-            except Exception as error:
-                failures = self._failures.get(key, 0) + 1
-                self._failures[key] = failures
-                delay = min(self._base_delay * 2 ** (failures - 1), self._max_delay)
-                log.warning(
-                    "reconcile failed; retrying",
-                    extra={"key": str(key), "error": str(error)[:300], "retry_in": delay},
+            except RetryLater as later:
+                delay = max(self._backoff(key), later.after or 0.0)
+                log.info(
+                    "reconcile to be retried",
+                    extra={"key": str(key), "why": str(later)[:300], "retry_in": delay},
                 )
                 self.add_after(key, delay)
+            except Exception as error:
+                delay = self._backoff(key)
+                log.warning(
+                    "reconcile failed; retrying",
+                    extra={
+                        "key": str(key),
+                        "error_type": type(error).__name__,
+                        "error": str(error)[:300],
+                        "retry_in": delay,
+                    },
+                )
+                self.add_after(key, delay)
+                if self._on_failure is not None:
+                    with contextlib.suppress(Exception):  # reporting must never stop the worker
+                        await self._on_failure(key, error)
             else:
                 self._failures.pop(key, None)
                 if requeue is not None:

@@ -19,10 +19,12 @@ from raykopf.config import in_cluster_server
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, body: str) -> None:
+    def __init__(self, status: int, body: str, retry_after: float | None = None) -> None:
         super().__init__(f"{status}: {body[:300]}")
         self.status = status
         self.body = body
+        self.retry_after = retry_after
+        """Seconds the apiserver asked to wait (its Retry-After header, on a 429 or 503)."""
 
     @property
     def message(self) -> str:
@@ -92,6 +94,14 @@ async def read_bounded(response: aiohttp.ClientResponse, limit: int) -> bytes:
             raise AnswerTooLarge(f"the answer is more than {limit} bytes")
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def _retry_after(header: str | None) -> float | None:
+    """Retry-After in seconds (the apiserver sends whole seconds; an HTTP date is not used by it)."""
+    try:
+        return max(float(header), 0.0) if header else None
+    except ValueError:
+        return None
 
 
 def resource_of(path: str) -> str:
@@ -182,9 +192,11 @@ class KubeClient:
         content_type: str = "application/json",
     ) -> dict[str, Any]:
         data = None if body is None else json.dumps(body).encode()
-        status, content = await self.raw(method, path, data=data, params=params, content_type=content_type)
+        status, content, retry_after = await self._send(
+            method, path, data=data, params=params, content_type=content_type
+        )
         if status >= 400:
-            raise ApiError(status, content.decode(errors="replace"))
+            raise ApiError(status, content.decode(errors="replace"), retry_after)
         result: dict[str, Any] = json.loads(content) if content else {}
         return result
 
@@ -201,6 +213,22 @@ class KubeClient:
     ) -> tuple[int, bytes]:
         """Any request, e.g. through the apiserver's service proxy: the status code and the body
         (AnswerTooLarge beyond `limit` bytes)."""
+        status, body, _ = await self._send(
+            method, path, data=data, params=params, content_type=content_type, timeout=timeout, limit=limit
+        )
+        return status, body
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        data: bytes | None,
+        params: dict[str, Any] | None,
+        content_type: str,
+        timeout: float | None = None,
+        limit: int | None = None,
+    ) -> tuple[int, bytes, float | None]:
         headers = {"Content-Type": content_type} if data is not None else {}
         headers.update(self._authorization())
         deadline = TIMEOUT if timeout is None else aiohttp.ClientTimeout(total=timeout)
@@ -219,7 +247,7 @@ class KubeClient:
             if self.observe is not None:
                 self.observe(method, resource_of(path), response.status)
             body = await response.read() if limit is None else await read_bounded(response, limit)
-            return response.status, body
+            return response.status, body, _retry_after(response.headers.get("Retry-After"))
 
     async def get(self, path: str, **params: Any) -> dict[str, Any] | None:
         try:

@@ -57,6 +57,18 @@ _EVENT_NOTES = {
 }
 
 
+@dataclass(frozen=True)
+class Failure:
+    """A write the apiserver refused: `<ReplicaFailure reason>: <message>` (KubeRay's status reason
+    and message), and how long it asked to wait, if it did."""
+
+    text: str
+    retry_after: float | None = None
+
+    def __str__(self) -> str:
+        return self.text
+
+
 @dataclass
 class ClusterIO:
     client: KubeClient
@@ -97,9 +109,9 @@ class ClusterIO:
             f"Created {body['kind']} {meta['namespace']}/{meta['name']}",
         )
 
-    async def execute(self, owner: dict[str, Any], plan: Plan) -> str | None:
-        """Carry out the plan's deletes, then its creates; return the first failure as
-        `<ReplicaFailure reason>: <message>`.
+    async def execute(self, owner: dict[str, Any], plan: Plan) -> Failure | None:
+        """Carry out the plan's deletes, then its creates; return the first failure (its text
+        `<ReplicaFailure reason>: <message>`).
 
         A head Pod goes first, alone: if it cannot be created, no worker is tried (as in KubeRay). The
         workers go in "slow start" batches of 4, 8, 16, ... (as the ReplicaSet controller does, from
@@ -135,7 +147,9 @@ class ClusterIO:
             self.events.record(owner, "RayCluster", event.type, event.reason, event.message)
         return failure
 
-    async def _delete(self, owner: dict[str, Any], delete: Delete, done: dict[str, list[str]]) -> str | None:
+    async def _delete(
+        self, owner: dict[str, Any], delete: Delete, done: dict[str, list[str]]
+    ) -> Failure | None:
         try:
             gone = await self.client.request("DELETE", item(delete.kind, delete.namespace, delete.name))
         except ApiError as error:
@@ -143,7 +157,7 @@ class ClusterIO:
                 self.pods.remove(delete.namespace, delete.name)
                 return None
             self.events.record(owner, "RayCluster", "Warning", EVENT_FAILURE[delete.reason], str(error))
-            return f"{FAILED_REASONS[delete.reason]}: {error.message}"
+            return Failure(f"{FAILED_REASONS[delete.reason]}: {error.message}", error.retry_after)
         if gone.get("kind") == "Pod" and gone.get("metadata", {}).get("deletionTimestamp"):
             self.pods.upsert(gone)
         else:
@@ -151,12 +165,14 @@ class ClusterIO:
         done.setdefault(delete.reason, []).append(f"{delete.namespace}/{delete.name}")
         return None
 
-    async def _create(self, owner: dict[str, Any], create: Create, done: dict[str, list[str]]) -> str | None:
+    async def _create(
+        self, owner: dict[str, Any], create: Create, done: dict[str, list[str]]
+    ) -> Failure | None:
         try:
             created = await self.client.create(path_of(create.body), create.body)
         except ApiError as error:
             self.events.record(owner, "RayCluster", "Warning", EVENT_FAILURE[create.reason], str(error))
-            return f"{FAILED_REASONS[create.reason]}: {error.message}"
+            return Failure(f"{FAILED_REASONS[create.reason]}: {error.message}", error.retry_after)
         self.pods.upsert(created)
         meta = created["metadata"]
         done.setdefault(create.reason, []).append(f"{meta['namespace']}/{meta['name']}")

@@ -178,14 +178,32 @@ async def operate(
         return await rayservices.reconcile(key)
 
     # One queue per kind: RayJobs waiting on dashboards never hold up RayClusters, and the reverse.
+    async def cluster_failed(key: Any, error: Exception) -> None:
+        await clusters.report_failure(key, error)
+
+    async def job_failed(key: Any, error: Exception) -> None:
+        await rayjobs.report_failure(key, error)
+
+    async def service_failed(key: Any, error: Exception) -> None:
+        await rayservices.report_failure(key, error)
+
     cluster_queue = WorkQueue(
-        metrics.timed("RayCluster", reconcile_cluster), concurrency=concurrency, resync_seconds=resync
+        metrics.timed("RayCluster", reconcile_cluster),
+        concurrency=concurrency,
+        resync_seconds=resync,
+        on_failure=cluster_failed,
     )
     job_queue = WorkQueue(
-        metrics.timed("RayJob", reconcile_job), concurrency=concurrency, resync_seconds=resync
+        metrics.timed("RayJob", reconcile_job),
+        concurrency=concurrency,
+        resync_seconds=resync,
+        on_failure=job_failed,
     )
     service_queue = WorkQueue(
-        metrics.timed("RayService", reconcile_service), concurrency=concurrency, resync_seconds=resync
+        metrics.timed("RayService", reconcile_service),
+        concurrency=concurrency,
+        resync_seconds=resync,
+        on_failure=service_failed,
     )
 
     def cluster_changed(namespace: str, cluster: str) -> None:

@@ -95,7 +95,7 @@ def test_a_failed_batch_stops_the_creates_and_reports_the_replica_failure() -> N
     api = FakeApi(fail_from=6)
     cluster_io, events = io(api)
     failure = asyncio.run(cluster_io.execute(OWNER, Plan(creates=[worker(i) for i in range(70)])))
-    assert failure == "FailedCreateWorkerPod: exceeded quota"
+    assert str(failure) == "FailedCreateWorkerPod: exceeded quota"
     assert api.creates == 12  # 4, then a batch of 8 that failed: nothing more
     assert len(cluster_io.pods.owned("ns", "demo")) == 5
     reasons = [reason for _, reason, _ in events.recorded]
@@ -112,7 +112,7 @@ def test_the_head_goes_first_and_alone_and_no_worker_is_tried_when_it_fails() ->
     failing = FakeApi(fail_from=1)
     cluster_io, events = io(failing)
     failure = asyncio.run(cluster_io.execute(OWNER, Plan(creates=[worker(0, "head"), worker(1)])))
-    assert failure == "FailedCreateHeadPod: exceeded quota"
+    assert str(failure) == "FailedCreateHeadPod: exceeded quota"
     assert failing.creates == 1
     assert [reason for _, reason, _ in events.recorded] == ["FailedToCreateHeadPod"]
 

@@ -1,0 +1,55 @@
+"""The work queue's retries: a refused write backs off per key (and waits for a Retry-After); an
+unexpected failure is reported on the object and backs off too."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Hashable
+
+from raykopf.controller.workqueue import RetryLater, WorkQueue
+
+
+def test_refused_writes_back_off_per_key_and_honour_retry_after() -> None:
+    delays: list[float] = []
+    reported: list[tuple[Hashable, str]] = []
+    outcomes: list[Exception | None] = [
+        RetryLater("FailedCreateWorkerPod: exceeded quota"),
+        RetryLater("FailedCreateWorkerPod: exceeded quota"),
+        RetryLater("FailedCreateWorkerPod: exceeded quota"),
+        RetryLater("FailedCreateWorkerPod: too many requests", after=30),
+        None,  # a pass that worked: the back-off starts over
+        RetryLater("FailedCreateWorkerPod: exceeded quota"),
+        ValueError("could not convert string to float: 'abc'"),
+    ]
+
+    async def main() -> None:
+        done = asyncio.Event()
+
+        async def reconcile(key: Hashable) -> float | None:
+            if not outcomes:
+                done.set()
+                await asyncio.Event().wait()  # the test ends here
+            outcome = outcomes.pop(0)
+            if outcome is not None:
+                raise outcome
+            queue.add(key)  # as an event would
+            return None
+
+        async def on_failure(key: Hashable, error: Exception) -> None:
+            reported.append((key, f"{type(error).__name__}: {error}"))
+
+        queue = WorkQueue(reconcile, concurrency=1, on_failure=on_failure)
+
+        def add_after(key: Hashable, delay: float) -> None:  # the delay chosen, without waiting for it
+            delays.append(delay)
+            queue.add(key)
+
+        queue.add_after = add_after  # type: ignore[method-assign]
+        queue.add(("ns", "a"))
+        runner = asyncio.create_task(queue.run())
+        await asyncio.wait_for(done.wait(), 5)
+        runner.cancel()
+
+    asyncio.run(main())
+    assert delays == [0.5, 1.0, 2.0, 30.0, 0.5, 1.0]
+    assert reported == [(("ns", "a"), "ValueError: could not convert string to float: 'abc'")]
