@@ -116,7 +116,9 @@ def resource_of(path: str) -> str:
 MAX_CONNECTIONS = 50
 WATCHES = 10  # long-lived watch streams get pool connections of their own
 TIMEOUT = aiohttp.ClientTimeout(total=None, sock_connect=30, sock_read=30)
-WATCH_TIMEOUT = aiohttp.ClientTimeout(total=None, sock_connect=30, sock_read=None)
+WATCH_SECONDS = 300  # the apiserver ends each watch after this; the informer resumes it
+# A watch connection that dies without a FIN or RST would otherwise be read forever.
+WATCH_TIMEOUT = aiohttp.ClientTimeout(total=WATCH_SECONDS + 30, sock_connect=30)
 
 
 class KubeClient:
@@ -289,7 +291,7 @@ class KubeClient:
             "watch": "1",
             "resourceVersion": resource_version,
             "allowWatchBookmarks": "true",
-            "timeoutSeconds": "300",
+            "timeoutSeconds": str(WATCH_SECONDS),
         }
         async with self._http.get(
             self.server + path, params=_query(query), timeout=WATCH_TIMEOUT, headers=self._authorization()

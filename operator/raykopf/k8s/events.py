@@ -1,7 +1,7 @@
 """events.k8s.io/v1 Events with KubeRay's reason strings, recorded off the reconcile path.
 
 `record` never waits for the apiserver: events go through a bounded queue drained by a few background
-posters, so that a burst of events (500 "CreatedWorkerPod") cannot slow down the Pod creates that
+posters, each namespace in turn, so that a burst of events (500 "CreatedWorkerPod") cannot slow down the Pod creates that
 caused them. As client-go's recorder does, each object gets a burst of 25 events and then one per
 5 minutes; the rest are dropped (and counted in the log), never retried.
 """
@@ -9,6 +9,7 @@ caused them. As client-go's recorder does, each object gets a burst of 25 events
 from __future__ import annotations
 
 import asyncio
+import collections
 import datetime
 import logging
 import uuid
@@ -91,11 +92,63 @@ class _Bucket:
         return self.tokens
 
 
+class FairQueue:
+    """Events waiting to be posted, one namespace's at a time in turn: a namespace with thousands of
+    events waiting delays another namespace's next event by one event each, not by thousands. Each
+    namespace may hold a tenth of the whole; beyond, its events are refused (QueueFull)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit, self.per_namespace = limit, max(limit // 10, 1)
+        self._waiting: dict[str, collections.deque[dict[str, Any]]] = {}
+        self._turns: collections.deque[str] = collections.deque()  # namespaces with events, in turn
+        self._available = asyncio.Semaphore(0)
+        self._size = self._unfinished = 0
+        self._finished = asyncio.Event()
+        self._finished.set()
+
+    def qsize(self) -> int:
+        return self._size
+
+    def put_nowait(self, event: dict[str, Any]) -> None:
+        namespace = event["metadata"]["namespace"]
+        waiting = self._waiting.get(namespace)
+        if self._size >= self.limit or (waiting is not None and len(waiting) >= self.per_namespace):
+            raise asyncio.QueueFull
+        if waiting is None:
+            waiting = self._waiting[namespace] = collections.deque()
+            self._turns.append(namespace)
+        waiting.append(event)
+        self._size += 1
+        self._unfinished += 1
+        self._finished.clear()
+        self._available.release()
+
+    async def get(self) -> dict[str, Any]:
+        await self._available.acquire()
+        namespace = self._turns.popleft()
+        waiting = self._waiting[namespace]
+        event = waiting.popleft()
+        if waiting:
+            self._turns.append(namespace)  # its next event waits for every other namespace's turn
+        else:
+            del self._waiting[namespace]
+        self._size -= 1
+        return event
+
+    def task_done(self) -> None:
+        self._unfinished -= 1
+        if self._unfinished == 0:
+            self._finished.set()
+
+    async def join(self) -> None:
+        await self._finished.wait()
+
+
 @dataclass
 class EventRecorder:
     client: KubeClient
     instance: str = "raykopf"
-    _queue: asyncio.Queue[dict[str, Any]] = field(default_factory=lambda: asyncio.Queue(QUEUE_LIMIT))
+    _queue: FairQueue = field(default_factory=lambda: FairQueue(QUEUE_LIMIT))
     _buckets: dict[str, _Bucket] = field(default_factory=dict)
     _global: _Bucket | None = None
     dropped: int = 0

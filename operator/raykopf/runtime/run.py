@@ -253,6 +253,9 @@ async def operate(
         # (the ray.io kinds are discovered once at start; watched namespaces are listed explicitly).
         settings.scanning.disabled = True
         settings.watching.server_timeout = 300
+        # A connection that dies without a word ends the watch here too (the server's own end comes
+        # at 300 s), instead of leaving the operator deaf for good.
+        settings.watching.client_timeout = 330
 
     background = [asyncio.create_task(t.run()) for t in (pods, services, jobs, events)]
 

@@ -6,7 +6,9 @@ import asyncio
 import datetime
 from typing import Any
 
-from raykopf.k8s.events import BURST, EventRecorder, _Bucket, action_of, build_event
+import pytest
+
+from raykopf.k8s.events import BURST, EventRecorder, FairQueue, _Bucket, action_of, build_event
 
 CLUSTER = {"apiVersion": "ray.io/v1", "metadata": {"name": "c1", "namespace": "ns", "uid": "u1"}}
 
@@ -79,3 +81,32 @@ def test_the_token_bucket_starts_full_and_refills_at_its_rate_up_to_the_burst() 
     bucket.tokens = -1  # the global pacer may run into debt
     assert bucket.refill(4.0) == 1  # 2 s per token
     assert bucket.refill(100.0) == 2  # never above the burst
+
+
+def test_a_noisy_namespace_waits_its_turn_and_cannot_fill_the_queue() -> None:
+    async def main() -> None:
+        queue = FairQueue(limit=100)
+        for number in range(10):
+            queue.put_nowait(_event("noisy", number))
+        with pytest.raises(asyncio.QueueFull):  # a tenth of the whole per namespace
+            queue.put_nowait(_event("noisy", 10))
+        queue.put_nowait(_event("quiet", 0))
+        queue.put_nowait(_event("other", 0))
+        order = [(await queue.get())["metadata"]["namespace"] for _ in range(4)]
+        assert order == ["noisy", "quiet", "other", "noisy"]  # the quiet ones come second and third
+        for _ in range(4):
+            queue.task_done()
+        flushing = asyncio.create_task(queue.join())
+        await asyncio.sleep(0)
+        assert not flushing.done()  # 8 of noisy's still wait
+        for _ in range(8):
+            await queue.get()
+            queue.task_done()
+        await asyncio.wait_for(flushing, 1)
+        assert queue.qsize() == 0
+
+    asyncio.run(main())
+
+
+def _event(namespace: str, number: int) -> dict[str, Any]:
+    return {"metadata": {"namespace": namespace, "name": f"e{number}"}}
