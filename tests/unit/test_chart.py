@@ -103,6 +103,20 @@ def test_the_cluster_role_covers_every_kind_the_operator_writes_and_no_more(helm
     assert {verb for r in rules if "secrets" in r["resources"] for verb in r["verbs"]} == {"get", "create"}
 
 
+def test_the_proxy_subresources_are_granted_only_to_an_operator_that_uses_them(helm: Path) -> None:
+    """pods/proxy and services/proxy reach into every Pod and Service: only with useKubernetesProxy."""
+    (direct,) = find(objects(helm), "ClusterRole", "raykopf-operator")
+    assert not any(
+        "pods/proxy" in r["resources"] or "services/proxy" in r["resources"] for r in direct["rules"]
+    )
+    proxied_docs = objects(helm, "useKubernetesProxy=true")
+    (proxied,) = find(proxied_docs, "ClusterRole", "raykopf-operator")
+    assert grants(proxied["rules"], "", "services/proxy", "get")
+    assert grants(proxied["rules"], "", "pods/proxy", "get")
+    (deployment,) = find(proxied_docs, "Deployment", "raykopf-operator")
+    assert "--use-kubernetes-proxy" in deployment["spec"]["template"]["spec"]["containers"][0]["args"]
+
+
 def test_the_lease_is_granted_only_in_the_release_namespace(helm: Path) -> None:
     docs = objects(helm, namespace="ops")
     (role,) = find(docs, "Role", "raykopf-operator-leader-election")

@@ -47,7 +47,8 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 What the operator does, and nothing more; rendered once into a ClusterRole or into one Role per
 watched namespace. Roles/RoleBindings/ServiceAccounts are for the autoscaler sidecar (Kubernetes lets
 the operator grant only what it holds itself, hence pods patch and rayclusters patch). The proxy
-subresources are for --use-kubernetes-proxy.
+subresources only with useKubernetesProxy (--use-kubernetes-proxy): they reach into every Pod and
+Service of the namespaces, so an operator that calls dashboards directly does not hold them.
 */}}
 {{- define "raykopf.rules" -}}
 - apiGroups: [ray.io]
@@ -68,9 +69,11 @@ subresources are for --use-kubernetes-proxy.
 - apiGroups: [""]
   resources: [pods/resize]
   verbs: [patch]
+{{- if .Values.useKubernetesProxy }}
 - apiGroups: [""]
   resources: [pods/proxy, services/proxy]
   verbs: [get, create, update]
+{{- end }}
 - apiGroups: [""]
   resources: [serviceaccounts]
   verbs: [get, create]
