@@ -57,6 +57,24 @@ _EVENT_NOTES = {
 }
 
 
+class NotOurs(Exception):
+    pass
+
+
+def _check_grant_is_ours(existing: dict[str, Any], owner: dict[str, Any]) -> None:
+    """A Role or RoleBinding of the autoscaler's name that this RayCluster does not own was made by
+    someone else, with rights the operator did not choose: never build on it (KubeRay does)."""
+    if existing.get("kind") not in ("Role", "RoleBinding"):
+        return
+    uid = owner["metadata"].get("uid")
+    if not any(ref.get("uid") == uid for ref in existing["metadata"].get("ownerReferences") or []):
+        meta = existing["metadata"]
+        raise NotOurs(
+            f"{existing['kind']} {meta['namespace']}/{meta['name']} exists and is not this RayCluster's: "
+            "its autoscaler would run with rights the operator did not grant; delete or rename it"
+        )
+
+
 @dataclass(frozen=True)
 class Failure:
     """A write the apiserver refused: `<ReplicaFailure reason>: <message>` (KubeRay's status reason
@@ -89,13 +107,19 @@ class ClusterIO:
         cached = body["kind"] == "Service" and self.services.covers(body)
         if cached and self.services.get(meta["namespace"], meta["name"]) is not None:
             return
-        if not cached and await self.client.get(f"{path_of(body)}/{meta['name']}") is not None:
-            return
+        if not cached:
+            existing = await self.client.get(f"{path_of(body)}/{meta['name']}")
+            if existing is not None:
+                _check_grant_is_ours(existing, owner)
+                return
         try:
             created = await self.client.create(path_of(body), body)
         except ApiError as error:
             if error.status != 409:
                 raise
+            existing = await self.client.get(f"{path_of(body)}/{meta['name']}")
+            if existing is not None:
+                _check_grant_is_ours(existing, owner)
             return
         if body["kind"] == "Service":
             self.services.upsert(created)

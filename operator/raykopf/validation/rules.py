@@ -285,6 +285,16 @@ def check_cluster_spec(
                 )
             )
     problems += _check_pod_count(groups, path, gates.max_pods_per_cluster)
+    account = (head.template.get("spec") or {}).get("serviceAccountName")
+    if is_autoscaling_enabled(spec) and account == "default":
+        problems.append(
+            Problem(
+                join(head_path, "template.spec.serviceAccountName"),
+                "the autoscaler's Role (patch Pods and RayClusters) is bound to the head's ServiceAccount; "
+                "bound to the namespace's `default`, every Pod without a ServiceAccount of its own would "
+                "hold it: name another ServiceAccount, or none (the operator then creates one for the cluster)",
+            )
+        )
     for name, count in Counter(g.group_name for g in groups).items():
         if count > 1:
             problems.append(

