@@ -204,6 +204,9 @@ def build_submitter_job(
         template = {
             "spec": {
                 "restartPolicy": "Never",
+                # It talks to the Ray dashboard only: no Kubernetes credentials in it (KubeRay's
+                # submitter gets the namespace's default ServiceAccount token).
+                "automountServiceAccountToken": False,
                 "containers": [
                     submitter_container(job, job_id, head_image, address, config, wait_status=True)
                 ],

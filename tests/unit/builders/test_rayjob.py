@@ -130,3 +130,18 @@ def test_the_submitter_shell_stops_at_the_first_failure(login_shell: bool, expec
     )
     containers = built["spec"]["headGroupSpec"]["template"]["spec"]["containers"]
     assert containers[-1]["command"] == ["/bin/bash", expected, "--"]
+
+
+def test_the_submitter_pod_has_no_kubernetes_credentials_unless_the_user_template_says() -> None:
+    job = template(rayClusterSpec=CLUSTER_SPEC)
+    raw = job.model_dump(by_alias=True, exclude_none=True)
+    cluster = RayCluster.model_validate({"metadata": {"name": "j-abcde"}, "spec": CLUSTER_SPEC})
+    built = build_submitter_job(
+        job, raw, cluster, "j-head-svc.ns.svc.cluster.local:8265", "id", OperatorConfig()
+    )
+    assert built["spec"]["template"]["spec"]["automountServiceAccountToken"] is False
+    own = {"spec": {"serviceAccountName": "submitter", "containers": [{"name": "s", "image": "ray"}]}}
+    mine = template(rayClusterSpec=CLUSTER_SPEC, submitterPodTemplate=own)
+    raw = mine.model_dump(by_alias=True, exclude_none=True)
+    built = build_submitter_job(mine, raw, cluster, "a:8265", "id", OperatorConfig())
+    assert "automountServiceAccountToken" not in built["spec"]["template"]["spec"]
