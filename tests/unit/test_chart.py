@@ -55,6 +55,7 @@ def test_default_install_is_cluster_wide_with_kuberays_flags_and_a_hardened_pod(
         "--enable-leader-election=true",
         "--leader-election-namespace=raykopf-system",
         "--reconcile-concurrency=10",
+        "--max-pods-per-cluster=10000",
         "--enable-metrics=true",
         "--metrics-addr=:8080",
         "--health-probe-bind-address=:8082",
@@ -157,3 +158,19 @@ def test_rbac_off_and_service_monitor_on(helm: Path) -> None:
     assert not [d for d in docs if d["kind"] in ("ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding")]
     (monitor,) = find(docs, "ServiceMonitor")
     assert monitor["spec"]["endpoints"][0]["port"] == "http-metrics"
+
+
+def test_a_network_policy_lets_only_prometheus_in_and_only_on_the_metrics_port(helm: Path) -> None:
+    (policy,) = find(objects(helm), "NetworkPolicy", "raykopf-operator")
+    (deployment,) = find(objects(helm), "Deployment", "raykopf-operator")
+    pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
+    assert policy["spec"]["podSelector"]["matchLabels"].items() <= pod_labels.items()
+    assert policy["spec"]["policyTypes"] == ["Ingress"]
+    assert policy["spec"]["ingress"] == [
+        {"ports": [{"port": "http-metrics", "protocol": "TCP"}], "from": [{"namespaceSelector": {}}]}
+    ]
+    ports = {p["name"] for p in deployment["spec"]["template"]["spec"]["containers"][0]["ports"]}
+    assert "http-metrics" in ports
+    (closed,) = find(objects(helm, "metrics.enabled=false"), "NetworkPolicy")
+    assert closed["spec"]["ingress"] == []  # nothing may come in at all
+    assert find(objects(helm, "networkPolicy.enabled=false"), "NetworkPolicy") == []
