@@ -2,14 +2,17 @@
 # Two images from one file:
 #   docker build --target operator -t raykopf/operator .   the operator (non-root, read-only rootfs friendly)
 #   docker build --target runtime  -t raykopf/ray .        the Ray runtime, from localcluster/raykopf_local/ray-runtime.txt
+# Release builds pin the base image by digest, resolved when the release is cut:
+#   --build-arg PYTHON_IMAGE=python:3.11-slim@sha256:<digest of `docker buildx imagetools inspect python:3.11-slim`>
+ARG PYTHON_IMAGE=python:3.11-slim
 
-FROM python:3.11-slim AS build
+FROM ${PYTHON_IMAGE} AS build
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY operator ./operator
 RUN pip wheel --no-cache-dir --wheel-dir /wheels .
 
-FROM python:3.11-slim AS operator
+FROM ${PYTHON_IMAGE} AS operator
 COPY --from=build /wheels /wheels
 RUN pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels \
     && useradd --uid 65532 --no-create-home --shell /usr/sbin/nologin raykopf
@@ -17,7 +20,7 @@ USER 65532:65532
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
 ENTRYPOINT ["raykopf"]
 
-FROM python:3.11-slim AS runtime
+FROM ${PYTHON_IMAGE} AS runtime
 COPY localcluster/raykopf_local/ray-runtime.txt /tmp/ray-runtime.txt
 RUN apt-get update && apt-get install -y --no-install-recommends wget procps && rm -rf /var/lib/apt/lists/* \
     && pip install --no-cache-dir -r /tmp/ray-runtime.txt \

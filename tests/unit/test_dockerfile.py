@@ -49,3 +49,11 @@ def test_the_operator_image_carries_neither_the_local_cluster_nor_its_dependenci
     assert not (repo_root / "operator" / "raykopf" / "local").exists()
     dependencies = " ".join(project["project"]["dependencies"])
     assert "cryptography" not in dependencies  # the local cluster's certificates only
+
+
+def test_every_stage_starts_from_the_one_base_image_argument(repo_root: Path) -> None:
+    """One build argument names the base image, so a release pins all three stages by digest at once."""
+    lines = (repo_root / "Dockerfile").read_text().splitlines()
+    froms = [line for line in lines if line.startswith("FROM ")]
+    assert froms == [f"FROM ${{PYTHON_IMAGE}} AS {stage}" for stage in ("build", "operator", "runtime")]
+    assert "ARG PYTHON_IMAGE=python:3.11-slim" in lines
