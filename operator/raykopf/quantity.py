@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -26,18 +27,28 @@ _SUFFIXES: dict[str, Decimal] = {
 _BY_LENGTH = sorted(_SUFFIXES, key=len, reverse=True)
 
 
+# Kubernetes' quantity syntax (resource.ParseQuantity): a signed decimal number, then a binary or
+# decimal SI suffix or a decimal exponent. No NaN, no infinity; exponents of two digits at most, so
+# that no quantity a tenant writes can turn into an integer of a million digits.
+_QUANTITY = re.compile(
+    r"(?P<number>[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))"
+    r"(?P<suffix>Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E|[eE][+-]?[0-9]{1,2})?"
+)
+
+
 def parse(value: Any) -> Decimal:
     """The amount of a quantity (cores for CPU, bytes for memory). Raises ValueError when it is not one."""
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise ValueError(f"not a quantity: {value!r}")
     text = str(value).strip()
-    for suffix in _BY_LENGTH:
-        if text.endswith(suffix):
-            number = text[: -len(suffix)]
-            try:
-                return Decimal(number) * _SUFFIXES[suffix]
-            except InvalidOperation:
-                break
+    match = _QUANTITY.fullmatch(text)
+    if match is None:
+        raise ValueError(f"not a quantity: {value!r}")
+    number, suffix = match["number"], match["suffix"] or ""
     try:
-        return Decimal(text)
+        if suffix[:1] in ("e", "E"):
+            return Decimal(number) * Decimal(10) ** int(suffix[1:])
+        return Decimal(number) * _SUFFIXES.get(suffix, Decimal(1))
     except InvalidOperation as error:
         raise ValueError(f"not a quantity: {value!r}") from error
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema
 from pydantic.alias_generators import to_camel
 
 
@@ -37,10 +37,21 @@ class K8sType:
     definition: str
 
 
+def without_nulls(value: Any) -> Any:
+    """`value` without the null fields of its objects, at any depth: what Go makes of them (a nil
+    pointer, map or slice, left out on output), so that the builders never meet a null."""
+    if isinstance(value, dict):
+        return {key: without_nulls(item) for key, item in value.items() if item is not None}
+    if isinstance(value, list):
+        return [without_nulls(item) for item in value]
+    return value
+
+
 def _open_object(definition: str) -> Any:
     return Annotated[
         dict[str, Any],
         K8sType(definition),
+        AfterValidator(without_nulls),
         WithJsonSchema({"type": "object", "x-kubernetes-preserve-unknown-fields": True}),
     ]
 

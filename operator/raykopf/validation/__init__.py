@@ -13,7 +13,7 @@ from raykopf.api import RayCluster, RayJob, RayService, cel
 from raykopf.api.base import ApiModel
 from raykopf.validation.problems import Problem, Severity
 from raykopf.validation.rules import Gates, check_raycluster, check_rayjob, check_rayservice
-from raykopf.validation.structure import check_depth, check_structure, parse
+from raykopf.validation.structure import check_depth, check_null_items, check_structure, parse
 
 _CHECKS: dict[str, tuple[type[ApiModel], Callable[[Any, Gates], list[Problem]]]] = {
     "RayCluster": (RayCluster, check_raycluster),
@@ -28,7 +28,7 @@ def validate(manifest: Any, gates: Gates | None = None) -> list[Problem]:
     if not isinstance(manifest, dict):
         return [Problem("", f"expected a mapping (a Kubernetes object), got {type(manifest).__name__}")]
     kind = manifest.get("kind")
-    if kind not in _CHECKS:
+    if not isinstance(kind, str) or kind not in _CHECKS:
         return [Problem("kind", f"expected one of {list(KINDS)}, got {kind!r}")]
     api_version = manifest.get("apiVersion")
     expected = [f"{constants.GROUP}/{version}" for version in constants.SERVED_VERSIONS]
@@ -41,6 +41,7 @@ def validate(manifest: Any, gates: Gates | None = None) -> list[Problem]:
     if too_deep:
         return too_deep + problems  # the checks below recurse through the whole object
     model, check = _CHECKS[kind]
+    problems += check_null_items(manifest)
     problems += check_structure(model, manifest)
     parsed, parse_problems = parse(model, manifest)
     problems += parse_problems

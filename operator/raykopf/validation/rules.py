@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from raykopf import constants as c
-from raykopf import goyaml
+from raykopf import goyaml, quantity
 from raykopf.api import cel
 from raykopf.api.base import ObjectMeta
 from raykopf.api.raycluster import RayCluster, RayClusterSpec, WorkerGroupSpec
@@ -76,21 +76,29 @@ def check_managed_by(managed_by: str | None, path: str) -> list[Problem]:
 # ---------------------------------------------------------------- RayCluster spec
 
 
+# Pod templates are open objects: the structure checks report wrong types in them, and the rules
+# below read them without assuming any type.
+def _pod_spec(template: Any) -> dict[str, Any]:
+    spec = template.get("spec") if isinstance(template, dict) else None
+    return spec if isinstance(spec, dict) else {}
+
+
 def _env(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Env vars of containers[0] (the Ray container) by name."""
-    containers = (template.get("spec") or {}).get("containers") or []
+    containers = _containers(template)
     if not containers or not isinstance(containers[0], dict):
         return {}
-    return {str(e.get("name", "")): e for e in containers[0].get("env") or [] if isinstance(e, dict)}
+    env = containers[0].get("env")
+    return {str(e.get("name", "")): e for e in env if isinstance(e, dict)} if isinstance(env, list) else {}
 
 
 def _containers(template: dict[str, Any]) -> list[Any]:
-    containers = (template.get("spec") or {}).get("containers")
+    containers = _pod_spec(template).get("containers")
     return containers if isinstance(containers, list) else []
 
 
 def _restart_policy(template: dict[str, Any]) -> str:
-    return str((template.get("spec") or {}).get("restartPolicy") or "")
+    return str(_pod_spec(template).get("restartPolicy") or "")
 
 
 def is_autoscaling_enabled(spec: RayClusterSpec | None) -> bool:
@@ -117,6 +125,35 @@ def _ray_version(text: str) -> tuple[int, ...] | None:
         return tuple(int(p) for p in parts)
     except ValueError:
         return None
+
+
+def _check_quantities(path: str, template: dict[str, Any], resources: dict[str, str] | None) -> list[Problem]:
+    """Every resource quantity the builders read (the containers' limits and requests, the group's
+    `resources`) is one: the apiserver would refuse the Pod, and the `ray start` line is built from them."""
+    found: list[tuple[str, Any]] = [
+        (join(path, f"resources.{key}"), value) for key, value in (resources or {}).items()
+    ]
+    pod = _pod_spec(template)
+    for field in ("initContainers", "containers"):
+        containers = pod.get(field)
+        for index, container in enumerate(containers if isinstance(containers, list) else []):
+            amounts = container.get("resources") if isinstance(container, dict) else None
+            for kind in ("limits", "requests"):
+                values = amounts.get(kind) if isinstance(amounts, dict) else None
+                for key, value in (values or {}).items() if isinstance(values, dict) else ():
+                    where = join(path, f"template.spec.{field}[{index}].resources.{kind}.{key}")
+                    found.append((where, value))
+    problems = []
+    for where, value in found:
+        if not isinstance(value, str | int | float) or isinstance(value, bool):
+            continue  # a wrong type: the structure checks say so
+        try:
+            quantity.parse(value)
+        except ValueError:
+            problems.append(
+                Problem(where, f"expected a quantity (e.g. 500m, 2, 4Gi, 1e3), got {brief(value)}")
+            )
+    return problems
 
 
 def shell_syntax(text: str) -> str | None:
@@ -158,6 +195,7 @@ def _check_group(
         problems.append(
             Problem(join(path, "template.spec.containers"), f"{kind} should have at least one container")
         )
+    problems += _check_quantities(path, template, resources)
     for key, value in params.items():
         for text, what in ((key, "name"), (value, "value")):
             found = shell_syntax(str(text))
@@ -285,7 +323,7 @@ def check_cluster_spec(
                 )
             )
     problems += _check_pod_count(groups, path, gates.max_pods_per_cluster)
-    account = (head.template.get("spec") or {}).get("serviceAccountName")
+    account = _pod_spec(head.template).get("serviceAccountName")
     if is_autoscaling_enabled(spec) and account == "default":
         problems.append(
             Problem(

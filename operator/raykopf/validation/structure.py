@@ -53,6 +53,24 @@ def check_depth(manifest: Any, limit: int = MAX_DEPTH) -> list[Problem]:
     return []
 
 
+def check_null_items(manifest: Any) -> list[Problem]:
+    """A null in a list (`ports: [null]`): Kubernetes reads it as an empty value (a port 0, a
+    container without a name), never what was meant. Null fields of objects are fine (absent)."""
+    problems: list[Problem] = []
+    stack: list[tuple[Any, str]] = [(manifest, "")]
+    while stack:
+        node, path = stack.pop()
+        if isinstance(node, dict):
+            stack.extend((value, join(path, str(key))) for key, value in node.items())
+        elif isinstance(node, list):
+            for index, value in enumerate(node):
+                if value is None:
+                    problems.append(Problem(join(path, index), "a null list item: expected a value"))
+                else:
+                    stack.append((value, join(path, index)))
+    return sorted(problems, key=lambda p: p.path)
+
+
 def parse(model: type[M], manifest: dict[str, Any]) -> tuple[M | None, list[Problem]]:
     """Parse as the apiserver would (no type coercion), never raising.
 
