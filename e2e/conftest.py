@@ -143,6 +143,10 @@ def namespace(kubectl: Kubectl, request: pytest.FixtureRequest) -> Iterator[str]
                 kubectl("logs", "-n", name, pod, "--all-containers", "--tail=50", check=False)[-4000:],
                 file=sys.stderr,
             )
+    # A Ray head outlives SIGTERM (its gcs_server and raylet stay until the 30 s grace ends): once
+    # nothing would recreate them, the test's Pods go at once, then the namespace.
+    kubectl("delete", RAY_KINDS, "--all", "-n", name, "--wait=false", check=False)
+    kubectl("delete", "pods", "--all", "-n", name, "--grace-period=0", "--force", "--wait=false", check=False)
     kubectl("delete", "namespace", name, "--wait=true", "--timeout=120s", check=False, timeout=150)
 
 

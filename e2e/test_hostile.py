@@ -6,9 +6,13 @@ from __future__ import annotations
 
 import copy
 import json
+import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from e2e.conformance.cases import simulated_raycluster_spec
 from e2e.conftest import HostOperator, Kubectl, wait_for
@@ -88,6 +92,15 @@ HOSTILE_JOBS = {
     "bomb": (rayjob("bomb", runtimeEnvYAML=ALIAS_BOMB), "document contains excessive aliasing"),
     "pathid": (rayjob("pathid", jobId="../../api/v1/secrets"), "spec.jobId"),
 }
+
+
+@pytest.fixture(autouse=True)
+def deep_json() -> Iterator[None]:
+    """This test writes and reads back what Python's json stops at by default (1,000 levels)."""
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(10_000)
+    yield
+    sys.setrecursionlimit(limit)
 
 
 def create(kubectl: Kubectl, namespace: str, body: dict[str, Any]) -> None:
