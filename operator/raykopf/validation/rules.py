@@ -323,6 +323,16 @@ def check_cluster_spec(
                 )
             )
     problems += _check_pod_count(groups, path, gates.max_pods_per_cluster)
+    service_meta = (head.head_service or {}).get("metadata")
+    service_name = service_meta.get("name") if isinstance(service_meta, dict) else None
+    if isinstance(service_name, str) and service_name:
+        for error in dns1035_label_errors(service_name):
+            problems.append(
+                Problem(
+                    join(head_path, "headService.metadata.name"),
+                    f"the head Service's name: {error}, got {brief(service_name)}",
+                )
+            )
     account = _pod_spec(head.template).get("serviceAccountName")
     if is_autoscaling_enabled(spec) and account == "default":
         problems.append(

