@@ -117,8 +117,9 @@ MAX_CONNECTIONS = 50
 WATCHES = 10  # long-lived watch streams get pool connections of their own
 TIMEOUT = aiohttp.ClientTimeout(total=None, sock_connect=30, sock_read=30)
 WATCH_SECONDS = 300  # the apiserver ends each watch after this; the informer resumes it
-# A watch connection that dies without a FIN or RST would otherwise be read forever.
-WATCH_TIMEOUT = aiohttp.ClientTimeout(total=WATCH_SECONDS + 30, sock_connect=30)
+# A watch connection that dies without a FIN or RST would otherwise be read forever: no byte for
+# longer than the server's own end of the watch means it is gone.
+WATCH_TIMEOUT = aiohttp.ClientTimeout(total=None, sock_connect=30, sock_read=WATCH_SECONDS + 30)
 
 
 class KubeClient:

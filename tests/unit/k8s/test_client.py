@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from aiohttp import web
 
@@ -61,8 +62,24 @@ async def conflict(request: web.Request) -> web.Response:
     return web.json_response({"kind": "Status", "reason": "Conflict", "message": "modified"}, status=409)
 
 
+async def throttled(request: web.Request) -> web.Response:
+    body = {"kind": "Status", "reason": "TooManyRequests", "message": "slow down"}
+    return web.json_response(body, status=429, headers={"Retry-After": "7"})
+
+
+async def silent_watch(request: web.Request) -> web.StreamResponse:
+    """A watch whose connection stays open and says nothing, as one cut off without a FIN would."""
+    response = web.StreamResponse()
+    await response.prepare(request)
+    await response.write(b"")  # the headers go out
+    await asyncio.sleep(3)  # far beyond the test's bound (and the server's shutdown waits for it)
+    return response
+
+
 async def serve() -> AsyncIterator[KubeClient]:
     app = web.Application()
+    app.router.add_get("/api/v1/throttled", throttled)
+    app.router.add_get("/api/v1/silent", silent_watch)
     app.router.add_get("/api/v1/pods", compressed_list)
     app.router.add_get("/api/v1/watched", watch)
     app.router.add_get("/api/v1/missing", missing)
@@ -153,3 +170,25 @@ def test_the_resource_of_a_path_is_named_with_its_subresource() -> None:
     assert resource_of("/apis/ray.io/v1/rayclusters") == "rayclusters"
     assert resource_of("/apis/events.k8s.io/v1/namespaces/ns/events") == "events"
     assert resource_of("/api/v1/namespaces/ns/services/s:dashboard/proxy/api/jobs/") == "services/proxy"
+
+
+def test_a_429_carries_the_apiservers_retry_after() -> None:
+    async def check(client: KubeClient) -> None:
+        with pytest.raises(ApiError) as error:
+            await client.request("GET", "/api/v1/throttled")
+        assert (error.value.status, error.value.retry_after) == (429, 7.0)
+
+    run(check)
+
+
+def test_a_watch_that_goes_silent_ends_instead_of_waiting_forever(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert client_module.WATCH_TIMEOUT.sock_read == 330  # the operator's: the server's 300 s, plus 30
+    # Shortened here to keep the test fast.
+    monkeypatch.setattr(client_module, "WATCH_TIMEOUT", aiohttp.ClientTimeout(sock_connect=5, sock_read=0.5))
+
+    async def check(client: KubeClient) -> None:
+        with pytest.raises(TimeoutError):
+            async for _ in client.watch("/api/v1/silent", "1"):
+                pass
+
+    run(check)
