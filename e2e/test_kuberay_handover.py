@@ -32,7 +32,7 @@ from e2e.conftest import (
     wait_for,
 )
 from e2e.ray_jobs import HEAD_ONLY
-from e2e.serve_traffic import Traffic
+from e2e.serve_traffic import Traffic, greet
 from raykopf_local.cluster import LocalCluster
 
 PROBE = ":18182"  # the suite's raykopf, off the session operator's :8082
@@ -247,7 +247,15 @@ def hand_over(
     wait_for(lambda: all_working(kubectl, namespace), 420, f"everything to work under {first}", interval=2)
     before_pods, before_objects = pods(kubectl, namespace), ray_objects(kubectl, namespace)
     serve = kubectl.json("get", "service", f"{SERVICE}-serve-svc", "-n", namespace)
-    traffic = Traffic(f"http://{serve['spec']['clusterIP']}:8000")
+    url = f"http://{serve['spec']['clusterIP']}:8000"
+    # Ready can come a moment before every proxy has the app's route (Ray spreads it to the proxies
+    # on its own time, under either operator): the client starts once every answer is right.
+    wait_for(
+        lambda: all(greet(url, "op")[0] == 200 for _ in range(20)),
+        60,
+        f"the serve Service to answer every request under {first}",
+    )
+    traffic = Traffic(url)
     traffic.start()
     try:
         stop_first()

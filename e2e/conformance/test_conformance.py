@@ -202,12 +202,13 @@ def summary(title: str, results: list[CaseResult], declared_count: int, undeclar
     return "\n".join(lines)
 
 
-def write_report(path: Path, results: list[CaseResult], undeclared: list[Difference]) -> None:
-    """Every difference, one per line, then the undeclared ones grouped by object kind and path."""
+def write_report(path: Path, heading: str, results: list[CaseResult], undeclared: list[Difference]) -> None:
+    """The summary table, every difference one per line, then the undeclared ones grouped by object
+    kind and path (the table is kept here too: pytest shows a passing test's output to no one)."""
     groups: dict[tuple[str, str], list[Difference]] = {}
     for found in undeclared:
         groups.setdefault((found.object.split(" ", 1)[0], found.path), []).append(found)
-    lines = [found.line() for result in results for found in result.differences]
+    lines = [heading, ""] + [found.line() for result in results for found in result.differences]
     lines.append("\n# undeclared, grouped (kind, path: cases, first values)")
     for (kind, field_path), items in sorted(groups.items(), key=lambda item: -len(item[1])):
         lines.append(
@@ -256,8 +257,9 @@ def judge(
     covered, undeclared = classify(results, declared)
     SEEN.update(match.id for _, match in covered)
     report = tmp_path_factory.mktemp("conformance-report") / "differences.txt"
-    write_report(report, results, undeclared)
-    print(summary(title, results, len(covered), len(undeclared)), file=sys.stderr)
+    table = summary(title, results, len(covered), len(undeclared))
+    write_report(report, table, results, undeclared)
+    print(table, file=sys.stderr)
     print(f"every difference: {report}", file=sys.stderr)
     for item in declared:
         count = sum(1 for _, match in covered if match.id == item.id)
