@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.hostile import ALIAS_BOMB, nested
 
 from e2e.conformance.cases import simulated_raycluster_spec
 from e2e.conftest import HostOperator, Kubectl, wait_for
@@ -35,17 +36,6 @@ SPEC = {
         }
     ],
 }
-ALIAS_BOMB = "a: &a [1,1,1,1,1,1,1,1,1]\n" + "".join(
-    f"{name}: &{name} [{','.join([f'*{prev}'] * 9)}]\n"
-    for prev, name in zip("abcdefgh", "bcdefghi", strict=True)
-)
-
-
-def nested(depth: int) -> Any:
-    node: Any = "leaf"
-    for _ in range(depth):
-        node = {"a": node}
-    return node
 
 
 def raycluster(name: str, change: Any = None) -> dict[str, Any]:

@@ -30,19 +30,13 @@ from raykopf.reconcile.rayservice import ServiceWorld, plan_rayservice, serve_co
 from raykopf.reconcile.status import next_status
 from raykopf.validation import validate
 from tests.compat import upstream
+from tests.hostile import ALIAS_BOMB, nested
 
 SEED = int(os.environ.get("FUZZ_SEED") or secrets.randbelow(2**32))
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES") or 150)  # per kind; CI runs the default
 CONFIG = OperatorConfig()
 NOW = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
 DATE = "2026-01-01T00:00:00Z"
-
-
-def _nested(depth: int) -> Any:
-    node: Any = "leaf"
-    for _ in range(depth):
-        node = {"a": node}
-    return node
 
 
 HOSTILE: list[Any] = [
@@ -73,11 +67,10 @@ HOSTILE: list[Any] = [
     "x: .nan",
     "- a\n- b",
     "{",
-    "a: &a [1,1,1,1,1,1,1,1,1]\n"
-    + "".join(f"{n}: &{n} [{','.join([f'*{p}'] * 9)}]\n" for p, n in zip("abcdef", "bcdefg", strict=True)),
+    ALIAS_BOMB,
     {"a": [1, {"b": None}]},
     [{"name": "x"}],
-    _nested(150),
+    nested(150),
 ]
 
 VALUES = st.one_of(

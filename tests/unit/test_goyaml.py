@@ -13,6 +13,7 @@ import pytest
 
 from raykopf import goyaml
 from raykopf.builders.gojson import go_json
+from tests.hostile import ALIAS_BOMB
 
 
 # TestYAMLToJSON: YAML in, the JSON sigs.k8s.io/yaml writes out.
@@ -73,23 +74,10 @@ def test_what_json_cannot_carry_is_refused_with_a_reason() -> None:
         goyaml.load("a:\n  1:\nb\n  2:")  # TestUnmarshalErrors
 
 
-BILLION_LAUGHS = (
-    "a: &a [00,00,00,00,00,00,00,00,00]\n"
-    "b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\n"
-    "c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\n"
-    "d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\n"
-    "e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]\n"
-    "f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]\n"
-    "g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]\n"
-    "h: &h [*g,*g,*g,*g,*g,*g,*g,*g,*g]\n"
-    "i: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]\n"
-)
-
-
 def test_an_alias_bomb_is_refused_at_once() -> None:
     started = time.perf_counter()
     with pytest.raises(goyaml.YamlError, match="document contains excessive aliasing"):
-        goyaml.load(BILLION_LAUGHS)
+        goyaml.load(ALIAS_BOMB)
     assert time.perf_counter() - started < 1  # counted, never expanded (it would be 387 million nodes)
 
 

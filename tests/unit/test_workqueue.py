@@ -6,10 +6,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Hashable
 
+import pytest
+
 from raykopf.controller.workqueue import RetryLater, WorkQueue
 
 
-def test_refused_writes_back_off_per_key_and_honour_retry_after() -> None:
+def test_refused_writes_back_off_per_key_and_honour_retry_after(caplog: pytest.LogCaptureFixture) -> None:
     delays: list[float] = []
     reported: list[tuple[Hashable, str]] = []
     outcomes: list[Exception | None] = [
@@ -53,3 +55,5 @@ def test_refused_writes_back_off_per_key_and_honour_retry_after() -> None:
     asyncio.run(main())
     assert delays == [0.5, 1.0, 2.0, 30.0, 0.5, 1.0]
     assert reported == [(("ns", "a"), "ValueError: could not convert string to float: 'abc'")]
+    failed = [r for r in caplog.records if r.getMessage() == "reconcile failed; retrying"]
+    assert [getattr(r, "error_type", None) for r in failed] == ["ValueError"]  # the log names the type

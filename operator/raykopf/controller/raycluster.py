@@ -73,8 +73,10 @@ class RayClusterReconciler:
         """The Event, and the exception in `status.reason` as KubeRay puts a reconcile error there."""
         report_failure(self.io.events, self.bodies, "RayCluster", key, error)
         raw = self.bodies.get(*key)
-        previous = (raw or {}).get("status") or {}
-        if raw is not None and previous.get("reason") != describe(error):
+        if raw is None:
+            return
+        previous = raw.get("status") or {}
+        if previous.get("reason") != describe(error):
             await self._write_status(key, previous, {**previous, "reason": describe(error)})
 
     async def reconcile(self, key: tuple[str, str]) -> float | None:

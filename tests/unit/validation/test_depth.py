@@ -10,14 +10,7 @@ from typing import Any
 from raykopf.runtime.run import allow_apiserver_depth
 from raykopf.validation import validate
 from raykopf.validation.structure import MAX_DEPTH
-
-
-def nested(depth: int) -> dict[str, Any]:
-    """{"a": {"a": ... {"a": 1}}}, `depth` objects deep, built without recursion."""
-    node: Any = 1
-    for _ in range(depth):
-        node = {"a": node}
-    return node
+from tests.hostile import nested
 
 
 def cluster(extra: Any) -> dict[str, Any]:

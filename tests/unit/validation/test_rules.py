@@ -9,13 +9,8 @@ from typing import Any
 import pytest
 
 from raykopf.validation import Gates, Severity, validate
+from tests.hostile import ALIAS_BOMB
 from tests.unit.validation.manifests import container, raycluster, rayjob, rayservice
-
-# go-yaml v2's own example of what it refuses (TestUnmarshalErrors): 9 ** 9 nodes from 9 lines.
-ALIAS_BOMB = "a: &a [00,00,00,00,00,00,00,00,00]\n" + "".join(
-    f"{name}: &{name} [{', '.join([f'*{previous}'] * 9)}]\n"
-    for previous, name in zip("abcdefgh", "bcdefghi", strict=True)
-)
 
 Mutation = Callable[[dict[str, Any]], None]
 
