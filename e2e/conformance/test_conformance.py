@@ -47,6 +47,10 @@ POLL_INTERVAL = 2.0
 SETTLE_TIMEOUT = 180.0
 MIN_AGE = 15.0  # let both operators have a few passes even when nothing seems to change
 
+# Each test applies, settles and clears several sets of cases (up to SETTLE_TIMEOUT each): its own
+# waits say what timed out; this bound only stops a test that hangs.
+pytestmark = pytest.mark.timeout(600)
+
 
 @dataclass
 class Slot:
@@ -388,26 +392,45 @@ def test_operator_env_knobs_match_kuberay(
     assert "cluster.example" in json.dumps(workers[0]["spec"]["containers"][0]), workers[0]
 
 
+# Real Ray on two shared cores slows down far more than linearly with the number of Ray nodes
+# starting at once, so the real-Ray tests start one case at a time and get their own time budget.
+REAL_RAY_TIMEOUT = 900
+
+
+def job_states(kubectl: Kubectl, namespaces: tuple[str, ...]) -> dict[str, dict[str, Any]]:
+    """Each side's RayJobs: deployment status, job status, reason; what a timeout shows."""
+    return {
+        namespace: {
+            item["metadata"]["name"]: {
+                key: (item.get("status") or {}).get(key)
+                for key in ("jobDeploymentStatus", "jobStatus", "reason")
+            }
+            for item in kubectl.json("get", "rayjobs", "-n", namespace)["items"]
+        }
+        for namespace in namespaces
+    }
+
+
+@pytest.mark.timeout(REAL_RAY_TIMEOUT)
 def test_real_ray_runs_match_kuberay(
     kubectl: Kubectl, slots: list[Slot], tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     """RayJobs run to the end with real Ray under both operators, then compared like a snapshot."""
     cases = real_ray_cases()
     slot = Slot(slots[0].index, cases)
+    sides = (slot.kuberay, slot.raykopf)
     clear(kubectl, slots)  # two cores: the simulated cases' work would starve real Ray
-    apply_cases(kubectl, slot)
+    for case in cases:
+        apply_cases(kubectl, Slot(slot.index, [case]))
 
-    def both_finished() -> bool:
-        for namespace in (slot.kuberay, slot.raykopf):
-            jobs = {
-                item["metadata"]["name"]: item
-                for item in kubectl.json("get", "rayjobs", "-n", namespace)["items"]
-            }
-            if not all(case.name in jobs and finished(jobs[case.name]) for case in cases):
-                return False
-        return True
+        def both_finished(name: str = case.name) -> bool:
+            states = job_states(kubectl, sides)
+            return all(name in states[ns] and finished({"status": states[ns][name]}) for ns in sides)
 
-    wait_for(both_finished, 600, "the RayJobs of both sides to finish", interval=2)
+        try:
+            wait_for(both_finished, 240, f"RayJob {case.name} to finish on both sides", interval=2)
+        except AssertionError as timed_out:
+            raise AssertionError(f"{timed_out}; RayJobs: {job_states(kubectl, sides)}") from None
     listings = settle(kubectl, [slot], timeout=240)
     declared = load_declared()
     judge("real Ray", compare_slots([slot], listings, declared), declared, tmp_path_factory)
@@ -416,6 +439,7 @@ def test_real_ray_runs_match_kuberay(
         assert ours[case.name]["status"]["jobDeploymentStatus"] == "Complete", ours[case.name]["status"]
 
 
+@pytest.mark.timeout(REAL_RAY_TIMEOUT)
 def test_real_rayservice_update_in_place_matches_kuberay(
     kubectl: Kubectl, slots: list[Slot], tmp_path_factory: pytest.TempPathFactory
 ) -> None:
