@@ -47,10 +47,6 @@ POLL_INTERVAL = 2.0
 SETTLE_TIMEOUT = 180.0
 MIN_AGE = 15.0  # let both operators have a few passes even when nothing seems to change
 
-# Each test applies, settles and clears several sets of cases (up to SETTLE_TIMEOUT each): its own
-# waits say what timed out; this bound only stops a test that hangs.
-pytestmark = pytest.mark.timeout(600)
-
 
 @dataclass
 class Slot:
