@@ -159,3 +159,115 @@ def test_hostile_objects_are_refused_on_their_status_and_never_stop_the_operator
         interval=2,
     )
     assert host_operator.process.poll() is None, host_operator.log.read_text()[-3000:]
+
+
+def rayservice(name: str) -> dict[str, Any]:
+    serve = "applications:\n- name: app\n  import_path: app:app\n  route_prefix: /\n"
+    spec = {"serveConfigV2": serve, "rayClusterConfig": simulated_raycluster_spec(SPEC)}
+    return {"apiVersion": "ray.io/v1", "kind": "RayService", "metadata": {"name": name}, "spec": spec}
+
+
+def status_of(kubectl: Kubectl, namespace: str, kind: str, name: str) -> dict[str, Any]:
+    status: dict[str, Any] = kubectl.json("get", kind, name, "-n", namespace).get("status") or {}
+    return status
+
+
+def reasons(kubectl: Kubectl, namespace: str, name: str) -> set[str]:
+    """The reasons of the Warning Events about the objects called `name`."""
+    return {
+        str(e.get("reason"))
+        for e in kubectl.json("get", "events", "-n", namespace)["items"]
+        if (e.get("regarding") or e.get("involvedObject") or {}).get("name") == name
+        and e.get("type") == "Warning"
+    }
+
+
+def failure_condition(status: dict[str, Any]) -> dict[str, Any] | None:
+    return next((c for c in status.get("conditions") or [] if c.get("type") == "ReconcileFailure"), None)
+
+
+def test_refused_creates_are_said_on_the_status_and_taken_back_once_they_work(
+    kubectl: Kubectl, namespace: str, operator: Path, host_operator: HostOperator
+) -> None:
+    """A quota that refuses every RayCluster, and an autoscaler Role of someone else's: the RayJob's
+    `message`, the RayService's ReconcileFailure condition and the RayCluster's `reason` say why, with
+    a ReconcileError Event; once the obstacle is gone, each goes on and its status no longer says so."""
+    quota = {
+        "apiVersion": "v1",
+        "kind": "ResourceQuota",
+        "metadata": {"name": "no-rayclusters"},
+        "spec": {"hard": {"count/rayclusters.ray.io": "0"}},
+    }
+    kubectl.apply(json.dumps(quota), namespace)
+    role = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "Role",
+        "metadata": {"name": "scaled"},
+        "rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["*"]}],
+    }
+    kubectl.apply(json.dumps(role), namespace)
+    create(kubectl, namespace, rayjob("refused"))
+    create(kubectl, namespace, rayservice("refused"))
+    wait_for(
+        lambda: (
+            "ReconcileError: ApiError: 403 Forbidden: "
+            in (status_of(kubectl, namespace, "rayjob", "refused").get("message") or "")
+        ),
+        60,
+        "the RayJob's message to say its RayCluster was refused",
+    )
+    condition = wait_for(
+        lambda: failure_condition(status_of(kubectl, namespace, "rayservice", "refused")),
+        60,
+        "the RayService's ReconcileFailure condition",
+    )
+    assert (condition["status"], condition["reason"]) == ("True", "ReconcileError"), condition
+    assert "exceeded quota: no-rayclusters" in condition["message"], condition
+    wait_for(
+        lambda: (
+            all(
+                said(kubectl, namespace, kind, "refused", "exceeded quota")
+                for kind in ("rayjob", "rayservice")
+            )
+            and "ReconcileError" in reasons(kubectl, namespace, "refused")
+        ),
+        60,
+        "ReconcileError Events about the RayJob and the RayService",
+    )
+    kubectl("delete", "resourcequota", "no-rayclusters", "-n", namespace)
+    wait_for(
+        lambda: kubectl("get", "rayclusters", "-n", namespace, "-o", "name").count("raycluster") >= 2,
+        120,
+        "the RayJob's and the RayService's RayClusters once the quota is gone",
+        interval=2,
+    )
+    wait_for(
+        lambda: (
+            not (status_of(kubectl, namespace, "rayjob", "refused").get("message") or "").startswith(
+                "ReconcileError"
+            )
+            and failure_condition(status_of(kubectl, namespace, "rayservice", "refused")) is None
+        ),
+        120,
+        "the RayJob's message and the RayService's condition to be taken back",
+        interval=2,
+    )
+    clusters = kubectl("get", "rayclusters", "-n", namespace, "-o", "name").split()
+    assert len(clusters) == 2, f"one RayCluster each for the RayJob and the RayService: {clusters}"
+
+    def autoscaled(spec: dict[str, Any]) -> None:
+        spec["enableInTreeAutoscaling"] = True
+
+    create(kubectl, namespace, raycluster("scaled", autoscaled))
+    wait_for(
+        lambda: said(kubectl, namespace, "raycluster", "scaled", "is not this RayCluster's"),
+        60,
+        "the RayCluster's reason and an Event to say the Role is not its own",
+    )
+    reason = status_of(kubectl, namespace, "raycluster", "scaled")["reason"]
+    assert reason.startswith("ReconcileError: NotOurs: Role "), reason
+    assert "ReconcileError" in reasons(kubectl, namespace, "scaled")
+    assert not kubectl("get", "pods", "-n", namespace, "-l", "ray.io/cluster=scaled", "-o", "name").strip()
+    kubectl("delete", "role", "scaled", "-n", namespace)
+    wait_for(lambda: ready(kubectl, namespace, "scaled"), 120, "the RayCluster to be ready", interval=2)
+    assert "reason" not in status_of(kubectl, namespace, "raycluster", "scaled")

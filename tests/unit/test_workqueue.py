@@ -57,3 +57,49 @@ def test_refused_writes_back_off_per_key_and_honour_retry_after(caplog: pytest.L
     assert reported == [(("ns", "a"), "ValueError: could not convert string to float: 'abc'")]
     failed = [r for r in caplog.records if r.getMessage() == "reconcile failed; retrying"]
     assert [getattr(r, "error_type", None) for r in failed] == ["ValueError"]  # the log names the type
+
+
+def test_a_clean_pass_takes_back_what_a_failed_one_said_and_a_broken_hook_stops_nothing() -> None:
+    outcomes: list[Exception | None] = [ValueError("boom"), RetryLater("quota"), None, None]
+    calls: list[str] = []
+
+    async def main() -> None:
+        done = asyncio.Event()
+
+        async def reconcile(key: Hashable) -> float | None:
+            if not outcomes:
+                done.set()
+                await asyncio.Event().wait()
+            outcome = outcomes.pop(0)
+            calls.append(f"pass {'ok' if outcome is None else type(outcome).__name__}")
+            if outcome is not None:
+                raise outcome
+            queue.add(key)
+            return None
+
+        async def on_failure(key: Hashable, error: Exception) -> None:
+            calls.append("on_failure")
+
+        async def on_success(key: Hashable) -> None:
+            calls.append("on_success")
+            if len(calls) < 6:
+                raise RuntimeError("the status write failed")  # the queue goes on regardless
+
+        queue = WorkQueue(reconcile, concurrency=1, on_failure=on_failure, on_success=on_success)
+        queue.add_after = lambda key, delay: queue.add(key)  # type: ignore[method-assign]
+        queue.add(("ns", "a"))
+        runner = asyncio.create_task(queue.run())
+        await asyncio.wait_for(done.wait(), 5)
+        runner.cancel()
+
+    asyncio.run(main())
+    # A refused write (RetryLater) has said so on the object already: neither hook runs for it.
+    assert calls == [
+        "pass ValueError",
+        "on_failure",
+        "pass RetryLater",
+        "pass ok",
+        "on_success",
+        "pass ok",
+        "on_success",
+    ]

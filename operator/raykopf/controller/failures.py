@@ -1,21 +1,54 @@
 """A reconcile pass that raised is told on its object: a Warning Event naming the exception's type,
-so that `kubectl describe` shows why the object makes no progress (the log says it too)."""
+so that `kubectl describe` shows why the object makes no progress (the log says it too), and the same
+words on its status (`reconcile.failure` says where), taken back by the next clean pass."""
 
 from __future__ import annotations
 
+import datetime
+from collections.abc import Awaitable, Callable
+from typing import Any
+
 from raykopf.k8s.events import EventRecorder
 from raykopf.k8s.store import LatestStore
+from raykopf.reconcile import failure
 
 REASON = "ReconcileError"
+
+# Writes a whole new status for the object `raw` (each reconciler has its own way).
+WriteStatus = Callable[[dict[str, Any], dict[str, Any]], Awaitable[Any]]
 
 
 def describe(error: Exception) -> str:
     return f"{type(error).__name__}: {error}"[:1000]
 
 
-def report_failure(
-    events: EventRecorder, bodies: LatestStore, kind: str, key: tuple[str, str], error: Exception
+def _now() -> str:
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+async def report_failure(
+    events: EventRecorder,
+    bodies: LatestStore,
+    kind: str,
+    key: tuple[str, str],
+    error: Exception,
+    write: WriteStatus,
 ) -> None:
     raw = bodies.get(*key)
-    if raw is not None:
-        events.record(raw, kind, "Warning", REASON, describe(error))
+    if raw is None:
+        return
+    events.record(raw, kind, "Warning", REASON, describe(error))
+    previous = raw.get("status") or {}
+    status = failure.record(kind, previous, describe(error), _now())
+    if status != previous:
+        await write(raw, status)
+
+
+async def clear_failure(bodies: LatestStore, kind: str, key: tuple[str, str], write: WriteStatus) -> None:
+    """After a clean pass: the status no longer says the object fails (nothing to do mostly)."""
+    raw = bodies.get(*key)
+    if raw is None or raw["metadata"].get("deletionTimestamp"):
+        return
+    status = failure.clear(kind, raw.get("status") or {})
+    if status is not None:
+        await write(raw, status)

@@ -25,7 +25,7 @@ from raykopf.builders.service import (
     head_service_name,
 )
 from raykopf.config import OperatorConfig
-from raykopf.controller.failures import describe, report_failure
+from raykopf.controller.failures import clear_failure, report_failure
 from raykopf.controller.invalid import InvalidReports, invalid_reason
 from raykopf.controller.workqueue import RetryLater
 from raykopf.k8s.client import ApiError, KubeClient
@@ -70,14 +70,14 @@ class RayClusterReconciler:
         self.invalid = InvalidReports(self.io.events, Gates.of(self.config))
 
     async def report_failure(self, key: tuple[str, str], error: Exception) -> None:
-        """The Event, and the exception in `status.reason` as KubeRay puts a reconcile error there."""
-        report_failure(self.io.events, self.bodies, "RayCluster", key, error)
-        raw = self.bodies.get(*key)
-        if raw is None:
-            return
-        previous = raw.get("status") or {}
-        if previous.get("reason") != describe(error):
-            await self._write_status(key, previous, {**previous, "reason": describe(error)})
+        await report_failure(self.io.events, self.bodies, "RayCluster", key, error, self._replace_status)
+
+    async def clear_failure(self, key: tuple[str, str]) -> None:
+        await clear_failure(self.bodies, "RayCluster", key, self._replace_status)
+
+    async def _replace_status(self, raw: dict[str, Any], status: dict[str, Any]) -> None:
+        meta = raw["metadata"]
+        await self._write_status((meta["namespace"], meta["name"]), raw.get("status") or {}, status)
 
     async def reconcile(self, key: tuple[str, str]) -> float | None:
         namespace, name = key

@@ -12,7 +12,7 @@ from typing import Any
 from raykopf import constants as c
 from raykopf.api.rayjob import RayJob
 from raykopf.config import OperatorConfig
-from raykopf.controller.failures import report_failure
+from raykopf.controller.failures import clear_failure, report_failure
 from raykopf.controller.invalid import InvalidReports
 from raykopf.k8s.client import ApiError, KubeClient
 from raykopf.k8s.dashboard import JobTracker
@@ -55,7 +55,16 @@ class RayJobReconciler:
         return self.on_cluster.get((namespace, cluster))
 
     async def report_failure(self, key: Key, error: Exception) -> None:
-        report_failure(self.events, self.bodies, "RayJob", key, error)
+        await report_failure(self.events, self.bodies, "RayJob", key, error, self._replace_status)
+
+    async def clear_failure(self, key: Key) -> None:
+        await clear_failure(self.bodies, "RayJob", key, self._replace_status)
+
+    async def _replace_status(self, raw: dict[str, Any], status: dict[str, Any]) -> None:
+        meta = raw["metadata"]
+        self.bodies.put(
+            await self.client.replace_status(item("RayJob", meta["namespace"], meta["name"]), status)
+        )
 
     async def reconcile(self, key: Key) -> float | None:
         namespace, name = key

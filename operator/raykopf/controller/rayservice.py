@@ -13,7 +13,7 @@ from raykopf.api.rayservice import RayService
 from raykopf.builders import rayservice as build
 from raykopf.builders.service import dashboard_url
 from raykopf.config import OperatorConfig
-from raykopf.controller.failures import report_failure
+from raykopf.controller.failures import clear_failure, report_failure
 from raykopf.controller.invalid import InvalidReports
 from raykopf.k8s.client import ApiError, KubeClient
 from raykopf.k8s.events import EventRecorder
@@ -68,7 +68,10 @@ class RayServiceReconciler:
         return (namespace, owner) if owner else None
 
     async def report_failure(self, key: Key, error: Exception) -> None:
-        report_failure(self.events, self.bodies, "RayService", key, error)
+        await report_failure(self.events, self.bodies, "RayService", key, error, self._write_status)
+
+    async def clear_failure(self, key: Key) -> None:
+        await clear_failure(self.bodies, "RayService", key, self._write_status)
 
     async def reconcile(self, key: Key) -> float | None:
         namespace, name = key

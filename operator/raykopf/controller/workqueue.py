@@ -13,6 +13,7 @@ log = logging.getLogger("raykopf")
 
 Reconcile = Callable[[Hashable], Awaitable[float | None]]
 OnFailure = Callable[[Hashable, Exception], Awaitable[None]]
+OnSuccess = Callable[[Hashable], Awaitable[None]]
 
 
 class RetryLater(Exception):
@@ -34,9 +35,11 @@ class WorkQueue:
         max_delay: float = 60.0,
         resync_seconds: float = 300.0,
         on_failure: OnFailure | None = None,
+        on_success: OnSuccess | None = None,
     ) -> None:
         self._reconcile = reconcile
         self._on_failure = on_failure
+        self._on_success = on_success
         self._concurrency = concurrency
         self._base_delay = base_delay
         self._max_delay = max_delay
@@ -136,6 +139,18 @@ class WorkQueue:
                 self._failures.pop(key, None)
                 if requeue is not None:
                     self.add_after(key, requeue)
+                if self._on_success is not None:
+                    try:
+                        await self._on_success(key)
+                    except Exception as error:  # the next pass tries again
+                        log.warning(
+                            "could not clear a reported failure",
+                            extra={
+                                "key": str(key),
+                                "error_type": type(error).__name__,
+                                "error": str(error)[:300],
+                            },
+                        )
             finally:
                 self._processing.discard(key)
                 if key in self._dirty:

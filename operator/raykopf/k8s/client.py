@@ -19,23 +19,29 @@ from raykopf.config import in_cluster_server
 
 
 class ApiError(Exception):
+    """A refused request; its text is the apiserver's own words, e.g. `403 Forbidden: rayclusters.ray.io
+    "x" is forbidden: exceeded quota: ...` (the whole body only when it is not a Status)."""
+
     def __init__(self, status: int, body: str, retry_after: float | None = None) -> None:
-        super().__init__(f"{status}: {body[:300]}")
         self.status = status
         self.body = body
         self.retry_after = retry_after
         """Seconds the apiserver asked to wait (its Retry-After header, on a 429 or 503)."""
-
-    @property
-    def message(self) -> str:
+        decoded = _status_object(body)
+        self.message = str(decoded["message"]) if "message" in decoded else body[:300]
         """The apiserver's own words (a Status object's `message`), else the start of the body."""
-        try:
-            decoded = json.loads(self.body)
-        except ValueError:
-            decoded = None
-        if isinstance(decoded, dict) and isinstance(decoded.get("message"), str):
-            return str(decoded["message"])
-        return self.body[:300]
+        reason = f" {decoded['reason']}" if isinstance(decoded.get("reason"), str) else ""
+        super().__init__(f"{status}{reason}: {self.message}"[:1000])
+
+
+def _status_object(body: str) -> dict[str, Any]:
+    try:
+        decoded = json.loads(body)
+    except ValueError:
+        return {}
+    if not isinstance(decoded, dict) or not isinstance(decoded.get("message", ""), str):
+        return {}
+    return decoded
 
 
 def _ssl_context(cluster: dict[str, Any], user: dict[str, Any], scratch: Path) -> ssl.SSLContext:

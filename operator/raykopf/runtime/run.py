@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import kopf
 import yaml
@@ -36,6 +36,7 @@ from raykopf.reconcile.pods import slim_job, slim_pod, slim_service
 from raykopf.runtime.serving import OperatorMetrics, Readiness, health_routes, metrics_routes, serve
 
 log = logging.getLogger("raykopf")
+Key = tuple[str, str]  # (namespace, name): what the work queues hold
 
 
 def connection_info(kubeconfig: Path) -> kopf.ConnectionInfo:
@@ -178,32 +179,28 @@ async def operate(
         return await rayservices.reconcile(key)
 
     # One queue per kind: RayJobs waiting on dashboards never hold up RayClusters, and the reverse.
-    async def cluster_failed(key: Any, error: Exception) -> None:
-        await clusters.report_failure(key, error)
-
-    async def job_failed(key: Any, error: Exception) -> None:
-        await rayjobs.report_failure(key, error)
-
-    async def service_failed(key: Any, error: Exception) -> None:
-        await rayservices.report_failure(key, error)
-
+    # A failed pass is told on its object (an Event and its status); the next clean pass takes the
+    # status back.
     cluster_queue = WorkQueue(
         metrics.timed("RayCluster", reconcile_cluster),
         concurrency=concurrency,
         resync_seconds=resync,
-        on_failure=cluster_failed,
+        on_failure=lambda key, error: clusters.report_failure(cast(Key, key), error),
+        on_success=lambda key: clusters.clear_failure(cast(Key, key)),
     )
     job_queue = WorkQueue(
         metrics.timed("RayJob", reconcile_job),
         concurrency=concurrency,
         resync_seconds=resync,
-        on_failure=job_failed,
+        on_failure=lambda key, error: rayjobs.report_failure(cast(Key, key), error),
+        on_success=lambda key: rayjobs.clear_failure(cast(Key, key)),
     )
     service_queue = WorkQueue(
         metrics.timed("RayService", reconcile_service),
         concurrency=concurrency,
         resync_seconds=resync,
-        on_failure=service_failed,
+        on_failure=lambda key, error: rayservices.report_failure(cast(Key, key), error),
+        on_success=lambda key: rayservices.clear_failure(cast(Key, key)),
     )
 
     def cluster_changed(namespace: str, cluster: str) -> None:

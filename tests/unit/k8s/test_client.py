@@ -192,3 +192,22 @@ def test_a_watch_that_goes_silent_ends_instead_of_waiting_forever(monkeypatch: p
                 pass
 
     run(check)
+
+
+def test_a_refusal_reads_as_the_apiservers_own_words() -> None:
+    """What goes into Events and statuses: the Status object's reason and message, not its JSON."""
+    body = json.dumps(
+        {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "status": "Failure",
+            "message": 'rayclusters.ray.io "x" is forbidden: exceeded quota: q',
+            "reason": "Forbidden",
+            "code": 403,
+        }
+    )
+    error = ApiError(403, body)
+    assert str(error) == '403 Forbidden: rayclusters.ray.io "x" is forbidden: exceeded quota: q'
+    assert error.message == 'rayclusters.ray.io "x" is forbidden: exceeded quota: q'
+    assert str(ApiError(502, "<html>bad gateway</html>")) == "502: <html>bad gateway</html>"
+    assert str(ApiError(500, '["not", "a", "status"]')) == '500: ["not", "a", "status"]'
