@@ -1,7 +1,10 @@
-"""Fuzzed specs: KubeRay's samples and the project's, mutated (wrong types anywhere, `metadata: null`,
-huge and negative numbers, long and unicode names, shell words, broken or hostile YAML, deep
-nesting), go through validation and, when it finds no error, through the builders and planners the
-operator runs on them. Nothing may raise: a manifest is either refused with field paths or built.
+"""Fuzzed specs go through validation and, when it finds no error, through the builders and planners
+the operator runs on them. Nothing may raise: a manifest is either refused with field paths or built.
+
+- KubeRay's samples and the project's, mutated: wrong types anywhere, `metadata: null`, huge and
+  negative numbers, long and unicode names, shell words, broken or hostile YAML, deep nesting.
+- Objects KubeRay's v1.7 CRD schema admits (what an apiserver with its CRDs stores): whole specs
+  drawn from the schema, and samples with values, or fields they lack, drawn from it.
 
 The example budget is fixed; the seed is random unless FUZZ_SEED is set, and a failure names it.
 """
@@ -31,6 +34,7 @@ from raykopf.reconcile.status import next_status
 from raykopf.validation import validate
 from tests.compat import upstream
 from tests.hostile import ALIAS_BOMB, nested
+from tests.schema_strategy import at, values
 
 SEED = int(os.environ.get("FUZZ_SEED") or secrets.randbelow(2**32))
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES") or 150)  # per kind; CI runs the default
@@ -132,6 +136,42 @@ def mutated(draw: st.DrawFn, kind: str) -> dict[str, Any]:
     return manifest
 
 
+PLURALS = {"RayCluster": "rayclusters", "RayJob": "rayjobs", "RayService": "rayservices"}
+
+
+def _kuberay_schema(kind: str) -> dict[str, Any]:
+    crd = upstream.upstream_crd(PLURALS[kind])
+    version = next(v for v in crd["spec"]["versions"] if v["name"] == "v1")
+    schema: dict[str, Any] = version["schema"]["openAPIV3Schema"]
+    return schema
+
+
+@st.composite
+def schema_admitted(draw: st.DrawFn, kind: str) -> dict[str, Any]:
+    """A whole spec drawn from KubeRay's schema, or a sample with 1-3 values (or fields it lacks)
+    drawn from it."""
+    schema = _kuberay_schema(kind)
+    name = draw(st.sampled_from(["a", "x" * 40, "rayjob-with-a-rather-long-name-of-fifty-characters"]))
+    if draw(st.booleans()):
+        spec = draw(values(schema["properties"]["spec"]))
+        meta = {"name": name, "namespace": "ns", "uid": "uid-1"}
+        return {"apiVersion": "ray.io/v1", "kind": kind, "metadata": meta, "spec": spec}
+    manifest = copy.deepcopy(draw(st.sampled_from(SEEDS[kind])))
+    manifest.setdefault("metadata", {}).update(namespace="ns", uid="uid-1")
+    for _ in range(draw(st.integers(1, 3))):
+        paths = [p for p in _paths(manifest["spec"], ("spec",)) if at(schema, p) is not None]
+        path = draw(st.sampled_from(paths))
+        node = _parent(manifest, path)[path[-1]]
+        declared = at(schema, path) or {}
+        missing = sorted(set(declared.get("properties") or {}) - set(node if isinstance(node, dict) else {}))
+        if missing and draw(st.booleans()):  # a field the sample lacks
+            key = draw(st.sampled_from(missing))
+            node[key] = draw(values(declared["properties"][key]))
+        else:
+            _parent(manifest, path)[path[-1]] = draw(values(declared))
+    return manifest
+
+
 def _outputs_are_json(*outputs: Any) -> None:
     json.dumps(outputs, default=str)  # what the operator would send: it must serialise
 
@@ -204,6 +244,29 @@ def test_no_mutated_spec_makes_validation_builders_or_planners_raise(kind: str) 
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
     )
     @given(mutated(kind))
+    def check(manifest: dict[str, Any]) -> None:
+        PIPELINES[kind](manifest)
+
+    try:
+        check()
+    except Exception as error:
+        raise AssertionError(
+            f"{kind}: reproduce with FUZZ_SEED={SEED}: {type(error).__name__}: {error}"
+        ) from error
+
+
+@pytest.mark.parametrize("kind", list(PIPELINES))
+def test_no_spec_kuberays_schema_admits_makes_validation_builders_or_planners_raise(kind: str) -> None:
+    assert SEEDS[kind], f"no {kind} samples to start from"
+
+    @seed(SEED)
+    @settings(
+        max_examples=EXAMPLES,
+        deadline=None,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
+    )
+    @given(schema_admitted(kind))
     def check(manifest: dict[str, Any]) -> None:
         PIPELINES[kind](manifest)
 
