@@ -235,7 +235,11 @@ class _Machine:
         ):
             self.status.pop(key, None)
         self.move(INITIALIZING)
-        self.initializing()
+        # The pass ends here, so that the names are stored before anything is made with them: a
+        # create whose status write then failed would otherwise be made again under new names
+        # (a second RayCluster, a second Ray job), as KubeRay also avoids. The status write's own event
+        # brings the next pass.
+        self.later(0)
 
     def initializing(self) -> None:
         if self._suspend_if_asked():

@@ -17,7 +17,7 @@ from raykopf.config import OperatorConfig
 from raykopf.reconcile import pods as podstate
 from raykopf.reconcile.conditions import set_condition
 from raykopf.reconcile.hashing import rayservice_hash
-from raykopf.reconcile.plan import Event, sooner
+from raykopf.reconcile.plan import MIN_REQUEUE_SECONDS, Event, sooner
 from raykopf.reconcile.raycluster import random_suffix
 from raykopf.reconcile.times import iso, parse
 from raykopf.validation.names import parse_go_duration
@@ -232,6 +232,7 @@ class _Planner:
             meta = newest_cluster.get("metadata") or {}
             annotations = {**(meta.get("annotations") or {}), build.HASH_ANNOTATION: own}
             newest_cluster = {**newest_cluster, "metadata": {**meta, "annotations": annotations}}
+        named = pending
         if newest is None:
             pending = self._new_name()
         elif newest_cluster is not None and _cluster_hash(newest_cluster) != self.goal:
@@ -251,7 +252,12 @@ class _Planner:
                 Event("Normal", "UpgradeStarted", f"rayClusterConfig changed: new cluster {pending} prepared")
             )
         self.set_cluster("pendingServiceStatus", pending)
-        for name in (active, pending):
+        if pending != named:
+            # A new name is stored before its cluster is made (the next pass makes it, as KubeRay's
+            # markRestartAndAddPendingClusterName does): a create whose status write then failed is
+            # never made again under another name.
+            self.step.later(MIN_REQUEUE_SECONDS)
+        for name in (active, pending if pending == named else None):
             if name and name not in self.world.clusters:
                 body = build.build_cluster(self.svc, self.raw, name, self.goal)
                 self.step.create.append(body)

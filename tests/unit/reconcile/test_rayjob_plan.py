@@ -10,6 +10,7 @@ import pytest
 
 from raykopf.api.rayjob import RayJob
 from raykopf.config import OperatorConfig
+from raykopf.reconcile.plan import MIN_REQUEUE_SECONDS
 from raykopf.reconcile.rayjob import FINALIZER, Probe, Step, World, cluster_problem, plan_rayjob
 
 NOW = datetime.datetime(2026, 11, 26, 12, 0, 0, tzinfo=datetime.UTC)
@@ -85,7 +86,9 @@ def job_info(status: str, message: str = "", end: bool = False) -> dict[str, Any
     return info
 
 
-def test_new_sets_ids_start_time_and_creates_the_cluster_with_rayjob_labels() -> None:
+def test_new_stores_ids_and_start_time_before_anything_is_created() -> None:
+    """KubeRay's JobDeploymentStatusNew: the names go into the status in a pass of their own, so a
+    create whose status write failed is never made again under other names."""
     raw = rayjob()
     raw["metadata"]["finalizers"] = []
     step = plan(raw)
@@ -94,6 +97,15 @@ def test_new_sets_ids_start_time_and_creates_the_cluster_with_rayjob_labels() ->
     assert step.status["jobId"] == "job-xyz12"
     assert step.status["rayClusterName"] == "job-abcde"
     assert step.status["startTime"] == iso(0)
+    assert step.create == []
+    assert step.requeue_after == MIN_REQUEUE_SECONDS  # soon (the status write's event comes first)
+    assert [e.reason for e in step.events] == ["Initializing"]
+
+
+def test_initializing_creates_the_cluster_named_in_the_status_with_rayjob_labels() -> None:
+    first = plan(rayjob())
+    step = plan(rayjob(first.status))
+    assert step.status == first.status
     [created] = step.create
     assert created["kind"] == "RayCluster"
     assert created["metadata"]["name"] == "job-abcde"
@@ -105,7 +117,11 @@ def test_new_sets_ids_start_time_and_creates_the_cluster_with_rayjob_labels() ->
     }
     assert created["metadata"]["ownerReferences"][0]["kind"] == "RayJob"
     assert created["spec"] == CLUSTER_SPEC  # the user's spec, untouched
-    assert [e.reason for e in step.events] == ["Initializing", "CreatedRayCluster"]
+    assert [e.reason for e in step.events] == ["CreatedRayCluster"]
+    # Its status write failed: the pass after finds the same names, and the cluster by that name.
+    again = plan(rayjob(first.status), cluster=cluster(None, name="job-abcde"))
+    assert again.create == []
+    assert again.status["rayClusterName"] == "job-abcde"
 
 
 def test_user_job_id_is_kept_and_interactive_mode_leaves_it_empty() -> None:
@@ -188,7 +204,8 @@ def test_http_mode_posts_the_job_when_ray_does_not_know_it() -> None:
 
 
 def test_sidecar_mode_cluster_has_the_submitter_and_a_head_that_never_restarts() -> None:
-    step = plan(rayjob(submissionMode="SidecarMode"))
+    named = plan(rayjob(submissionMode="SidecarMode")).status
+    step = plan(rayjob(named, submissionMode="SidecarMode"))
     [created] = step.create
     head = created["spec"]["headGroupSpec"]["template"]["spec"]
     assert head["restartPolicy"] == "Never"
@@ -363,7 +380,8 @@ def test_suspend_is_atomic_and_resume_starts_again() -> None:
     assert "rayClusterName" not in suspended.status
     resumed = plan(rayjob(suspended.status, shutdownAfterJobFinishes=True))
     assert resumed.status["jobDeploymentStatus"] == "Initializing"
-    assert resumed.create[0]["kind"] == "RayCluster"
+    assert resumed.create == []  # the new names are stored first
+    assert plan(rayjob(resumed.status, shutdownAfterJobFinishes=True)).create[0]["kind"] == "RayCluster"
 
 
 def test_shutdown_after_finish_waits_for_the_ttl() -> None:
@@ -399,7 +417,9 @@ def test_deletion_rules_most_destructive_due_rule_wins() -> None:
 
 
 def test_cluster_selector_uses_the_existing_cluster() -> None:
-    step = plan(rayjob(clusterSelector={"ray.io/cluster": "shared"}), cluster=cluster(name="shared"))
+    selector = {"ray.io/cluster": "shared"}
+    named = plan(rayjob(clusterSelector=selector)).status
+    step = plan(rayjob(named, clusterSelector=selector), cluster=cluster(name="shared"))
     assert step.status["rayClusterName"] == "shared"
     assert step.status["jobDeploymentStatus"] == "Running"
     assert all(b["kind"] != "RayCluster" for b in step.create)

@@ -12,6 +12,7 @@ import yaml
 from raykopf.api.rayservice import RayService
 from raykopf.config import OperatorConfig
 from raykopf.reconcile.hashing import rayservice_hash
+from raykopf.reconcile.plan import MIN_REQUEUE_SECONDS
 from raykopf.reconcile.rayservice import (
     FINALIZER,
     SETTLE_SECONDS,
@@ -123,8 +124,12 @@ def active(name: str) -> dict[str, Any]:
 def test_a_new_rayservice_creates_its_first_cluster_as_pending() -> None:
     raw = rayservice()
     raw["metadata"]["finalizers"] = []
-    step = plan(raw)
-    assert step.add_finalizer
+    named = plan(raw)
+    assert named.add_finalizer
+    assert named.status["pendingServiceStatus"]["rayClusterName"] == "svc-aaaaa"
+    assert named.create == []  # the name is stored first (KubeRay's markRestartAndAddPendingClusterName)
+    assert named.requeue_after == MIN_REQUEUE_SECONDS
+    step = plan(rayservice(named.status))
     assert step.status["pendingServiceStatus"]["rayClusterName"] == "svc-aaaaa"
     [created] = step.create
     meta = created["metadata"]
@@ -223,7 +228,16 @@ def test_a_cluster_config_change_is_a_blue_green_upgrade() -> None:
     started = plan(rayservice(active("svc-aaaaa"), spec=changed), **steady())
     # A fresh name (the suffix that would repeat the active cluster's name is skipped).
     assert started.status["pendingServiceStatus"]["rayClusterName"] == "svc-bbbbb"
-    assert [c["metadata"]["name"] for c in started.create] == ["svc-bbbbb"]
+    assert started.create == []  # stored first; made on the next pass
+    made = plan(rayservice(started.status, spec=changed), **steady())
+    assert [c["metadata"]["name"] for c in made.create] == ["svc-bbbbb"]
+    # Its status write failed: the pass after finds the name and the cluster, and makes nothing.
+    again = plan(
+        rayservice(started.status, spec=changed),
+        **{**steady(), "clusters": {**steady()["clusters"], "svc-bbbbb": cluster("svc-bbbbb", changed)}},
+    )
+    assert again.create == []
+    assert again.status["pendingServiceStatus"]["rayClusterName"] == "svc-bbbbb"
     assert started.status["activeServiceStatus"]["rayClusterName"] == "svc-aaaaa"
     assert started.point_services_at is None  # traffic stays on the active cluster
     upgrading = {c["type"]: c["status"] for c in started.status["conditions"]}
@@ -332,7 +346,8 @@ def test_suspend_deletes_everything_atomically_and_resume_starts_over() -> None:
     assert "activeServiceStatus" not in done.status
     resumed = plan(rayservice(done.status))
     assert conditions(resumed)["Suspended"] == ("False", "RayServiceResumed")
-    assert [c["metadata"]["name"] for c in resumed.create] == ["svc-aaaaa"]
+    assert resumed.create == []
+    assert [c["metadata"]["name"] for c in plan(rayservice(resumed.status)).create] == ["svc-aaaaa"]
 
 
 def test_initializing_timeout_is_terminal() -> None:
