@@ -2,7 +2,8 @@
 
 It lists, then watches from the list's resourceVersion; when the watch expires (410 Gone) it lists
 again and *diffs* the listing against the cache, so an object deleted while no watch was open is
-dropped too (kopf's relist does not report those). Objects are kept slim, indexed by the value of one
+dropped too (kopf's relist does not report those), and one written after the listing's snapshot (the
+operator's own create) is kept. Objects are kept slim, indexed by the value of one
 label (the owning RayCluster's name), and every change calls `on_change(namespace, owner)`.
 
 Writes made by the operator itself go into the cache at once (`upsert` with the API's response), so
@@ -146,7 +147,8 @@ class Informer:
                 break
             params = {**params, "continue": token}
         for key in [k for k in self._objects if k not in seen and self._under(path, k[0])]:
-            self.remove(*key)
+            if not _newer(self._objects.get(*key), version):
+                self.remove(*key)
         return version
 
     @staticmethod
@@ -175,3 +177,14 @@ class Informer:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.synced.wait(), timeout)
         return self.synced.is_set()
+
+
+def _newer(obj: dict[str, Any] | None, listed: str) -> bool:
+    """Whether `obj` was written after the listing's snapshot: an object the operator created while the
+    list was on its way, which the list cannot hold (dropping it would make the next pass create it
+    again). The watch from the listing's version reports it if it goes. resourceVersions are etcd
+    revisions; one that is not a number counts as old."""
+    try:
+        return obj is not None and int(obj["metadata"]["resourceVersion"]) > int(listed)
+    except (KeyError, ValueError):
+        return False

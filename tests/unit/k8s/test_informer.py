@@ -93,6 +93,22 @@ def test_relist_after_410_drops_objects_deleted_while_no_watch_was_open() -> Non
     assert ("ns", "c1") in changes
 
 
+def test_relist_keeps_what_the_operator_created_after_the_listings_snapshot() -> None:
+    """The listing (version 100) was taken before the operator's own create (version 120) landed in
+    the cache: dropping that Pod would make the next pass create a second one."""
+    client = FakeClient(listings=[[pod("a", "c1", 1)]], watches=[])
+    cache = informer(client, [])
+
+    async def main() -> None:
+        await cache._relist("/api/v1/pods")
+        cache.upsert(pod("mine", "c1", 120))  # a create's answer, before the watch reports it
+        cache.upsert(pod("gone", "c1", 90))  # deleted while no watch was open
+        await cache._relist("/api/v1/pods")  # after a 410 Gone
+
+    asyncio.run(main())
+    assert [p["metadata"]["name"] for p in cache.owned("ns", "c1")] == ["a", "mine"]
+
+
 def test_watch_events_update_the_index_and_notify_old_and_new_owner() -> None:
     moved = pod("a", "c2", 5)
     client = FakeClient(
