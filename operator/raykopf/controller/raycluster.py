@@ -114,6 +114,7 @@ class RayClusterReconciler:
             # The head Pod runs as the autoscaler's ServiceAccount: it must exist first (the
             # apiserver refuses a Pod whose ServiceAccount does not), as in KubeRay's order.
             await self._ensure_autoscaler_rbac(cluster, raw)
+        await self.io.settle_unsure(namespace, name)
         observed = self.io.observe(namespace, name, head_service_name(cluster))
         plan = plan_pods(cluster, observed, self.config)
         # Services and Pods do not depend on each other (workers wait for the GCS, not the Service):

@@ -151,6 +151,26 @@ class Informer:
                 self.remove(*key)
         return version
 
+    async def refresh(self, namespace: str, owner: str) -> None:
+        """Read `owner`'s objects in `namespace` from the apiserver now (a consistent read), for a pass
+        that must not trust the cache: one of its creates may have been made without an answer."""
+        path = next((p for p in self.paths if self._under(p, namespace)), None)
+        if path is None:
+            return
+        if "/namespaces/" not in path:  # the cluster-wide collection: read the namespace's only
+            prefix, _, resource = path.rpartition("/")
+            path = f"{prefix}/namespaces/{namespace}/{resource}"
+        selector = f"{self.selector},{self.index_label}={owner}"
+        page = await self.client.request("GET", path, params={"labelSelector": selector})
+        listed = page.get("metadata", {}).get("resourceVersion", "0")
+        seen = set()
+        for obj in page.get("items") or []:
+            seen.add(obj["metadata"]["name"])
+            self.upsert(obj)
+        for cached in self.owned(namespace, owner):
+            if cached["metadata"]["name"] not in seen and not _newer(cached, listed):
+                self.remove(namespace, cached["metadata"]["name"])
+
     @staticmethod
     def _under(path: str, namespace: str) -> bool:
         return "/namespaces/" not in path or f"/namespaces/{namespace}/" in path

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+
+import aiohttp
 
 from raykopf.k8s.client import ApiError, KubeClient
 from raykopf.k8s.events import EventRecorder
@@ -87,12 +89,26 @@ class Failure:
         return self.text
 
 
+# What a request can fail with besides an answer: its outcome is unknown.
+UNANSWERED = (aiohttp.ClientError, TimeoutError, OSError)
+
+
 @dataclass
 class ClusterIO:
     client: KubeClient
     pods: Informer
     services: Informer
     events: EventRecorder
+    unsure: set[tuple[str, str]] = field(default_factory=set)
+    """RayClusters with a Pod create whose outcome is unknown (a 5xx or no answer: it may have been
+    made, under a generated name the cache cannot know yet)."""
+
+    async def settle_unsure(self, namespace: str, name: str) -> None:
+        """Read the RayCluster's Pods from the apiserver before a pass that follows an unknown create,
+        so that a Pod made without the operator hearing of it is never made again."""
+        if (namespace, name) in self.unsure:
+            await self.pods.refresh(namespace, name)
+            self.unsure.discard((namespace, name))
 
     def observe(self, namespace: str, name: str, head_service_name: str) -> Observed:
         return Observed(
@@ -182,6 +198,9 @@ class ClusterIO:
                 return None
             self.events.record(owner, "RayCluster", "Warning", EVENT_FAILURE[delete.reason], str(error))
             return Failure(f"{FAILED_REASONS[delete.reason]}: {error.message}", error.retry_after)
+        except UNANSWERED as error:  # a delete is safe to repeat: the next pass does
+            self.events.record(owner, "RayCluster", "Warning", EVENT_FAILURE[delete.reason], repr(error))
+            return Failure(f"{FAILED_REASONS[delete.reason]}: {error!r}")
         if gone.get("kind") == "Pod" and gone.get("metadata", {}).get("deletionTimestamp"):
             self.pods.upsert(gone)
         else:
@@ -192,11 +211,20 @@ class ClusterIO:
     async def _create(
         self, owner: dict[str, Any], create: Create, done: dict[str, list[str]]
     ) -> Failure | None:
+        meta = create.body["metadata"]
         try:
             created = await self.client.create(path_of(create.body), create.body)
         except ApiError as error:
+            if error.status >= 500:
+                self.unsure.add((meta["namespace"], _cluster_of(create.body)))
             self.events.record(owner, "RayCluster", "Warning", EVENT_FAILURE[create.reason], str(error))
             return Failure(f"{FAILED_REASONS[create.reason]}: {error.message}", error.retry_after)
+        except UNANSWERED as error:
+            # Returned, not raised: the rest of the batch is still in flight, and its answers must
+            # reach the cache before the next pass plans.
+            self.unsure.add((meta["namespace"], _cluster_of(create.body)))
+            self.events.record(owner, "RayCluster", "Warning", EVENT_FAILURE[create.reason], repr(error))
+            return Failure(f"{FAILED_REASONS[create.reason]}: {error!r}")
         self.pods.upsert(created)
         meta = created["metadata"]
         done.setdefault(create.reason, []).append(f"{meta['namespace']}/{meta['name']}")
@@ -224,3 +252,7 @@ class ClusterIO:
         return await self.client.merge_patch(
             f"{item('RayCluster', namespace, name)}/status", {"status": status}
         )
+
+
+def _cluster_of(pod: dict[str, Any]) -> str:
+    return str((pod["metadata"].get("labels") or {}).get("ray.io/cluster", ""))

@@ -7,6 +7,7 @@ import asyncio
 import itertools
 from typing import Any
 
+import aiohttp
 import pytest
 
 from raykopf.k8s.client import ApiError
@@ -55,7 +56,7 @@ class Events:
 def io(api: FakeApi) -> tuple[ClusterIO, Events]:
     cache = Informer(
         api,  # type: ignore[arg-type]
-        [],
+        ["/api/v1/pods"],  # never run: read only by a refresh
         selector="ray.io/cluster",
         index_label="ray.io/cluster",
         slim=podstate.slim_pod,
@@ -173,3 +174,51 @@ def test_an_autoscaler_role_someone_else_made_is_never_built_on() -> None:
         with pytest.raises(NotOurs, match="Role ns/demo exists and is not this RayCluster's"):
             asyncio.run(cluster_io.ensure(OWNER, wanted, "CreatedRole"))
         assert events.recorded == []
+
+
+class LostAnswers(FakeApi):
+    """The second create is made but its answer lost (a dropped connection); the others answer later."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.made: list[dict[str, Any]] = []
+
+    async def create(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        self.creates += 1
+        number = self.creates
+        meta = {
+            **body["metadata"],
+            "name": f"{body['metadata']['generateName']}{number}",
+            "resourceVersion": "1",
+        }
+        made = {**body, "metadata": meta}
+        self.made.append(made)
+        if number == 2:
+            raise aiohttp.ServerDisconnectedError()
+        await asyncio.sleep(0.05)  # still in flight when the lost one fails
+        return made
+
+    async def request(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        assert method == "GET", method
+        assert "/namespaces/ns/" in path, path
+        assert kwargs["params"]["labelSelector"].endswith("ray.io/cluster=demo"), kwargs
+        return {"metadata": {"resourceVersion": "5"}, "items": self.made}
+
+
+def test_a_create_without_an_answer_waits_for_its_batch_and_the_next_pass_reads_the_pods_first() -> None:
+    api = LostAnswers()
+    cluster_io, events = io(api)
+
+    async def main() -> None:
+        failure = await cluster_io.execute(OWNER, Plan(creates=[worker(i) for i in range(4)]))
+        assert failure is not None
+        assert failure.text.startswith("FailedCreateWorkerPod: ServerDisconnectedError"), failure.text
+        # The batch's other three answers reached the cache before the pass ended.
+        assert len(cluster_io.pods.owned("ns", "demo")) == 3
+        assert ("ns", "demo") in cluster_io.unsure
+        await cluster_io.settle_unsure("ns", "demo")  # what the next pass does before it plans
+        assert len(cluster_io.pods.owned("ns", "demo")) == 4  # the one made without an answer too
+        assert cluster_io.unsure == set()
+
+    asyncio.run(main())
+    assert ("Warning", "FailedToCreateWorkerPod") in {(t, r) for t, r, _ in events.recorded}
