@@ -75,13 +75,20 @@ class LeaderElector:
         return False
 
     async def hold(self) -> None:
-        """Renew every retry period; raise LostLeadership once renewing failed for the renew deadline."""
+        """Renew every retry period; raise LostLeadership once renewing failed for the renew deadline.
+        Each attempt gets only the time left before that deadline: a renewal that hangs must not keep
+        this replica acting past the point where a standby may take the Lease (the Lease duration)."""
         last_renewed = time.monotonic()
         while True:
             await asyncio.sleep(self.retry_period)
-            if await self._try():
+            left = self.renew_deadline - (time.monotonic() - last_renewed)
+            renewed = False
+            if left > 0:
+                with contextlib.suppress(TimeoutError):
+                    renewed = await asyncio.wait_for(self._try(), left)
+            if renewed:
                 last_renewed = time.monotonic()
-            elif time.monotonic() - last_renewed > self.renew_deadline:
+            elif time.monotonic() - last_renewed >= self.renew_deadline:
                 self.is_leader = False
                 raise LostLeadership(f"could not renew Lease {self.name} for {self.renew_deadline:.0f} s")
 

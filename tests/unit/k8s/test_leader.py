@@ -22,8 +22,11 @@ class FakeLeases:
         self.version = 0
         self.writes: list[str] = []
         self.down = False
+        self.hang = False
 
     async def get(self, request: web.Request) -> web.Response:
+        while self.hang:  # an apiserver that takes the request and does not answer
+            await asyncio.sleep(0.05)
         if self.down:
             return web.json_response({"reason": "ServiceUnavailable"}, status=503)
         if self.lease is None:
@@ -116,6 +119,25 @@ def test_a_holder_that_cannot_renew_gives_up_after_the_renew_deadline() -> None:
         with pytest.raises(LostLeadership):
             await asyncio.wait_for(a.hold(), 3)
         assert not a.is_leader
+
+    run(check)
+
+
+def test_a_holder_whose_renewals_hang_gives_up_before_its_lease_can_be_taken() -> None:
+    """A renewal that never answers is cut at the renew deadline: the holder stops before the Lease
+    duration has passed, when a standby could take the Lease."""
+
+    async def check(client: KubeClient, fake: FakeLeases) -> None:
+        a, stop = elector(client, "a"), asyncio.Event()
+        assert await a.acquire(stop)
+        fake.hang = True
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        with pytest.raises(LostLeadership):
+            await asyncio.wait_for(a.hold(), 5)
+        assert loop.time() - started < 1.0  # the Lease duration (the renew deadline is 0.5 s)
+        assert not a.is_leader
+        fake.hang = False
 
     run(check)
 
