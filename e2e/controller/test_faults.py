@@ -1,0 +1,247 @@
+"""The controller tier: `raykopf run` against the real apiserver through a fault-injecting proxy, with
+Pods on the simulated node (no Ray). For each create of each controller, a failure right after it
+(the object was made, the operator was told it was not) must not lead to a duplicate or an orphan;
+nor a failed status write, a refused or slow request, a dropped or expired watch, or a restart with
+empty caches."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from e2e.conformance.cases import on_simulated_node, simulated_raycluster_spec
+from e2e.conftest import RAY_KINDS, HostOperator, Kubectl, wait_for
+from e2e.controller.faults import Fault, FaultProxy, proxy_for
+from raykopf_local.cluster import LocalCluster
+
+CONTAINER = {
+    "name": "ray",
+    "image": "rayproject/ray:2.60.0",
+    "resources": {"limits": {"cpu": "1", "memory": "1Gi"}},
+}
+WORKERS = 3
+CLUSTER_SPEC = {
+    "headGroupSpec": {"rayStartParams": {}, "template": {"spec": {"containers": [CONTAINER]}}},
+    "workerGroupSpecs": [
+        {
+            "groupName": "small",
+            "replicas": WORKERS,
+            "minReplicas": 0,
+            "maxReplicas": 10,
+            "rayStartParams": {},
+            "template": {"spec": {"containers": [CONTAINER]}},
+        }
+    ],
+}
+SUBMITTER = on_simulated_node(
+    {
+        "spec": {
+            "restartPolicy": "Never",
+            "containers": [{**CONTAINER, "name": "submitter", "command": ["true"]}],
+        }
+    }
+)
+
+
+def raycluster(name: str) -> dict[str, Any]:
+    spec = simulated_raycluster_spec(CLUSTER_SPEC)
+    return {"apiVersion": "ray.io/v1", "kind": "RayCluster", "metadata": {"name": name}, "spec": spec}
+
+
+def rayjob(name: str) -> dict[str, Any]:
+    spec = {
+        "entrypoint": "python -c 'print(1)'",
+        "rayClusterSpec": simulated_raycluster_spec(CLUSTER_SPEC),
+        "submitterPodTemplate": SUBMITTER,
+    }
+    return {"apiVersion": "ray.io/v1", "kind": "RayJob", "metadata": {"name": name}, "spec": spec}
+
+
+def rayservice(name: str) -> dict[str, Any]:
+    serve = "applications:\n- name: app\n  import_path: app:app\n  route_prefix: /\n"
+    spec = {"serveConfigV2": serve, "rayClusterConfig": simulated_raycluster_spec(CLUSTER_SPEC)}
+    return {"apiVersion": "ray.io/v1", "kind": "RayService", "metadata": {"name": name}, "spec": spec}
+
+
+@pytest.fixture(scope="module")
+def proxy(local_cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[FaultProxy]:
+    started = proxy_for(local_cluster.kubeconfig, tmp_path_factory.mktemp("proxy"))
+    yield started
+    started.stop()
+
+
+@pytest.fixture
+def faulty(
+    proxy: FaultProxy,
+    local_cluster: LocalCluster,
+    host_operator: HostOperator,
+    kubectl: Kubectl,
+    namespace: str,
+    tmp_path: Path,
+) -> Iterator[HostOperator]:
+    """`raykopf run` through the proxy, owning the test's namespace (the shared one is stopped)."""
+    host_operator.stop()
+    proxy.clear()
+    kubeconfig = proxy.kubeconfig(local_cluster.kubeconfig, tmp_path / "proxied.kubeconfig")
+    operator = HostOperator(kubeconfig, tmp_path / "operator.log", extra=["--watch-namespace", namespace])
+    operator.start()
+    yield operator
+    proxy.clear()
+    # The RayJobs' and RayServices' finalizers are this operator's to remove: delete them while it runs.
+    kubectl(
+        "delete", RAY_KINDS, "--all", "-n", namespace, "--wait=true", "--timeout=60s", check=False, timeout=90
+    )
+    operator.stop()
+
+
+def names(kubectl: Kubectl, namespace: str, kind: str, selector: str = "") -> list[str]:
+    args = ["get", kind, "-n", namespace, "-o", "name"] + (["-l", selector] if selector else [])
+    return kubectl(*args).split()
+
+
+def pods_of(kubectl: Kubectl, namespace: str, cluster: str) -> dict[str, int]:
+    items = kubectl.json("get", "pods", "-n", namespace, "-l", f"ray.io/cluster={cluster}")["items"]
+    counts = {"head": 0, "worker": 0}
+    for pod in items:
+        if not pod["metadata"].get("deletionTimestamp"):
+            counts[pod["metadata"]["labels"]["ray.io/node-type"]] += 1
+    return counts
+
+
+def ready(kubectl: Kubectl, namespace: str, cluster: str) -> bool:
+    text = kubectl("get", "raycluster", cluster, "-n", namespace, "-o", "json", check=False)
+    return bool(text) and (json.loads(text).get("status") or {}).get("state") == "ready"
+
+
+def holds(check: Callable[[], Any], seconds: float, what: str) -> None:
+    """`check` stays true for `seconds` (nothing made twice later on)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        assert check(), what
+        time.sleep(1)
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    fault: Callable[[str], Fault]
+    """The fault, given the namespace."""
+    create: Callable[[], dict[str, Any]]
+
+
+def ns_path(namespace: str, resource: str, group: str = "apis/ray.io/v1") -> str:
+    return f"^/{group}/namespaces/{namespace}/{resource}"
+
+
+CASES = [
+    # The RayJob's RayCluster was made, the answer lost.
+    Case(
+        "rayjob-cluster-create",
+        lambda ns: Fault("POST", ns_path(ns, "rayclusters") + r"(\?|$)", after=True),
+        lambda: rayjob("job"),
+    ),
+    # The status write that follows fails (the defect KubeRay avoids by storing names first).
+    Case(
+        "rayjob-status-write",
+        lambda ns: Fault("PATCH", ns_path(ns, "rayjobs/job/status"), times=2),
+        lambda: rayjob("job"),
+    ),
+    Case(
+        "rayjob-status-write-lost",
+        lambda ns: Fault("PATCH", ns_path(ns, "rayjobs/job/status"), after=True),
+        lambda: rayjob("job"),
+    ),
+    Case(
+        "rayjob-submitter-create",
+        lambda ns: Fault("POST", ns_path(ns, "jobs", "apis/batch/v1") + r"(\?|$)", after=True),
+        lambda: rayjob("job"),
+    ),
+    Case(
+        "rayservice-cluster-create",
+        lambda ns: Fault("POST", ns_path(ns, "rayclusters") + r"(\?|$)", after=True),
+        lambda: rayservice("svc"),
+    ),
+    Case(
+        "rayservice-status-write",
+        lambda ns: Fault("PATCH", ns_path(ns, "rayservices/svc/status"), times=2),
+        lambda: rayservice("svc"),
+    ),
+    Case(
+        "raycluster-head-pod-create",
+        lambda ns: Fault("POST", ns_path(ns, "pods", "api/v1") + r"(\?|$)", after=True),
+        lambda: raycluster("rc"),
+    ),
+    Case(
+        "raycluster-worker-pod-creates",
+        lambda ns: Fault("POST", ns_path(ns, "pods", "api/v1") + r"(\?|$)", after=True, times=3),
+        lambda: raycluster("rc"),
+    ),
+    Case(
+        "raycluster-head-service-create",
+        lambda ns: Fault("POST", ns_path(ns, "services", "api/v1") + r"(\?|$)", after=True),
+        lambda: raycluster("rc"),
+    ),
+    Case(
+        "raycluster-status-write",
+        lambda ns: Fault("PATCH", ns_path(ns, "rayclusters/rc/status"), times=3),
+        lambda: raycluster("rc"),
+    ),
+]
+
+
+def the_clusters(kubectl: Kubectl, namespace: str) -> list[str]:
+    return [name.split("/", 1)[1] for name in names(kubectl, namespace, "rayclusters")]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
+def test_a_failure_right_after_a_create_makes_no_duplicate_and_no_orphan(
+    case: Case, kubectl: Kubectl, namespace: str, proxy: FaultProxy, faulty: HostOperator
+) -> None:
+    fault = proxy.add(case.fault(namespace))
+    kubectl.apply(json.dumps(case.create()), namespace)
+    wait_for(lambda: fault.hits > 0, 60, f"the fault ({fault.method} {fault.path}) to be hit")
+
+    def one_ready_cluster() -> bool:
+        clusters = the_clusters(kubectl, namespace)
+        return len(clusters) == 1 and ready(kubectl, namespace, clusters[0])
+
+    wait_for(one_ready_cluster, 120, "one ready RayCluster", interval=1)
+    (cluster,) = the_clusters(kubectl, namespace)
+
+    def exact() -> bool:
+        pods = pods_of(kubectl, namespace, cluster)
+        services = names(kubectl, namespace, "services", f"ray.io/cluster={cluster}")
+        return (
+            the_clusters(kubectl, namespace) == [cluster]
+            and pods == {"head": 1, "worker": WORKERS}
+            and len([s for s in services if s.endswith("-head-svc")]) >= 1
+        )
+
+    wait_for(exact, 60, f"exactly 1 head and {WORKERS} workers of {cluster}", interval=1)
+    holds(exact, 6, f"{cluster} keeps exactly its Pods, and no second RayCluster appears")
+    owner = (
+        kubectl.json("get", "raycluster", cluster, "-n", namespace)["metadata"].get("ownerReferences") or []
+    )
+    kind = case.create()["kind"]
+    if kind != "RayCluster":
+        assert [ref["kind"] for ref in owner] == [kind], owner  # owned: nothing orphaned
+    if kind == "RayJob":
+        status = kubectl.json("get", "rayjob", "job", "-n", namespace)["status"]
+        assert status["rayClusterName"] == cluster, status
+        wait_for(lambda: names(kubectl, namespace, "jobs"), 60, "the submitter Job")
+        holds(lambda: len(names(kubectl, namespace, "jobs")) == 1, 4, "one submitter Job")
+    if kind == "RayService":
+        status = kubectl.json("get", "rayservice", "svc", "-n", namespace)["status"]
+        named = {
+            (status.get(w) or {}).get("rayClusterName")
+            for w in ("activeServiceStatus", "pendingServiceStatus")
+        }
+        assert cluster in named, status
+    assert faulty.process is not None
+    assert faulty.process.poll() is None, faulty.log.read_text()[-3000:]
