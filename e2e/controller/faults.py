@@ -14,6 +14,7 @@ import base64
 import re
 import ssl
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -60,6 +61,8 @@ class Seen:
     path: str
     status: int
     faulted: bool
+    at: float
+    """When the request arrived (monotonic)."""
 
 
 @dataclass
@@ -122,9 +125,9 @@ class FaultProxy:
                     return fault
         return None
 
-    def _record(self, method: str, path: str, status: int, faulted: bool) -> None:
+    def _record(self, method: str, path: str, status: int, faulted: bool, at: float) -> None:
         with self._lock:
-            self.seen.append(Seen(method, path, status, faulted))
+            self.seen.append(Seen(method, path, status, faulted, at))
 
     def _run(self) -> None:
         self._loop = asyncio.new_event_loop()
@@ -149,13 +152,13 @@ class FaultProxy:
         await self._session.close()
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
-        method, path = request.method, request.path_qs
+        method, path, arrived = request.method, request.path_qs, time.monotonic()
         fault = self._take(method, path)
         if fault is not None and fault.delay:
             await asyncio.sleep(fault.delay)
         failing = fault is not None and fault.cut_watch_after is None and fault.delay == 0
         if failing and fault is not None and not fault.after:
-            self._record(method, path, fault.status, True)
+            self._record(method, path, fault.status, True, arrived)
             return _status(fault)
         headers = {k: v for k, v in request.headers.items() if k.lower() not in DROPPED_HEADERS}
         body = await request.read()
@@ -164,9 +167,9 @@ class FaultProxy:
         ) as upstream:
             if failing and fault is not None:
                 await upstream.read()
-                self._record(method, path, fault.status, True)
+                self._record(method, path, fault.status, True, arrived)
                 return _status(fault)
-            self._record(method, path, upstream.status, fault is not None)
+            self._record(method, path, upstream.status, fault is not None, arrived)
             out_headers = {k: v for k, v in upstream.headers.items() if k.lower() not in DROPPED_HEADERS}
             if "watch=1" not in path and "watch=true" not in path:
                 return web.Response(status=upstream.status, body=await upstream.read(), headers=out_headers)

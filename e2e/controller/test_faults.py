@@ -245,3 +245,51 @@ def test_a_failure_right_after_a_create_makes_no_duplicate_and_no_orphan(
         assert cluster in named, status
     assert faulty.process is not None
     assert faulty.process.poll() is None, faulty.log.read_text()[-3000:]
+
+
+def scale(kubectl: Kubectl, namespace: str, cluster: str, replicas: int) -> None:
+    patch = [{"op": "replace", "path": "/spec/workerGroupSpecs/0/replicas", "value": replicas}]
+    kubectl("patch", "raycluster", cluster, "-n", namespace, "--type=json", "-p", json.dumps(patch))
+
+
+def test_cut_and_expired_watches_and_a_restart_with_empty_caches_leave_exactly_the_pods_asked_for(
+    kubectl: Kubectl, namespace: str, proxy: FaultProxy, faulty: HostOperator
+) -> None:
+    watch = ns_path(namespace, "pods", "api/v1") + r"\?.*watch=(1|true)"
+    cut = proxy.add(Fault("GET", watch, cut_watch_after=3, times=2))
+    gone = proxy.add(Fault("GET", watch, status=410))
+    faulty.stop()
+    faulty.start()  # new watches, through the faults
+    kubectl.apply(json.dumps(raycluster("rc")), namespace)
+    for replicas in (WORKERS, 6, 2):
+        scale(kubectl, namespace, "rc", replicas)
+        wait_for(
+            lambda n=replicas: pods_of(kubectl, namespace, "rc") == {"head": 1, "worker": n},
+            90,
+            f"1 head and {replicas} workers",
+            interval=1,
+        )
+    assert cut.hits == 2
+    assert gone.hits == 1
+    faulty.stop()  # a restart with empty caches
+    faulty.start()
+    scale(kubectl, namespace, "rc", 4)
+    wait_for(
+        lambda: pods_of(kubectl, namespace, "rc") == {"head": 1, "worker": 4}, 90, "4 workers", interval=1
+    )
+    holds(lambda: pods_of(kubectl, namespace, "rc") == {"head": 1, "worker": 4}, 6, "exactly 4 workers")
+
+
+def test_a_429_is_retried_no_sooner_than_its_retry_after_and_a_slow_apiserver_only_slows(
+    kubectl: Kubectl, namespace: str, proxy: FaultProxy, faulty: HostOperator
+) -> None:
+    pods = ns_path(namespace, "pods", "api/v1") + r"(\?|$)"
+    throttled = proxy.add(Fault("POST", pods, status=429, retry_after=4))
+    proxy.add(Fault("POST", pods, delay=3, times=2))  # the next two creates take 3 s each
+    kubectl.apply(json.dumps(raycluster("rc")), namespace)
+    wait_for(lambda: ready(kubectl, namespace, "rc"), 120, "the RayCluster to be ready", interval=1)
+    assert throttled.hits == 1
+    posts = proxy.requests("POST", pods)
+    refused = next(i for i, seen in enumerate(posts) if seen.status == 429)
+    assert posts[refused + 1].at - posts[refused].at >= 4.0, [(s.status, s.at) for s in posts]
+    holds(lambda: pods_of(kubectl, namespace, "rc") == {"head": 1, "worker": WORKERS}, 6, "exactly its Pods")

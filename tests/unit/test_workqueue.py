@@ -44,6 +44,7 @@ def test_refused_writes_back_off_per_key_and_honour_retry_after(caplog: pytest.L
 
         def add_after(key: Hashable, delay: float) -> None:  # the delay chosen, without waiting for it
             delays.append(delay)
+            queue._held.pop(key, None)  # as if it had passed
             queue.add(key)
 
         queue.add_after = add_after  # type: ignore[method-assign]
@@ -86,7 +87,12 @@ def test_a_clean_pass_takes_back_what_a_failed_one_said_and_a_broken_hook_stops_
                 raise RuntimeError("the status write failed")  # the queue goes on regardless
 
         queue = WorkQueue(reconcile, concurrency=1, on_failure=on_failure, on_success=on_success)
-        queue.add_after = lambda key, delay: queue.add(key)  # type: ignore[method-assign]
+
+        def add_after(key: Hashable, delay: float) -> None:  # without waiting
+            queue._held.pop(key, None)
+            queue.add(key)
+
+        queue.add_after = add_after  # type: ignore[method-assign]
         queue.add(("ns", "a"))
         runner = asyncio.create_task(queue.run())
         await asyncio.wait_for(done.wait(), 5)
@@ -103,3 +109,46 @@ def test_a_clean_pass_takes_back_what_a_failed_one_said_and_a_broken_hook_stops_
         "pass ok",
         "on_success",
     ]
+
+
+def test_events_wait_for_a_failed_keys_back_off_and_a_spec_change_cuts_only_a_back_off_short() -> None:
+    """A refused create's own status write (or its Pods' events) must not bring the next pass before
+    the Retry-After; a new spec may end a mere back-off at once."""
+    outcomes: list[Exception | None] = [RetryLater("throttled", after=0.4), None, ValueError("boom"), None]
+    passes: list[float] = []
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        done = asyncio.Event()
+
+        async def reconcile(key: Hashable) -> float | None:
+            passes.append(loop.time())
+            outcome = outcomes.pop(0)
+            if not outcomes:
+                done.set()
+            if outcome is not None:
+                raise outcome
+            return None
+
+        queue = WorkQueue(reconcile, concurrency=1, base_delay=5.0)
+        runner = asyncio.create_task(queue.run())
+        queue.add(("ns", "a"))
+        await asyncio.sleep(0.05)
+        queue.add(("ns", "a"))  # its status write's event
+        queue.add(("ns", "a"), urgent=True)  # a new spec does not cut a Retry-After short
+        while len(passes) < 2:
+            await asyncio.sleep(0.01)
+        queue.add(("ns", "a"))  # fails now, with a back-off of 5 s
+        while len(passes) < 3:
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.05)
+        queue.add(("ns", "a"))  # an event: held
+        await asyncio.sleep(0.1)
+        assert len(passes) == 3
+        queue.add(("ns", "a"), urgent=True)  # a new spec: at once
+        await asyncio.wait_for(done.wait(), 1)
+        runner.cancel()
+
+    asyncio.run(main())
+    assert 0.4 <= passes[1] - passes[0] < 1.0, passes
+    assert passes[3] - passes[2] < 1.0

@@ -32,10 +32,22 @@ def _on_events(
             bodies.pop(namespace, name)
             queue.forget((namespace, name))
         else:
-            bodies.put(dict(event["object"]))
-            queue.add((namespace, name))
+            body = dict(event["object"])
+            before = bodies.get(namespace, name)
+            bodies.put(body)
+            queue.add((namespace, name), urgent=_spec_changed(before, body))
         if also is not None:
             also(namespace, name)
+
+
+def _spec_changed(before: dict[str, Any] | None, after: dict[str, Any]) -> bool:
+    """A change the user made (a new spec, a deletion) rather than a status write or a label."""
+    if before is None:
+        return True
+    old, new = before.get("metadata") or {}, after.get("metadata") or {}
+    return old.get("generation") != new.get("generation") or (
+        "deletionTimestamp" in new and "deletionTimestamp" not in old
+    )
 
 
 def register(

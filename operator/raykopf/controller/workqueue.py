@@ -47,15 +47,30 @@ class WorkQueue:
         self._queue: asyncio.Queue[Hashable] = asyncio.Queue()
         self._queued: set[Hashable] = set()
         self._processing: set[Hashable] = set()
-        self._dirty: set[Hashable] = set()
+        self._dirty: dict[Hashable, bool] = {}  # run once more after the current pass (urgently?)
         self._failures: dict[Hashable, int] = {}
         self._timers: dict[Hashable, asyncio.TimerHandle] = {}
+        # A failed key is held until its back-off ends, and never let go before a Retry-After ends:
+        # (back-off end, Retry-After end) in loop time. Events about the key (its own status writes,
+        # its Pods) wait too.
+        self._held: dict[Hashable, tuple[float, float]] = {}
         self.known: set[Hashable] = set()
 
-    def add(self, key: Hashable) -> None:
+    def add(self, key: Hashable, *, urgent: bool = False) -> None:
+        """Queue `key`; while it is held after a failure, only when the hold ends. `urgent` (a change
+        of the object's spec) cuts a back-off short, never a Retry-After."""
         self.known.add(key)
+        held = self._held.get(key)
+        if held is not None:
+            if urgent:  # the back-off is over; a Retry-After is not
+                held = self._held[key] = (held[1], held[1])
+            left = max(held) - asyncio.get_running_loop().time()
+            if left > 0:
+                self.add_after(key, left)
+                return
+            del self._held[key]
         if key in self._processing:
-            self._dirty.add(key)  # run once more after the current pass
+            self._dirty[key] = self._dirty.get(key, False) or urgent
         elif key not in self._queued:
             self._queued.add(key)
             self._queue.put_nowait(key)
@@ -72,13 +87,19 @@ class WorkQueue:
     def forget(self, key: Hashable) -> None:
         self.known.discard(key)
         self._failures.pop(key, None)
+        self._held.pop(key, None)
         timer = self._timers.pop(key, None)
         if timer is not None:
             timer.cancel()
 
     def _fire(self, key: Hashable) -> None:
         self._timers.pop(key, None)
-        self.add(key)
+        self.add(key)  # still held (an earlier timer): add() sets one for the hold's end
+
+    def _hold(self, key: Hashable, backoff: float, retry_after: float = 0.0) -> None:
+        now = asyncio.get_running_loop().time()
+        self._held[key] = (now + backoff, now + retry_after)
+        self.add_after(key, max(backoff, retry_after))
 
     def __len__(self) -> int:
         return len(self._queued) + len(self._processing)
@@ -114,12 +135,16 @@ class WorkQueue:
             except asyncio.CancelledError:
                 raise
             except RetryLater as later:
-                delay = max(self._backoff(key), later.after or 0.0)
+                backoff = self._backoff(key)
                 log.info(
                     "reconcile to be retried",
-                    extra={"key": str(key), "why": str(later)[:300], "retry_in": delay},
+                    extra={
+                        "key": str(key),
+                        "why": str(later)[:300],
+                        "retry_in": max(backoff, later.after or 0.0),
+                    },
                 )
-                self.add_after(key, delay)
+                self._hold(key, backoff, later.after or 0.0)
             except Exception as error:
                 delay = self._backoff(key)
                 log.warning(
@@ -131,12 +156,13 @@ class WorkQueue:
                         "retry_in": delay,
                     },
                 )
-                self.add_after(key, delay)
+                self._hold(key, delay)
                 if self._on_failure is not None:
                     with contextlib.suppress(Exception):  # reporting must never stop the worker
                         await self._on_failure(key, error)
             else:
                 self._failures.pop(key, None)
+                self._held.pop(key, None)
                 if requeue is not None:
                     self.add_after(key, requeue)
                 if self._on_success is not None:
@@ -154,5 +180,4 @@ class WorkQueue:
             finally:
                 self._processing.discard(key)
                 if key in self._dirty:
-                    self._dirty.discard(key)
-                    self.add(key)
+                    self.add(key, urgent=self._dirty.pop(key))
