@@ -139,11 +139,16 @@ def ns_path(namespace: str, resource: str, group: str = "apis/ray.io/v1") -> str
     return f"^/{group}/namespaces/{namespace}/{resource}"
 
 
+def creates(namespace: str, resource: str, group: str = "apis/ray.io/v1") -> str:
+    """The path of a create (a POST to the collection, perhaps with a query)."""
+    return ns_path(namespace, resource, group) + r"(\?|$)"
+
+
 CASES = [
     # The RayJob's RayCluster was made, the answer lost.
     Case(
         "rayjob-cluster-create",
-        lambda ns: Fault("POST", ns_path(ns, "rayclusters") + r"(\?|$)", after=True),
+        lambda ns: Fault("POST", creates(ns, "rayclusters"), after=True),
         lambda: rayjob("job"),
     ),
     # The status write that follows fails (the defect KubeRay avoids by storing names first).
@@ -159,12 +164,12 @@ CASES = [
     ),
     Case(
         "rayjob-submitter-create",
-        lambda ns: Fault("POST", ns_path(ns, "jobs", "apis/batch/v1") + r"(\?|$)", after=True),
+        lambda ns: Fault("POST", creates(ns, "jobs", "apis/batch/v1"), after=True),
         lambda: rayjob("job"),
     ),
     Case(
         "rayservice-cluster-create",
-        lambda ns: Fault("POST", ns_path(ns, "rayclusters") + r"(\?|$)", after=True),
+        lambda ns: Fault("POST", creates(ns, "rayclusters"), after=True),
         lambda: rayservice("svc"),
     ),
     Case(
@@ -174,17 +179,17 @@ CASES = [
     ),
     Case(
         "raycluster-head-pod-create",
-        lambda ns: Fault("POST", ns_path(ns, "pods", "api/v1") + r"(\?|$)", after=True),
+        lambda ns: Fault("POST", creates(ns, "pods", "api/v1"), after=True),
         lambda: raycluster("rc"),
     ),
     Case(
         "raycluster-worker-pod-creates",
-        lambda ns: Fault("POST", ns_path(ns, "pods", "api/v1") + r"(\?|$)", after=True, times=3),
+        lambda ns: Fault("POST", creates(ns, "pods", "api/v1"), after=True, times=3),
         lambda: raycluster("rc"),
     ),
     Case(
         "raycluster-head-service-create",
-        lambda ns: Fault("POST", ns_path(ns, "services", "api/v1") + r"(\?|$)", after=True),
+        lambda ns: Fault("POST", creates(ns, "services", "api/v1"), after=True),
         lambda: raycluster("rc"),
     ),
     Case(
@@ -283,7 +288,7 @@ def test_cut_and_expired_watches_and_a_restart_with_empty_caches_leave_exactly_t
 def test_a_429_is_retried_no_sooner_than_its_retry_after_and_a_slow_apiserver_only_slows(
     kubectl: Kubectl, namespace: str, proxy: FaultProxy, faulty: HostOperator
 ) -> None:
-    pods = ns_path(namespace, "pods", "api/v1") + r"(\?|$)"
+    pods = creates(namespace, "pods", "api/v1")
     throttled = proxy.add(Fault("POST", pods, status=429, retry_after=4))
     proxy.add(Fault("POST", pods, delay=3, times=2))  # the next two creates take 3 s each
     kubectl.apply(json.dumps(raycluster("rc")), namespace)

@@ -11,6 +11,24 @@ import pytest
 from raykopf.controller.workqueue import RetryLater, WorkQueue
 
 
+async def run_without_waiting(
+    queue: WorkQueue, done: asyncio.Event, delays: list[float] | None = None
+) -> None:
+    """Run key ("ns", "a") until `done`; every delay the queue chooses is noted and skipped."""
+
+    def add_after(key: Hashable, delay: float) -> None:
+        if delays is not None:
+            delays.append(delay)
+        queue._held.pop(key, None)  # as if the delay had passed
+        queue.add(key)
+
+    queue.add_after = add_after  # type: ignore[method-assign]
+    queue.add(("ns", "a"))
+    runner = asyncio.create_task(queue.run())
+    await asyncio.wait_for(done.wait(), 5)
+    runner.cancel()
+
+
 def test_refused_writes_back_off_per_key_and_honour_retry_after(caplog: pytest.LogCaptureFixture) -> None:
     delays: list[float] = []
     reported: list[tuple[Hashable, str]] = []
@@ -42,16 +60,7 @@ def test_refused_writes_back_off_per_key_and_honour_retry_after(caplog: pytest.L
 
         queue = WorkQueue(reconcile, concurrency=1, on_failure=on_failure)
 
-        def add_after(key: Hashable, delay: float) -> None:  # the delay chosen, without waiting for it
-            delays.append(delay)
-            queue._held.pop(key, None)  # as if it had passed
-            queue.add(key)
-
-        queue.add_after = add_after  # type: ignore[method-assign]
-        queue.add(("ns", "a"))
-        runner = asyncio.create_task(queue.run())
-        await asyncio.wait_for(done.wait(), 5)
-        runner.cancel()
+        await run_without_waiting(queue, done, delays)
 
     asyncio.run(main())
     assert delays == [0.5, 1.0, 2.0, 30.0, 0.5, 1.0]
@@ -88,15 +97,7 @@ def test_a_clean_pass_takes_back_what_a_failed_one_said_and_a_broken_hook_stops_
 
         queue = WorkQueue(reconcile, concurrency=1, on_failure=on_failure, on_success=on_success)
 
-        def add_after(key: Hashable, delay: float) -> None:  # without waiting
-            queue._held.pop(key, None)
-            queue.add(key)
-
-        queue.add_after = add_after  # type: ignore[method-assign]
-        queue.add(("ns", "a"))
-        runner = asyncio.create_task(queue.run())
-        await asyncio.wait_for(done.wait(), 5)
-        runner.cancel()
+        await run_without_waiting(queue, done)
 
     asyncio.run(main())
     # A refused write (RetryLater) has said so on the object already: neither hook runs for it.
