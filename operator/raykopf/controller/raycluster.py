@@ -171,6 +171,7 @@ class RayClusterReconciler:
     def _forget(self, key: tuple[str, str]) -> None:
         self.invalid.forget(key)
         self.status_written.pop(key, None)
+        self.io.unsure.discard(key)
 
     async def _redis_cleanup(self, raw: dict[str, Any]) -> float | None:
         namespace, name = raw["metadata"]["namespace"], raw["metadata"]["name"]
