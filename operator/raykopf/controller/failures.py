@@ -12,7 +12,7 @@ from raykopf.k8s.events import EventRecorder
 from raykopf.k8s.store import LatestStore
 from raykopf.reconcile import failure
 
-REASON = "ReconcileError"
+REASON = failure.REASON
 
 # Writes a whole new status for the object `raw` (each reconciler has its own way).
 WriteStatus = Callable[[dict[str, Any], dict[str, Any]], Awaitable[Any]]

@@ -13,16 +13,17 @@ import copy
 from typing import Any
 
 from raykopf.reconcile import conditions as cond
+from raykopf.reconcile.status import REASON_LIMIT
 
-PREFIX = "ReconcileError: "
+REASON = "ReconcileError"  # also the Warning Event's reason
+PREFIX = f"{REASON}: "
 CONDITION = "ReconcileFailure"
-TEXT_LIMIT = 2048
 
 
 def record(kind: str, status: dict[str, Any], text: str, now: str) -> dict[str, Any]:
     """`status` with `text` (what went wrong) written where `kind` shows it."""
     status = copy.deepcopy(status)
-    words = f"{PREFIX}{text}"[:TEXT_LIMIT]
+    words = f"{PREFIX}{text}"[:REASON_LIMIT]
     if kind == "RayCluster":
         status["reason"] = words
     elif kind == "RayJob":
@@ -30,8 +31,7 @@ def record(kind: str, status: dict[str, Any], text: str, now: str) -> dict[str, 
             status["message"] = words
     elif kind == "RayService":
         conditions = status.setdefault("conditions", [])
-        reason = PREFIX.removesuffix(": ")
-        cond.set_condition(conditions, CONDITION, True, reason, text[:TEXT_LIMIT], now)
+        cond.set_condition(conditions, CONDITION, True, REASON, text[:REASON_LIMIT], now)
     else:
         raise ValueError(f"no failure status for kind {kind!r}")
     return status
