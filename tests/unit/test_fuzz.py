@@ -183,7 +183,7 @@ def _cluster_pipeline(raw: dict[str, Any]) -> None:
         return
     cluster = RayCluster.model_validate(raw)
     plan = plan_pods(cluster, Observed(), CONFIG)
-    status = next_status(cluster, Observed(), now=DATE, reconcile_error=None)
+    status = next_status(cluster, Observed(), now=DATE, failure=None)
     _outputs_are_json([c.body for c in plan.creates], build_head_service(cluster, CONFIG), status)
 
 
@@ -193,7 +193,7 @@ def _job_pipeline(raw: dict[str, Any]) -> None:
     job = RayJob.model_validate(raw)
     suffixes = iter(["abcde", "fghij", "klmno"])
     step = plan_rayjob(job, raw, World(now=NOW, cluster=None), CONFIG, suffix=lambda: next(suffixes))
-    for body in step.create:
+    for body in (create.body for create in step.creates):
         _outputs_are_json(body)
         if body.get("kind") == "RayCluster":
             cluster = {**body, "metadata": {**body["metadata"], "uid": "uid-2"}}
@@ -219,7 +219,7 @@ def _service_pipeline(raw: dict[str, Any]) -> None:
     step = plan_rayservice(
         svc, raw, ServiceWorld(now=NOW, clusters={}), CONFIG, suffix=lambda: next(suffixes)
     )
-    for body in step.create:
+    for body in (create.body for create in step.creates):
         _outputs_are_json(body)
         if body.get("kind") == "RayCluster":
             _cluster_pipeline({**body, "metadata": {**body["metadata"], "uid": "uid-2"}})

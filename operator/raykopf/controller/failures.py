@@ -5,17 +5,12 @@ words on its status (`reconcile.failure` says where), taken back by the next cle
 from __future__ import annotations
 
 import datetime
-from collections.abc import Awaitable, Callable
-from typing import Any
 
-from raykopf.k8s.events import EventRecorder
+from raykopf.k8s.executor import Executor
 from raykopf.k8s.store import LatestStore
 from raykopf.reconcile import failure
 
 REASON = failure.REASON
-
-# Writes a whole new status for the object `raw` (each reconciler has its own way).
-WriteStatus = Callable[[dict[str, Any], dict[str, Any]], Awaitable[Any]]
 
 
 def describe(error: Exception) -> str:
@@ -27,28 +22,23 @@ def _now() -> str:
 
 
 async def report_failure(
-    events: EventRecorder,
-    bodies: LatestStore,
-    kind: str,
-    key: tuple[str, str],
-    error: Exception,
-    write: WriteStatus,
+    executor: Executor, bodies: LatestStore, kind: str, key: tuple[str, str], error: Exception
 ) -> None:
     raw = bodies.get(*key)
     if raw is None:
         return
-    events.record(raw, kind, "Warning", REASON, describe(error))
+    executor.events.record(raw, kind, "Warning", REASON, describe(error))
     previous = raw.get("status") or {}
     status = failure.record(kind, previous, describe(error), _now())
     if status != previous:
-        await write(raw, status)
+        await executor.write_status(kind, raw, status)
 
 
-async def clear_failure(bodies: LatestStore, kind: str, key: tuple[str, str], write: WriteStatus) -> None:
+async def clear_failure(executor: Executor, bodies: LatestStore, kind: str, key: tuple[str, str]) -> None:
     """After a clean pass: the status no longer says the object fails (nothing to do mostly)."""
     raw = bodies.get(*key)
     if raw is None or raw["metadata"].get("deletionTimestamp"):
         return
     status = failure.clear(kind, raw.get("status") or {})
     if status is not None:
-        await write(raw, status)
+        await executor.write_status(kind, raw, status)

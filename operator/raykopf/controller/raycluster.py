@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import datetime
 import secrets
@@ -27,14 +26,14 @@ from raykopf.builders.service import (
 from raykopf.config import OperatorConfig
 from raykopf.controller.failures import clear_failure, report_failure
 from raykopf.controller.invalid import InvalidReports, invalid_reason
-from raykopf.controller.workqueue import RetryLater
-from raykopf.k8s.client import ApiError, KubeClient
-from raykopf.k8s.objects import item, merge_patch
-from raykopf.k8s.raycluster import ClusterIO, Failure
-from raykopf.k8s.store import LatestStore, current, set_finalizer
+from raykopf.k8s.client import KubeClient
+from raykopf.k8s.executor import Executor
+from raykopf.k8s.informer import Informer
+from raykopf.k8s.objects import item
+from raykopf.k8s.store import LatestStore, current
 from raykopf.reconcile import gcs_ft
-from raykopf.reconcile.plan import MIN_REQUEUE_SECONDS, Plan
-from raykopf.reconcile.raycluster import plan_pods
+from raykopf.reconcile.actions import KEEP, MIN_REQUEUE_SECONDS, MUST_BE_OURS, Create, RetryLater
+from raykopf.reconcile.raycluster import Observed, plan_pods
 from raykopf.reconcile.status import invalid_status, next_status, status_changed
 from raykopf.validation import Gates
 
@@ -59,25 +58,23 @@ def _owned(body: dict[str, Any], raw: dict[str, Any]) -> dict[str, Any]:
 @dataclass
 class RayClusterReconciler:
     client: KubeClient
-    io: ClusterIO
+    executor: Executor
+    pods: Informer
+    services: Informer
     config: OperatorConfig
-    # The latest RayCluster bodies (from kopf's events and our own status writes).
-    bodies: LatestStore = field(default_factory=LatestStore)
+    bodies: LatestStore
+    """The latest RayCluster bodies (from kopf's events and the operator's own writes)."""
     status_written: dict[tuple[str, str], float] = field(default_factory=dict)
     invalid: InvalidReports = field(init=False)
 
     def __post_init__(self) -> None:
-        self.invalid = InvalidReports(self.io.events, Gates.of(self.config))
+        self.invalid = InvalidReports(self.executor.events, Gates.of(self.config))
 
     async def report_failure(self, key: tuple[str, str], error: Exception) -> None:
-        await report_failure(self.io.events, self.bodies, "RayCluster", key, error, self._replace_status)
+        await report_failure(self.executor, self.bodies, "RayCluster", key, error)
 
     async def clear_failure(self, key: tuple[str, str]) -> None:
-        await clear_failure(self.bodies, "RayCluster", key, self._replace_status)
-
-    async def _replace_status(self, raw: dict[str, Any], status: dict[str, Any]) -> None:
-        meta = raw["metadata"]
-        await self._write_status((meta["namespace"], meta["name"]), raw.get("status") or {}, status)
+        await clear_failure(self.executor, self.bodies, "RayCluster", key)
 
     async def reconcile(self, key: tuple[str, str]) -> float | None:
         namespace, name = key
@@ -103,117 +100,126 @@ class RayClusterReconciler:
                 previous, reason, message, generation=raw["metadata"].get("generation"), now=_now()
             )
             if status_changed(previous, status):
-                await self._write_status(key, previous, status)
+                await self._write_status(key, raw, status)
             return None
         cluster = RayCluster.model_validate(raw)
         if gcs_ft.applies(cluster, self.config) and not gcs_ft.has_finalizer(raw):
             # Pods come only after the finalizer is stored, so Redis can always be cleaned up.
-            await self._set_finalizer(raw, present=True)
+            await self.executor.set_finalizer(
+                "RayCluster", raw, c.GCS_FT_REDIS_CLEANUP_FINALIZER, present=True
+            )
             return gcs_ft.WAIT_FOR_JOB
-        if cluster.spec.enable_in_tree_autoscaling:
-            # The head Pod runs as the autoscaler's ServiceAccount: it must exist first (the
-            # apiserver refuses a Pod whose ServiceAccount does not), as in KubeRay's order.
-            await self._ensure_autoscaler_rbac(cluster, raw)
-        await self.io.settle_unsure(namespace, name)
-        observed = self.io.observe(namespace, name, head_service_name(cluster))
-        plan = plan_pods(cluster, observed, self.config)
-        # Services and Pods do not depend on each other (workers wait for the GCS, not the Service):
-        # both go out at once. The Pods' outcome is recorded even when a Service fails.
-        children, outcome = await asyncio.gather(
-            self._ensure_children(cluster, raw), self.io.execute(raw, plan), return_exceptions=True
-        )
-        for result in (outcome, children):
-            if isinstance(result, BaseException):
-                raise result
-        failure = outcome if isinstance(outcome, Failure) else None
-        if plan.creates or plan.deletes:
-            observed = self.io.observe(namespace, name, head_service_name(cluster))
-        status = next_status(cluster, observed, now=_now(), reconcile_error=failure.text if failure else None)
+        await self.executor.settle_unsure(namespace, name)
+        observed = self._observe(cluster)
+        actions = plan_pods(cluster, observed, self.config)
+        # The autoscaler's ServiceAccount before the head Pod that runs as it (the apiserver refuses a
+        # Pod whose ServiceAccount does not exist), as in KubeRay's order; Services with the workers.
+        actions.creates[:0] = self._children(cluster, raw)
+        outcome = await self.executor.run("RayCluster", raw, actions, write_status=False)
+        if outcome.owner is None:
+            self._forget(key)
+            return None
+        raw, failure = outcome.owner, outcome.failure
+        if actions.creates or actions.deletes:
+            observed = self._observe(cluster)
+        status = next_status(cluster, observed, now=_now(), failure=failure)
         previous = raw.get("status") or {}
         if failure is not None:
             # Said on the status (and in an Event by the executor); retried with the key's back-off,
             # not every pass: a create refused for good (quota, 422) must not spend the API budget.
-            if status_changed(previous, status) and not await self._write_status(key, previous, status):
+            if status_changed(previous, status) and not await self._write_status(key, raw, status):
                 return None
-            raise RetryLater(failure.text, after=failure.retry_after)
-        if plan.creates:
+            raise RetryLater(str(failure), after=failure.retry_after)
+        if any(create.body["kind"] == "Pod" for create in actions.creates):
             # Pods just created are seconds from ready: the "provisioning" status would be out of
             # date at once, so it waits one interval and usually goes out together with "ready".
             self.status_written[key] = time.monotonic()
-        if plan.truncated:
+        if actions.truncated:
             return MIN_REQUEUE_SECONDS  # more Pods to create: the status can wait for the last of them
         if status_changed(previous, status):
             # Pods of one cluster get ready within moments of each other: one write, not one per Pod.
             wait = self.status_written.get(key, -STATUS_INTERVAL) + STATUS_INTERVAL - time.monotonic()
             if wait > 0:
                 return wait
-            if not await self._write_status(key, previous, status):
+            if not await self._write_status(key, raw, status):
                 return None
             self.status_written[key] = time.monotonic()
             return SHORT_REQUEUE
-        return SHORT_REQUEUE if plan.creates or plan.deletes else None
+        return SHORT_REQUEUE if actions.creates or actions.deletes else None
 
-    async def _write_status(
-        self, key: tuple[str, str], previous: dict[str, Any], status: dict[str, Any]
-    ) -> bool:
+    def _observe(self, cluster: RayCluster) -> Observed:
+        namespace, name = cluster.metadata.namespace or "", cluster.metadata.name or ""
+        return Observed(
+            pods=self.pods.owned(namespace, name),
+            head_service=self.services.get(namespace, head_service_name(cluster)),
+        )
+
+    async def _write_status(self, key: tuple[str, str], raw: dict[str, Any], status: dict[str, Any]) -> bool:
         """Whether the status was written (False: the RayCluster is gone)."""
-        patch = merge_patch(previous, status)
-        try:
-            self.bodies.put(await self.io.write_status(key[0], key[1], patch))
-        except ApiError as error:
-            if error.status != 404:
-                raise
-            self.bodies.pop(*key)  # deleted meanwhile (e.g. by its RayJob or RayService)
-            self._forget(key)
+        if await self.executor.write_status("RayCluster", raw, status) is None:
+            self._forget(key)  # deleted meanwhile (e.g. by its RayJob or RayService)
             return False
         return True
 
     def _forget(self, key: tuple[str, str]) -> None:
         self.invalid.forget(key)
         self.status_written.pop(key, None)
-        self.io.unsure.discard(key)
+        self.executor.unsure.discard(key)
 
     async def _redis_cleanup(self, raw: dict[str, Any]) -> float | None:
         namespace, name = raw["metadata"]["namespace"], raw["metadata"]["name"]
         try:
             cluster = RayCluster.model_validate(raw)
         except ValueError as error:  # nothing to build a cleanup Job from: never wedge the deletion
-            self.io.events.record(
+            self.executor.events.record(
                 raw, "RayCluster", "Warning", "ForceDeletedStuckCluster", f"invalid spec: {error}"
             )
-            await self._set_finalizer(raw, present=False)
+            await self.executor.set_finalizer(
+                "RayCluster", raw, c.GCS_FT_REDIS_CLEANUP_FINALIZER, present=False
+            )
             return None
-        job_name = naming.redis_cleanup_job(name)
-        job = await self.client.get(item("Job", namespace, job_name))
-        step = gcs_ft.plan_finalizer(cluster, raw, self.io.pods.owned(namespace, name), job, now=_utcnow())
-        plan = Plan(deletes=step.deletes, events=step.events)
-        await self.io.execute(raw, plan)
-        if step.create_job:
-            await self.io.create_job(raw, _owned(build_redis_cleanup_job(cluster, self.config), raw))
-        if step.remove_finalizer:
-            await self._set_finalizer(raw, present=False)
-        return step.requeue_after
-
-    async def _set_finalizer(self, raw: dict[str, Any], *, present: bool) -> None:
-        await set_finalizer(
-            self.bodies, self.client, "RayCluster", raw, c.GCS_FT_REDIS_CLEANUP_FINALIZER, present=present
+        job = await self.client.get(item("Job", namespace, naming.redis_cleanup_job(name)))
+        cleanup = _owned(build_redis_cleanup_job(cluster, self.config), raw)
+        actions = gcs_ft.plan_finalizer(
+            cluster, raw, self.pods.owned(namespace, name), job, cleanup, now=_utcnow()
         )
+        outcome = await self.executor.run("RayCluster", raw, actions)
+        if outcome.failure is not None:
+            raise RetryLater(str(outcome.failure), after=outcome.failure.retry_after)
+        return actions.requeue_after
 
-    async def _ensure_autoscaler_rbac(self, cluster: RayCluster, raw: dict[str, Any]) -> None:
-        await self.io.ensure(raw, _owned(build_service_account(cluster), raw), "CreatedServiceAccount")
-        await self.io.ensure(raw, _owned(build_role(cluster), raw), "CreatedRole")
-        await self.io.ensure(raw, _owned(build_role_binding(cluster), raw), "CreatedRoleBinding")
-
-    async def _ensure_children(self, cluster: RayCluster, raw: dict[str, Any]) -> None:
+    def _children(self, cluster: RayCluster, raw: dict[str, Any]) -> list[Create]:
+        """The RayCluster's other children, made once and never updated (as KubeRay does)."""
+        creates = []
+        if cluster.spec.enable_in_tree_autoscaling:
+            for body, reason in (
+                (build_service_account(cluster), "CreatedServiceAccount"),
+                (build_role(cluster), "CreatedRole"),
+                (build_role_binding(cluster), "CreatedRoleBinding"),
+            ):
+                ours = MUST_BE_OURS if body["kind"] != "ServiceAccount" else KEEP
+                creates.append(Create(_owned(body, raw), reason, if_exists=ours, look_first=True, first=True))
         if needs_auth_secret(cluster):
             token = base64.b64encode(secrets.token_bytes(32)).decode()
-            await self.io.ensure(raw, _owned(build_auth_secret(cluster, token), raw), None)
+            secret = _owned(build_auth_secret(cluster, token), raw)
+            creates.append(
+                Create(secret, "CreatedSecret", silent=True, look_first=True)
+            )  # no Event, as KubeRay
         if cluster.spec.head_group_spec.enable_ingress:
-            await self.io.ensure(raw, _owned(build_head_ingress(cluster), raw), "CreatedIngress")
-        await self.io.ensure(raw, _owned(build_head_service(cluster, self.config), raw), "CreatedService")
+            creates.append(
+                Create(_owned(build_head_ingress(cluster), raw), "CreatedIngress", look_first=True)
+            )
+        services = [build_head_service(cluster, self.config)]
         if any(g.num_of_hosts > 1 for g in cluster.spec.worker_group_specs or []):
-            await self.io.ensure(raw, _owned(build_headless_worker_service(cluster), raw), "CreatedService")
+            services.append(build_headless_worker_service(cluster))
         if (cluster.metadata.annotations or {}).get("ray.io/enable-serve-service") == "true":
             serve = build_serve_service(cluster)
             if serve is not None:
-                await self.io.ensure(raw, _owned(serve, raw), "CreatedService")
+                services.append(serve)
+        for service in services:
+            meta = service["metadata"]
+            cached = self.services.covers(service)
+            if cached and self.services.get(meta["namespace"], meta["name"]) is not None:
+                continue
+            creates.append(Create(_owned(service, raw), "CreatedService", look_first=not cached))
+        return creates

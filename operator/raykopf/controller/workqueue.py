@@ -9,20 +9,13 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Hashable
 
+from raykopf.reconcile.actions import RetryLater
+
 log = logging.getLogger("raykopf")
 
 Reconcile = Callable[[Hashable], Awaitable[float | None]]
 OnFailure = Callable[[Hashable, Exception], Awaitable[None]]
 OnSuccess = Callable[[Hashable], Awaitable[None]]
-
-
-class RetryLater(Exception):
-    """A pass that could not do what it must (a create refused: quota, a 422, a 429) and has said so on
-    the object: retried with the key's back-off, and not before `after` seconds (a Retry-After)."""
-
-    def __init__(self, message: str, *, after: float | None = None) -> None:
-        super().__init__(message)
-        self.after = after
 
 
 class WorkQueue:
@@ -156,7 +149,7 @@ class WorkQueue:
                         "retry_in": delay,
                     },
                 )
-                self._hold(key, delay)
+                self._hold(key, delay, getattr(error, "retry_after", None) or 0.0)
                 if self._on_failure is not None:
                     with contextlib.suppress(Exception):  # reporting must never stop the worker
                         await self._on_failure(key, error)

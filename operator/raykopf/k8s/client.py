@@ -277,13 +277,6 @@ class KubeClient:
             "PATCH", path, body=body, content_type="application/strategic-merge-patch+json"
         )
 
-    async def replace_status(self, path: str, status: dict[str, Any]) -> dict[str, Any]:
-        """Set an object's whole status (a JSON patch): fields and map keys that are gone are gone."""
-        operation = [{"op": "add", "path": "/status", "value": status}]
-        return await self.request(
-            "PATCH", f"{path}/status", body=operation, content_type="application/json-patch+json"
-        )
-
     async def delete(self, path: str, body: dict[str, Any] | None = None) -> None:
         try:
             await self.request("DELETE", path, body=body)

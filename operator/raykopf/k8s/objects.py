@@ -41,3 +41,23 @@ def merge_patch(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]
         old = before.get(key)
         patch[key] = merge_patch(old, value) if isinstance(value, dict) and isinstance(old, dict) else value
     return patch
+
+
+def changes(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    """The smallest JSON merge patch that turns `before` into `after` (empty: they are equal). A key
+    neither names is left alone, so a field written meanwhile by someone else survives."""
+    patch: dict[str, Any] = {key: None for key in before if key not in after}
+    for key, value in after.items():
+        old = before.get(key, _ABSENT)
+        if old == value:
+            continue
+        if isinstance(value, dict) and isinstance(old, dict):
+            nested = changes(old, value)
+            if nested:
+                patch[key] = nested
+        else:
+            patch[key] = value
+    return patch
+
+
+_ABSENT = object()

@@ -41,6 +41,13 @@ class LatestStore:
     def get(self, namespace: str, name: str) -> dict[str, Any] | None:
         return self._objects.get((namespace, name))
 
+    def upsert(self, obj: dict[str, Any]) -> None:
+        """As `put` (the executor's cache interface)."""
+        self.put(obj)
+
+    def remove(self, namespace: str, name: str) -> None:
+        self.pop(namespace, name)
+
     def fresh(self, namespace: str, name: str, max_age: float) -> dict[str, Any] | None:
         """The object if it was stored less than `max_age` seconds ago: a watch can miss a deletion
         (kopf's re-list reports none), so an old entry is re-read rather than trusted forever."""
@@ -76,18 +83,3 @@ async def current(
         else:
             store.put(raw)
     return raw
-
-
-async def set_finalizer(
-    store: LatestStore, client: KubeClient, kind: str, raw: dict[str, Any], finalizer: str, *, present: bool
-) -> dict[str, Any]:
-    """Add or remove only `finalizer`, keeping everyone else's; the resourceVersion turns a concurrent
-    change into a 409 (the key is retried) instead of dropping another controller's finalizer."""
-    meta = raw["metadata"]
-    finalizers = [f for f in meta.get("finalizers") or [] if f != finalizer]
-    if present:
-        finalizers.append(finalizer)
-    patch = {"metadata": {"finalizers": finalizers, "resourceVersion": meta.get("resourceVersion")}}
-    updated = await client.merge_patch(item(kind, meta["namespace"], meta["name"]), patch)
-    store.put(updated)
-    return updated

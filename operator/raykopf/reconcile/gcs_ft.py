@@ -10,7 +10,6 @@ with a Warning event, so that a missing Redis can never wedge a namespace deleti
 from __future__ import annotations
 
 import datetime
-from dataclasses import dataclass, field
 from typing import Any
 
 from raykopf import constants as c
@@ -18,23 +17,11 @@ from raykopf.api import RayCluster
 from raykopf.builders.pod import is_ft_enabled
 from raykopf.config import OperatorConfig
 from raykopf.reconcile import pods as podstate
-from raykopf.reconcile.plan import Delete, Event
+from raykopf.reconcile.actions import Actions, Create, Delete, Event
 from raykopf.reconcile.times import parse
 
 WAIT_FOR_HEAD = 10.0
 WAIT_FOR_JOB = 2.0
-
-
-@dataclass
-class FinalizerStep:
-    add_finalizer: bool = False
-    remove_finalizer: bool = False
-    create_job: bool = False
-    deletes: list[Delete] = field(default_factory=list)
-    events: list[Event] = field(default_factory=list)
-    requeue_after: float | None = None
-    proceed: bool = False
-    """True when the normal reconcile may go on (the finalizer is in place and no deletion is pending)."""
 
 
 def has_finalizer(raw: dict[str, Any]) -> bool:
@@ -71,22 +58,24 @@ def plan_finalizer(
     raw: dict[str, Any],
     pods: tuple[dict[str, Any], ...],
     job: dict[str, Any] | None,
+    cleanup_job: dict[str, Any],
     *,
     now: datetime.datetime,
-) -> FinalizerStep:
+) -> Actions:
+    """`cleanup_job`: the Job to create once the head is gone."""
     meta = raw["metadata"]
     deleted_at = meta.get("deletionTimestamp")
     if not deleted_at:
         if has_finalizer(raw):
-            return FinalizerStep(proceed=True)
+            return Actions()
         # Pods come only after the finalizer is stored, so Redis can always be cleaned up.
-        return FinalizerStep(add_finalizer=True, requeue_after=WAIT_FOR_JOB)
+        return Actions(add_finalizer=c.GCS_FT_REDIS_CLEANUP_FINALIZER, requeue_after=WAIT_FOR_JOB)
     if not has_finalizer(raw):
-        return FinalizerStep()
+        return Actions()
     namespace = cluster.metadata.namespace or "default"
     if _age(deleted_at, now) > _timeout(cluster):
-        return FinalizerStep(
-            remove_finalizer=True,
+        return Actions(
+            remove_finalizer=c.GCS_FT_REDIS_CLEANUP_FINALIZER,
             events=[
                 Event(
                     "Warning",
@@ -99,7 +88,7 @@ def plan_finalizer(
         )
     ray_pods = [p for p in pods if podstate.node_type(p) in (c.HEAD_NODE, c.WORKER_NODE)]
     live = [p for p in ray_pods if not podstate.is_terminating(p)]
-    step = FinalizerStep(
+    step = Actions(
         deletes=[
             Delete(
                 "Pod",
@@ -114,14 +103,14 @@ def plan_finalizer(
         step.requeue_after = WAIT_FOR_HEAD  # the GCS may still be writing to Redis
         return step
     if job is None:
-        step.create_job = True
+        step.creates.append(Create(cleanup_job, "CreatedRedisCleanupJob"))
         step.requeue_after = WAIT_FOR_JOB
         return step
     finished = job_finished(job)
     if finished is None:
         step.requeue_after = WAIT_FOR_JOB
         return step
-    step.remove_finalizer = True
+    step.remove_finalizer = c.GCS_FT_REDIS_CLEANUP_FINALIZER
     if finished == "Failed":
         step.events.append(
             Event(

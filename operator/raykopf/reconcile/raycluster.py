@@ -15,8 +15,8 @@ from raykopf.builders import labels as labels_builder
 from raykopf.builders.pod import Creator, build_head_pod, build_worker_pod, creator_of, is_autoscaling
 from raykopf.config import OperatorConfig
 from raykopf.reconcile import pods as podstate
+from raykopf.reconcile.actions import Actions, Create, Delete, Event, Patch
 from raykopf.reconcile.hashing import recreate_hash
-from raykopf.reconcile.plan import Create, Delete, Event, Patch, Plan
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,7 @@ def random_suffix() -> str:
 MAX_CREATES_PER_PASS = 500
 
 
-def _budget(plan: Plan) -> int:
+def _budget(plan: Actions) -> int:
     return max(MAX_CREATES_PER_PASS - len(plan.creates), 0)
 
 
@@ -62,11 +62,11 @@ def plan_pods(
     creator: Creator | None = None,
     *,
     suffix: Callable[[], str] = random_suffix,
-) -> Plan:
+) -> Actions:
     """Suspend first, then Recreate upgrades, the head, and each worker group: replace failed Pods,
     honour workersToDelete, scale to the effective replica count. With autoscaling on, only the
     autoscaler chooses which workers go. `suffix` names multi-host replicas (injected for tests)."""
-    plan = Plan()
+    plan = Actions()
     creator = creator or creator_of(cluster)
     namespace = cluster.metadata.namespace or "default"
     live = [p for p in observed.pods if not podstate.is_terminating(p)]
@@ -127,7 +127,7 @@ def plan_pods(
                     c.KUBERAY_VERSION_ANNOTATION: c.OPERATOR_VERSION,
                 }
             )
-            plan.creates.append(Create(body, "CreatedHeadPod"))
+            plan.creates.append(Create(body, "CreatedHeadPod", first=True))
     elif len(heads) == 1:
         unhealthy, why = podstate.should_delete(heads[0])
         if unhealthy:
@@ -160,7 +160,7 @@ def plan_pods(
 
 
 def plan_group(
-    plan: Plan,
+    plan: Actions,
     cluster: RayCluster,
     group: WorkerGroupSpec,
     pods: list[dict[str, Any]],
@@ -209,7 +209,7 @@ def _replica_index(pod: dict[str, Any]) -> int:
 
 
 def plan_multi_host_group(
-    plan: Plan,
+    plan: Actions,
     cluster: RayCluster,
     group: WorkerGroupSpec,
     pods: list[dict[str, Any]],

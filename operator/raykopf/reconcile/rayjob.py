@@ -15,7 +15,7 @@ from raykopf.builders import rayjob as build
 from raykopf.builders.service import dashboard_url
 from raykopf.config import OperatorConfig
 from raykopf.reconcile import pods as podstate
-from raykopf.reconcile.plan import Event, sooner
+from raykopf.reconcile.actions import KEEP, TAKE_OVER, Actions, Create, Delete, Patch
 from raykopf.reconcile.raycluster import random_suffix
 from raykopf.reconcile.times import iso, parse
 
@@ -65,22 +65,18 @@ class World:
     probe: Probe | None = None
 
 
-@dataclass
-class Step:
-    status: dict[str, Any]
-    create: list[dict[str, Any]] = field(default_factory=list)
-    delete: list[tuple[str, str]] = field(default_factory=list)
-    """(kind, name) in the RayJob's namespace."""
-    update_service_selector: dict[str, str] | None = None
-    suspend_workers: bool = False
-    delete_self: bool = False
+@dataclass(frozen=True)
+class Poll:
+    """An intent: keep asking the dashboard at `address` about `job_id` (and submit it, HTTPMode)."""
+
+    address: str
+    job_id: str
     submit: dict[str, Any] | None = None
     """HTTPMode: the body to POST to the dashboard."""
-    track: tuple[str, str] | None = None
-    """(dashboard address, job id) to keep polling."""
-    add_finalizer: bool = False
-    events: list[Event] = field(default_factory=list)
-    requeue_after: float | None = None
+
+
+def poll_of(actions: Actions) -> Poll | None:
+    return next((i for i in actions.intents if isinstance(i, Poll)), None)
 
 
 def _from_ms(value: Any) -> str | None:
@@ -113,9 +109,12 @@ class _Machine:
     ) -> None:
         self.job, self.raw, self.world, self.config, self.suffix = job, raw, world, config, suffix
         self.name = job.metadata.name or ""
+        self.namespace = job.metadata.namespace or "default"
         self.status: dict[str, Any] = dict(raw.get("status") or {})
-        self.step = Step(status=self.status)
+        self.step = Actions(status=self.status)
         self.mode = build.mode(job)
+        self.track: tuple[str, str] | None = None
+        self.submit: dict[str, Any] | None = None
 
     # -- helpers -------------------------------------------------------------------------------------
     @property
@@ -123,7 +122,7 @@ class _Machine:
         return str(self.status.get("jobDeploymentStatus") or NEW)
 
     def event(self, kind: str, reason: str, message: str) -> None:
-        self.step.events.append(Event(kind, reason, message))
+        self.step.event(kind, reason, message)
 
     def move(self, state: str, reason: str | None = None, message: str | None = None) -> None:
         previous = self.state
@@ -144,7 +143,7 @@ class _Machine:
             self.event(kind, reason or state, text[:1024])
 
     def later(self, seconds: float) -> None:
-        self.step.requeue_after = sooner(self.step.requeue_after, seconds)
+        self.step.later(seconds)
 
     @property
     def selector_cluster(self) -> str | None:
@@ -164,7 +163,7 @@ class _Machine:
         return True
 
     # -- the pass ------------------------------------------------------------------------------------
-    def run(self) -> Step:
+    def run(self) -> Actions:
         self.status["observedGeneration"] = self.job.metadata.generation
         if self.state in (INITIALIZING, WAITING, RUNNING) and self._deadline_passed():
             return self.step
@@ -181,6 +180,8 @@ class _Machine:
         }.get(self.state)
         if handler is not None:
             handler()
+        if self.track is not None and all(self.track):
+            self.step.intents.append(Poll(*self.track, self.submit))
         return self.step
 
     def _deadline_passed(self) -> bool:
@@ -215,7 +216,7 @@ class _Machine:
 
     def new(self) -> None:
         if not has_finalizer(self.raw):
-            self.step.add_finalizer = True
+            self.step.add_finalizer = FINALIZER
         if self.job.spec.suspend:
             self.move(SUSPENDED)
             return
@@ -235,11 +236,11 @@ class _Machine:
         ):
             self.status.pop(key, None)
         self.move(INITIALIZING)
-        # The pass ends here, so that the names are stored before anything is made with them: a
-        # create whose status write then failed would otherwise be made again under new names
-        # (a second RayCluster, a second Ray job), as KubeRay also avoids. The status write's own event
-        # brings the next pass.
-        self.later(0)
+        # The names are stored before anything is made with them: a create whose status write then
+        # failed would otherwise be made again under new names (a second RayCluster, a second Ray
+        # job), as KubeRay also avoids.
+        self.step.status_first = True
+        self.initializing()
 
     def initializing(self) -> None:
         if self._suspend_if_asked():
@@ -251,14 +252,8 @@ class _Machine:
                 self.event("Warning", "RayClusterNotFound", self.status["message"])
                 self.later(5)
                 return
-            self.step.create.append(
-                build.build_cluster(self.job, self.raw, cluster_name, self.status["jobId"], self.config)
-            )
-            self.event(
-                "Normal",
-                "CreatedRayCluster",
-                f"Created RayCluster {self.job.metadata.namespace}/{cluster_name}",
-            )
+            body = build.build_cluster(self.job, self.raw, cluster_name, self.status["jobId"], self.config)
+            self.step.creates.append(Create(body, "CreatedRayCluster"))
             self.later(SAFETY_REQUEUE)
             return
         cluster = self.cluster_model
@@ -279,21 +274,10 @@ class _Machine:
             self.waiting()
             return
         if self.mode == c.K8S_JOB_MODE and self.world.submitter is None:
-            self.step.create.append(
-                build.build_submitter_job(
-                    self.job,
-                    self.raw,
-                    cluster,
-                    self.status["dashboardURL"],
-                    self.status["jobId"],
-                    self.config,
-                )
+            submitter = build.build_submitter_job(
+                self.job, self.raw, cluster, self.status["dashboardURL"], self.status["jobId"], self.config
             )
-            self.event(
-                "Normal",
-                "CreatedRayJobSubmitter",
-                f"Created Kubernetes Job {self.job.metadata.namespace}/{self.name}",
-            )
+            self.step.creates.append(Create(submitter, "CreatedRayJobSubmitter", if_exists=KEEP))
         self.move(RUNNING)
         self.running()
 
@@ -315,7 +299,7 @@ class _Machine:
             self._copy_cluster_status()
             self._ensure_job_service(cluster)  # the owner's head Service, from Running on (as KubeRay)
         address, job_id = self.status.get("dashboardURL") or "", self.status.get("jobId") or ""
-        self.step.track = (address, job_id)
+        self.track = (address, job_id)
         probe = self.world.probe
         if probe is not None:
             self._read_probe(probe)
@@ -356,7 +340,7 @@ class _Machine:
                 return
             self.later((SUBMITTER_GRACE - waited).total_seconds())
         if probe is not None and probe.info is None and probe.error is None and self.mode == c.HTTP_MODE:
-            self.step.submit = build.http_submission(self.job, job_id)
+            self.submit = build.http_submission(self.job, job_id)
         self.later(SAFETY_REQUEUE)
 
     def _read_probe(self, probe: Probe) -> None:
@@ -441,11 +425,11 @@ class _Machine:
         """Delete the cluster (never a selected one) and the submitter; True once both are gone."""
         gone = True
         if self.world.cluster is not None and not self.selector_cluster:
-            self.step.delete.append(("RayCluster", self.status["rayClusterName"]))
+            self.step.deletes.append(Delete("RayCluster", self.namespace, self.status["rayClusterName"]))
             self.event("Normal", "DeletedRayCluster", f"Deleted RayCluster {self.status['rayClusterName']}")
             gone = False
         if self.world.submitter is not None:
-            self.step.delete.append(("Job", self.name))
+            self.step.deletes.append(Delete("Job", self.namespace, self.name))
             self.event("Normal", "DeletedRayJobSubmitter", f"Deleted Kubernetes Job {self.name}")
             gone = False
         return gone
@@ -525,18 +509,26 @@ class _Machine:
     def _apply(self, policy: str) -> None:
         cluster = self.world.cluster
         if policy == "DeleteSelf":
-            self.step.delete_self = True
+            self.step.delete_owner = True
         elif (
             policy == "DeleteCluster"
             and cluster is not None
             and not cluster["metadata"].get("deletionTimestamp")
         ):
-            self.step.delete.append(("RayCluster", self.status["rayClusterName"]))
+            self.step.deletes.append(Delete("RayCluster", self.namespace, self.status["rayClusterName"]))
             self.event("Normal", "DeletedRayCluster", f"Deleted RayCluster {self.status['rayClusterName']}")
         elif policy == "DeleteWorkers" and cluster is not None:
             groups = (cluster.get("spec") or {}).get("workerGroupSpecs") or []
             if any(not g.get("suspend") for g in groups):
-                self.step.suspend_workers = True
+                # Every worker group suspended (the one spec field KubeRay itself writes); the
+                # resourceVersion makes a concurrent change (the autoscaler's) a conflict, not a loss.
+                patch = {
+                    "metadata": {"resourceVersion": cluster["metadata"].get("resourceVersion")},
+                    "spec": {"workerGroupSpecs": [{**g, "suspend": True} for g in groups]},
+                }
+                self.step.patches.append(
+                    Patch("RayCluster", self.namespace, self.status["rayClusterName"], patch)
+                )
                 self.event(
                     "Normal",
                     "UpdatedRayCluster",
@@ -553,10 +545,19 @@ class _Machine:
     def _ensure_job_service(self, cluster: RayCluster) -> None:
         desired = build.build_job_head_service(self.job, cluster, self.config)
         current = self.world.job_service
+        service = desired["metadata"]["name"]
         if current is None:
-            self.step.create.append(desired)  # the executor posts CreatedService once it exists
+            self.step.creates.append(
+                Create(desired, "CreatedService", if_exists=TAKE_OVER, note="Created the service {}")
+            )
         elif (current.get("spec") or {}).get("selector") != desired["spec"]["selector"]:
-            self.step.update_service_selector = desired["spec"]["selector"]
+            patch = {
+                "metadata": {"labels": {c.RAY_CLUSTER_LABEL: self.status["rayClusterName"]}},
+                "spec": {"selector": desired["spec"]["selector"]},
+            }
+            self.step.patches.append(
+                Patch("Service", self.namespace, service, patch, "UpdatedService", "Updated the service {}")
+            )
 
 
 def cluster_problem(pods: list[dict[str, Any]]) -> str:
@@ -601,7 +602,7 @@ def plan_rayjob(
     config: OperatorConfig,
     *,
     suffix: Callable[[], str] = random_suffix,
-) -> Step:
+) -> Actions:
     """The next status and actions for a valid RayJob that is not being deleted."""
     return _Machine(job, raw, world, config, suffix).run()
 

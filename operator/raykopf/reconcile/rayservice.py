@@ -11,13 +11,14 @@ from typing import Any
 
 from raykopf import constants as c
 from raykopf import goyaml
+from raykopf.api import RayCluster
 from raykopf.api.rayservice import RayService
 from raykopf.builders import rayservice as build
 from raykopf.config import OperatorConfig
 from raykopf.reconcile import pods as podstate
+from raykopf.reconcile.actions import TAKE_OVER, Actions, Create, Delete, Patch
 from raykopf.reconcile.conditions import set_condition
 from raykopf.reconcile.hashing import rayservice_hash
-from raykopf.reconcile.plan import MIN_REQUEUE_SECONDS, Event, sooner
 from raykopf.reconcile.raycluster import random_suffix
 from raykopf.reconcile.times import iso, parse
 from raykopf.validation.names import parse_go_duration
@@ -64,30 +65,28 @@ class ServiceWorld:
     deletion_due: dict[str, datetime.datetime] = field(default_factory=dict)
 
 
-@dataclass
-class ServiceStep:
-    status: dict[str, Any]
-    create: list[dict[str, Any]] = field(default_factory=list)
-    delete: list[tuple[str, str]] = field(default_factory=list)
-    put_config: dict[str, dict[str, Any]] = field(default_factory=dict)
-    """Cluster -> the Serve config to PUT."""
-    point_services_at: str | None = None
-    append_groups: tuple[str, list[dict[str, Any]], str] | None = None
-    """(cluster, worker groups to append, the new spec hash): updated in place, no new cluster."""
-    adopt: tuple[str, str] | None = None
-    """(cluster, the hash of its own spec): a cluster another operator made, taken over in place."""
-    serve_labels: dict[str, str] = field(default_factory=dict)
-    """Head Pod name -> the `ray.io/serve` label it must carry."""
-    poll: list[str] = field(default_factory=list)
-    """Clusters whose Serve status to keep polling."""
-    deletion_due: dict[str, datetime.datetime] = field(default_factory=dict)
-    add_finalizer: bool = False
-    remove_finalizer: bool = False
-    events: list[Event] = field(default_factory=list)
-    requeue_after: float | None = None
+@dataclass(frozen=True)
+class PutConfig:
+    """An intent: send `config` to the Serve REST API of `cluster` (in the background)."""
 
-    def later(self, seconds: float) -> None:
-        self.requeue_after = sooner(self.requeue_after, seconds)
+    cluster: str
+    config: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Watch:
+    """An intent: keep polling Serve on these clusters, and no other; forget deletion times of
+    clusters no longer listed in `deletion_due`."""
+
+    clusters: tuple[str, ...]
+    deletion_due: dict[str, datetime.datetime]
+
+
+@dataclass(frozen=True)
+class Labelled:
+    """An intent: the head Pod `pod` was just labelled (traffic waits SETTLE_SECONDS for it)."""
+
+    pod: str
 
 
 def has_finalizer(raw: dict[str, Any]) -> bool:
@@ -174,9 +173,14 @@ class _Planner:
     ) -> None:
         self.svc, self.raw, self.world, self.config, self.suffix = svc, raw, world, config, suffix
         self.name = svc.metadata.name or ""
+        self.namespace = svc.metadata.namespace or "default"
         self.status: dict[str, Any] = json.loads(json.dumps(raw.get("status") or {}))
-        self.step = ServiceStep(status=self.status)
+        self.step = Actions(status=self.status)
         self.goal = rayservice_hash(raw["spec"]["rayClusterConfig"])
+        self.put_config: dict[str, dict[str, Any]] = {}
+        self.point_services_at: str | None = None
+        self.poll: list[str] = []
+        self.deletion_due: dict[str, datetime.datetime] = {}
 
     def cluster_name(self, which: str) -> str | None:
         return (self.status.get(which) or {}).get("rayClusterName") or None
@@ -194,21 +198,59 @@ class _Planner:
             return False
         return kind is not None or self.config.enable_zero_downtime
 
-    def run(self) -> ServiceStep:
+    def run(self) -> Actions:
         self.status["observedGeneration"] = self.svc.metadata.generation
         if not has_finalizer(self.raw):
-            self.step.add_finalizer = True
+            self.step.add_finalizer = FINALIZER
         if self._condition_reason("Ready") == "InitializingTimeout":
-            return self.step  # terminal: delete and recreate the RayService to try again
+            return self._done()  # terminal: delete and recreate the RayService to try again
         if self.suspend() or self.initializing_timed_out():
-            return self.step
+            return self._done()
         self.choose_clusters()
         self.serve()
         self.switch_traffic()
         self.clean_up(delay=self.svc.spec.ray_cluster_deletion_delay_seconds)
         self.label_heads()
         self.conditions()
+        return self._done()
+
+    def _done(self) -> Actions:
+        for cluster, config in self.put_config.items():
+            self.step.intents.append(PutConfig(cluster, config))
+        self.step.intents.append(Watch(tuple(self.poll), self.deletion_due))
+        if self.point_services_at is not None:
+            self._point_services(self.point_services_at)
         return self.step
+
+    def _point_services(self, target: str) -> None:
+        """Create the head and serve Services, or move their selector to `target` (the ClusterIP stays)."""
+        cluster = RayCluster.model_validate(self.world.clusters[target])
+        existing = {
+            f"{self.name}-head-svc": self.world.head_service,
+            f"{self.name}-serve-svc": self.world.serve_service,
+        }
+        for body in build.build_services(self.svc, self.raw, cluster, self.config):
+            name = body["metadata"]["name"]
+            current = existing.get(name)
+            if current is None:
+                self.step.creates.append(
+                    Create(body, "CreatedService", if_exists=TAKE_OVER, note="Created the service {}")
+                )
+            elif (current.get("spec") or {}).get("selector") != body["spec"]["selector"]:
+                patch = {
+                    "metadata": {"labels": {c.RAY_CLUSTER_LABEL: target}},
+                    "spec": {"selector": body["spec"]["selector"]},
+                }
+                self.step.patches.append(
+                    Patch("Service", self.namespace, name, patch, "UpdatedService", "Updated the service {}")
+                )
+
+    def _update_cluster(self, name: str, patch: dict[str, Any]) -> None:
+        """Patch the RayCluster `name` as read: a concurrent change (the autoscaler's) is a conflict,
+        retried from the new version, never overwritten."""
+        version = self.world.clusters[name]["metadata"].get("resourceVersion")
+        body = {**patch, "metadata": {**patch.get("metadata", {}), "resourceVersion": version}}
+        self.step.patches.append(Patch("RayCluster", self.namespace, name, body))
 
     def choose_clusters(self) -> None:
         active, pending = self.cluster_name("activeServiceStatus"), self.cluster_name("pendingServiceStatus")
@@ -221,13 +263,22 @@ class _Planner:
             # another operator's: stamp the hash of the cluster's own spec, so that a rayClusterConfig
             # that differs from it is still an upgrade on the next pass, never lost.
             own = rayservice_hash(newest_cluster.get("spec") or {})
-            self.step.adopt = (active, own)
-            self.step.events.append(
-                Event(
-                    "Normal",
-                    "UpdatedRayCluster",
-                    f"Took over RayCluster {active} (made by {version or 'another operator'}) in place",
-                )
+            # Stamp this operator's version and the hash of the cluster's own spec.
+            self._update_cluster(
+                active,
+                {
+                    "metadata": {
+                        "annotations": {
+                            build.HASH_ANNOTATION: own,
+                            c.KUBERAY_VERSION_ANNOTATION: c.OPERATOR_VERSION,
+                        }
+                    }
+                },
+            )
+            self.step.event(
+                "Normal",
+                "UpdatedRayCluster",
+                f"Took over RayCluster {active} (made by {version or 'another operator'}) in place",
             )
             meta = newest_cluster.get("metadata") or {}
             annotations = {**(meta.get("annotations") or {}), build.HASH_ANNOTATION: own}
@@ -238,30 +289,40 @@ class _Planner:
         elif newest_cluster is not None and _cluster_hash(newest_cluster) != self.goal:
             appended = self._appended_groups(newest_cluster)
             if appended:
-                self.step.append_groups = (newest, appended, self.goal)
-                self.step.events.append(
-                    Event(
-                        "Normal",
-                        "UpdatedRayCluster",
-                        f"Added {len(appended)} worker group(s) to {newest} in place",
-                    )
+                # The cluster's own worker groups stay as they are (the autoscaler owns their replicas).
+                groups = (newest_cluster.get("spec") or {}).get("workerGroupSpecs") or []
+                self._update_cluster(
+                    newest,
+                    {
+                        "metadata": {
+                            "annotations": {
+                                build.HASH_ANNOTATION: self.goal,
+                                build.NUM_WORKER_GROUPS_ANNOTATION: str(len(groups) + len(appended)),
+                            }
+                        },
+                        "spec": {"workerGroupSpecs": [*groups, *appended]},
+                    },
+                )
+                self.step.event(
+                    "Normal",
+                    "UpdatedRayCluster",
+                    f"Added {len(appended)} worker group(s) to {newest} in place",
                 )
             elif self.zero_downtime:
                 pending = self._new_name()
-            self.step.events.append(
-                Event("Normal", "UpgradeStarted", f"rayClusterConfig changed: new cluster {pending} prepared")
+            self.step.event(
+                "Normal", "UpgradeStarted", f"rayClusterConfig changed: new cluster {pending} prepared"
             )
         self.set_cluster("pendingServiceStatus", pending)
         if pending != named:
-            # A new name is stored before its cluster is made (the next pass makes it, as KubeRay's
+            # A new name is stored before its cluster is made (as KubeRay's
             # markRestartAndAddPendingClusterName does): a create whose status write then failed is
             # never made again under another name.
-            self.step.later(MIN_REQUEUE_SECONDS)
-        for name in (active, pending if pending == named else None):
+            self.step.status_first = True
+        for name in (active, pending):
             if name and name not in self.world.clusters:
                 body = build.build_cluster(self.svc, self.raw, name, self.goal)
-                self.step.create.append(body)
-                self.step.events.append(Event("Normal", "CreatedRayCluster", f"Created RayCluster {name}"))
+                self.step.creates.append(Create(body, "CreatedRayCluster", note="Created the RayCluster {}"))
 
     def _condition_reason(self, kind: str, status: str | None = None) -> str | None:
         for condition in self.status.get("conditions") or []:
@@ -273,10 +334,10 @@ class _Planner:
         """Delete every cluster and both Services; True once nothing is left."""
         for name, cluster in self.world.clusters.items():
             if not cluster["metadata"].get("deletionTimestamp"):
-                self.step.delete.append(("RayCluster", name))
+                self.step.deletes.append(Delete("RayCluster", self.namespace, name))
         for service in (self.world.head_service, self.world.serve_service):
             if service is not None:
-                self.step.delete.append(("Service", service["metadata"]["name"]))
+                self.step.deletes.append(Delete("Service", self.namespace, service["metadata"]["name"]))
         gone = (
             not self.world.clusters and self.world.head_service is None and self.world.serve_service is None
         )
@@ -296,9 +357,7 @@ class _Planner:
             return True
         if not self._remove_everything():
             if not suspending:
-                self.step.events.append(
-                    Event("Normal", "SuspendRequested", "deleting every RayCluster and Service")
-                )
+                self.step.event("Normal", "SuspendRequested", "deleting every RayCluster and Service")
             _condition(self.status, "Suspending", "True", "SuspendInProgress", "", now)
             _condition(self.status, "Ready", "False", "SuspendInProgress", "", now)
             return True
@@ -340,7 +399,7 @@ class _Planner:
         for which in ("activeServiceStatus", "pendingServiceStatus"):
             self.status.pop(which, None)
         _condition(self.status, "Ready", "False", "InitializingTimeout", message, iso(self.world.now))
-        self.step.events.append(Event("Warning", "RayServiceInitializingTimeout", message))
+        self.step.event("Warning", "RayServiceInitializingTimeout", message)
         return True
 
     def _appended_groups(self, cluster: dict[str, Any]) -> list[dict[str, Any]]:
@@ -373,7 +432,7 @@ class _Planner:
             if not _head_ready(cluster):
                 self.step.later(SAFETY_REQUEUE)
                 continue
-            self.step.poll.append(name)
+            self.poll.append(name)
             probe = self.world.serve.get(name)
             if probe is None or probe.applications is None:
                 self.step.later(SAFETY_REQUEUE)
@@ -388,9 +447,9 @@ class _Planner:
             # Zero applications after some ran: the head restarted without fault tolerance.
             lost = had_apps and not probe.applications
             if name == target and (stale or lost):
-                self.step.put_config[name] = wanted
-                self.step.events.append(
-                    Event("Normal", "UpdatedServeApplications", f"Updated the Serve applications of {name}")
+                self.put_config[name] = wanted
+                self.step.event(
+                    "Normal", "UpdatedServeApplications", f"Updated the Serve applications of {name}"
                 )
             if not serve_ready(probe):
                 self.step.later(SAFETY_REQUEUE)
@@ -404,7 +463,7 @@ class _Planner:
                 # Ray's message is a traceback: its last line says what went wrong.
                 lines = [line for line in str(entry.get("message") or "").splitlines() if line.strip()]
                 message = f"{cluster}/{app}: DEPLOY_FAILED: {lines[-1] if lines else ''}"
-                self.step.events.append(Event("Warning", "FailedToUpdateServeApplications", message[:1024]))
+                self.step.event("Warning", "FailedToUpdateServeApplications", message[:1024])
 
     def switch_traffic(self) -> None:
         active, pending = self.cluster_name("activeServiceStatus"), self.cluster_name("pendingServiceStatus")
@@ -416,7 +475,7 @@ class _Planner:
                 for n in (pending, active)
                 if n
                 and serve_ready(self.world.serve.get(n))
-                and n not in self.step.put_config
+                and n not in self.put_config
                 and self.world.settled_pods.get(n, 0) > 0
             ),
             None,
@@ -432,11 +491,11 @@ class _Planner:
         if target is not None and (
             current != target or self.world.head_service is None or self.world.serve_service is None
         ):
-            self.step.point_services_at = target
+            self.point_services_at = target
             current = target
         if pending and current == pending:
             self.status["activeServiceStatus"] = self.status.pop("pendingServiceStatus")
-            self.step.events.append(Event("Normal", "PromotedPendingCluster", f"traffic moved to {pending}"))
+            self.step.event("Normal", "PromotedPendingCluster", f"traffic moved to {pending}")
 
     def clean_up(self, delay: int | None) -> None:
         keep = {self.cluster_name("activeServiceStatus"), self.cluster_name("pendingServiceStatus")}
@@ -446,10 +505,10 @@ class _Planner:
                 continue
             due = self.world.deletion_due.get(name) or self.world.now + wait
             if self.world.now >= due:
-                self.step.delete.append(("RayCluster", name))
-                self.step.events.append(Event("Normal", "DeletedRayCluster", f"Deleted RayCluster {name}"))
+                self.step.deletes.append(Delete("RayCluster", self.namespace, name))
+                self.step.event("Normal", "DeletedRayCluster", f"Deleted RayCluster {name}")
             else:
-                self.step.deletion_due[name] = due
+                self.deletion_due[name] = due
                 self.step.later((due - self.world.now).total_seconds())
 
     def label_heads(self) -> None:
@@ -461,14 +520,20 @@ class _Planner:
             probe = self.world.serve.get(name or "")
             wanted = "true" if (probe is not None and probe.proxy_healthy and not exclude) else "false"
             if (head.get("metadata", {}).get("labels") or {}).get(c.RAY_SERVE_LABEL) != wanted:
-                self.step.serve_labels[podstate.name(head)] = wanted
+                pod = podstate.name(head)
+                patch = {"metadata": {"labels": {c.RAY_SERVE_LABEL: wanted}}}
+                note = f'Updated the serve label to "{wanted}" for the Head Pod {{}}'
+                self.step.patches.append(
+                    Patch("Pod", self.namespace, pod, patch, "UpdatedHeadPodServeLabel", note)
+                )
+                self.step.intents.append(Labelled(pod))
 
     def conditions(self) -> None:
         """≙ rayservice_controller.calculateConditions."""
         now = iso(self.world.now)
         # What the serve Service's Endpoints hold: Ready `ray.io/serve=true` Pods of the cluster it selects.
         selector = ((self.world.serve_service or {}).get("spec") or {}).get("selector") or {}
-        selected = self.step.point_services_at or selector.get(c.RAY_CLUSTER_LABEL)
+        selected = self.point_services_at or selector.get(c.RAY_CLUSTER_LABEL)
         endpoints = self.world.serving_pods.get(selected, 0) if selected else 0
         if endpoints:
             self.status["numServeEndpoints"] = endpoints
@@ -537,7 +602,7 @@ def plan_rayservice(
     config: OperatorConfig,
     *,
     suffix: Callable[[], str] = random_suffix,
-) -> ServiceStep:
+) -> Actions:
     return _Planner(svc, raw, world, config, suffix).run()
 
 
@@ -549,13 +614,13 @@ def validation_failed(raw: dict[str, Any], message: str, now: datetime.datetime)
     return status
 
 
-def plan_deletion(world: ServiceWorld) -> ServiceStep:
+def plan_deletion(namespace: str, world: ServiceWorld) -> Actions:
     """The RayService is being deleted: every cluster goes at once; the finalizer only after they are gone."""
-    step = ServiceStep(status={})
+    step = Actions()
     for name, cluster in world.clusters.items():
         if not cluster["metadata"].get("deletionTimestamp"):
-            step.delete.append(("RayCluster", name))
-    step.remove_finalizer = not world.clusters
+            step.deletes.append(Delete("RayCluster", namespace, name))
+    step.remove_finalizer = None if world.clusters else FINALIZER
     if world.clusters:
         step.later(2)
     return step

@@ -11,6 +11,7 @@ from raykopf import quantity
 from raykopf.api.raycluster import RayCluster
 from raykopf.reconcile import conditions as cond
 from raykopf.reconcile import pods as podstate
+from raykopf.reconcile.actions import Failure
 from raykopf.reconcile.raycluster import Observed, effective_replicas
 
 READY = "ready"
@@ -109,7 +110,7 @@ def _endpoints(service: dict[str, Any] | None) -> dict[str, str]:
 
 
 def next_status(
-    cluster: RayCluster, observed: Observed, *, now: str, reconcile_error: str | None = None
+    cluster: RayCluster, observed: Observed, *, now: str, failure: Failure | None = None
 ) -> dict[str, Any]:
     """The status this pass should write; `state` is sticky `ready` as in KubeRay."""
     previous = cluster.to_dict().get("status") or {}
@@ -155,16 +156,16 @@ def next_status(
         status["endpoints"] = endpoints
 
     generation = cluster.metadata.generation
-    if reconcile_error is not None:
+    if failure is not None:
         # KubeRay's message is errors.Join(reason, apiserver error): the two on separate lines.
-        reason, _, message = reconcile_error.partition(": ")
+        reason = failure.replica_failure or failure.reason
         cond.set_condition(
-            conditions, "ReplicaFailure", True, reason, f"{reason}\n{message}", now, generation
+            conditions, "ReplicaFailure", True, reason, f"{reason}\n{failure.message}", now, generation
         )
     else:
         cond.remove(conditions, "ReplicaFailure")
     all_ready = bool(head) and len(live) == desired_workers + 1 and all(podstate.is_ready(p) for p in live)
-    if all_ready and reconcile_error is None:
+    if all_ready and failure is None:
         status["state"] = READY
         status.pop("reason", None)
     if head is None:

@@ -27,11 +27,12 @@ from raykopf.controller.workqueue import WorkQueue
 from raykopf.k8s.client import SERVICE_ACCOUNT, KubeClient, RateLimit
 from raykopf.k8s.dashboard import Dashboard, DirectTransport, JobTracker, ProxyTransport
 from raykopf.k8s.events import EventRecorder
+from raykopf.k8s.executor import Cache, Executor
 from raykopf.k8s.informer import Informer
 from raykopf.k8s.leader import LeaderElector, LostLeadership, RivalGuard, RivalOperator
 from raykopf.k8s.objects import collection
-from raykopf.k8s.raycluster import ClusterIO
 from raykopf.k8s.serve import ServeTracker
+from raykopf.k8s.store import LatestStore
 from raykopf.reconcile.pods import slim_job, slim_pod, slim_service
 from raykopf.runtime.serving import OperatorMetrics, Readiness, health_routes, metrics_routes, serve
 
@@ -219,13 +220,21 @@ async def operate(
         client, namespaces, child_changed, lambda ns, owner: job_queue.add((ns, owner))
     )
     events = EventRecorder(client)
-    clusters = RayClusterReconciler(client, ClusterIO(client, pods, services, events), config)
+    # The latest body of each ray.io object: from kopf's events and the operator's own writes.
+    bodies = {kind: LatestStore() for kind in ("RayCluster", "RayJob", "RayService")}
+    caches: dict[str, Cache] = {"Pod": pods, "Service": services, "Job": jobs, **bodies}
+    executor = Executor(client, events, caches)
+    clusters = RayClusterReconciler(client, executor, pods, services, config, bodies["RayCluster"])
     transport = ProxyTransport(kube_client(kubeconfig)) if config.use_kubernetes_proxy else DirectTransport()
     dashboard = Dashboard(transport)
     tracker = JobTracker(dashboard, job_queue.add)
-    rayjobs = RayJobReconciler(client, events, clusters.bodies, pods, services, jobs, tracker, config)
+    rayjobs = RayJobReconciler(
+        client, executor, bodies["RayCluster"], pods, services, jobs, tracker, config, bodies["RayJob"]
+    )
     serve = ServeTracker(dashboard, service_queue.add, lambda *rejection: rayservices.rejected(*rejection))
-    rayservices = RayServiceReconciler(client, events, clusters.bodies, pods, services, serve, config)
+    rayservices = RayServiceReconciler(
+        client, executor, bodies["RayCluster"], pods, services, serve, config, bodies["RayService"]
+    )
     metrics.objects.watch(clusters.bodies, rayjobs.bodies, rayservices.bodies)
     registry = kopf.OperatorRegistry()
     handlers.register(

@@ -8,6 +8,7 @@ from typing import Any
 from raykopf.api import RayCluster
 from raykopf.builders.redis_cleanup import build_redis_cleanup_job
 from raykopf.config import OperatorConfig
+from raykopf.reconcile.actions import Actions
 from raykopf.reconcile.gcs_ft import applies, plan_finalizer
 
 FINALIZER = "ray.io/gcs-ft-redis-cleanup-finalizer"
@@ -48,16 +49,19 @@ def pod(node_type: str, name: str, *, terminating: bool = False) -> dict[str, An
     return {"metadata": meta, "spec": {}, "status": {"phase": "Running"}}
 
 
+CLEANUP_JOB = {"kind": "Job", "metadata": {"name": "ft-redis-cleanup", "namespace": "ns"}}
+
+
 def step(
     body: dict[str, Any], pods: tuple[dict[str, Any], ...] = (), job: dict[str, Any] | None = None
 ) -> Any:
-    return plan_finalizer(RayCluster.model_validate(body), body, pods, job, now=NOW)
+    return plan_finalizer(RayCluster.model_validate(body), body, pods, job, CLEANUP_JOB, now=NOW)
 
 
 def test_the_finalizer_is_added_before_anything_else_and_only_with_gcs_ft() -> None:
     first = step(raw(finalizer=False))
-    assert (first.add_finalizer, first.proceed) == (True, False)
-    assert step(raw()).proceed
+    assert (first.add_finalizer, first.creates, first.deletes) == (FINALIZER, [], [])
+    assert step(raw()) == Actions()
     plain = raw()
     plain["metadata"]["annotations"] = {}
     assert not applies(RayCluster.model_validate(plain), OperatorConfig())
@@ -71,10 +75,10 @@ def test_on_deletion_pods_go_first_and_the_job_waits_for_the_head_to_be_gone() -
         ("h", "DeletedHeadPod"),
         ("w", "DeletedWorkerPod"),
     ]
-    assert (first.create_job, first.remove_finalizer, first.requeue_after) == (False, False, 10.0)
+    assert (first.creates, first.remove_finalizer, first.requeue_after) == ([], None, 10.0)
     waiting = step(deleting, (pod("head", "h", terminating=True),))
-    assert (waiting.deletes, waiting.create_job, waiting.requeue_after) == ([], False, 10.0)
-    assert step(deleting).create_job
+    assert (waiting.deletes, waiting.creates, waiting.requeue_after) == ([], [], 10.0)
+    assert [c.body for c in step(deleting).creates] == [CLEANUP_JOB]
 
 
 def test_the_finalizer_is_removed_once_the_job_finished_either_way() -> None:
@@ -83,7 +87,7 @@ def test_the_finalizer_is_removed_once_the_job_finished_either_way() -> None:
     assert not step(deleting, job=job).remove_finalizer
     job["status"] = {"conditions": [{"type": "Complete", "status": "True"}]}
     done = step(deleting, job=job)
-    assert (done.remove_finalizer, done.events) == (True, [])
+    assert (done.remove_finalizer, done.events) == (FINALIZER, [])
     job["status"] = {"conditions": [{"type": "Failed", "status": "True"}]}
     failed = step(deleting, job=job)
     assert failed.remove_finalizer

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from raykopf.api import RayCluster
+from raykopf.reconcile.actions import Failure
 from raykopf.reconcile.raycluster import Observed
 from raykopf.reconcile.status import invalid_status, next_status
 
@@ -159,9 +160,10 @@ def test_a_suspended_cluster_stays_suspended_while_the_flag_is_set() -> None:
 
 
 def test_a_create_failure_sets_replica_failure_until_a_clean_pass() -> None:
-    failed = next_status(
-        cluster(), Observed(), now="t1", reconcile_error="FailedCreateWorkerPod: quota exceeded"
+    refused = Failure(
+        "FailedToCreateWorkerPod", "FailedCreateWorkerPod", "quota exceeded", RuntimeError("quota exceeded")
     )
+    failed = next_status(cluster(), Observed(), now="t1", failure=refused)
     assert conditions(failed)["ReplicaFailure"] == ("True", "FailedCreateWorkerPod")
     # KubeRay's condition message (errors.Join of its reason and the apiserver's error), as seen from
     # its operator: `FailedCreateHeadPod\npods "x-head-" is forbidden: ...`.

@@ -10,8 +10,8 @@ import pytest
 
 from raykopf.api.rayjob import RayJob
 from raykopf.config import OperatorConfig
-from raykopf.reconcile.plan import MIN_REQUEUE_SECONDS
-from raykopf.reconcile.rayjob import FINALIZER, Probe, Step, World, cluster_problem, plan_rayjob
+from raykopf.reconcile.actions import Actions
+from raykopf.reconcile.rayjob import FINALIZER, Probe, World, cluster_problem, plan_rayjob, poll_of
 
 NOW = datetime.datetime(2026, 11, 26, 12, 0, 0, tzinfo=datetime.UTC)
 CONFIG = OperatorConfig()
@@ -71,7 +71,25 @@ RUNNING = {
 SERVICE = {"metadata": {"name": "job-head-svc"}, "spec": {"selector": {"ray.io/cluster": "job-abcde"}}}
 
 
-def plan(raw: dict[str, Any], **world: Any) -> Step:
+def bodies(actions: Actions) -> list[dict[str, Any]]:
+    return [create.body for create in actions.creates]
+
+
+def deleted(actions: Actions) -> list[tuple[str, str]]:
+    return [(delete.kind, delete.name) for delete in actions.deletes]
+
+
+def tracked(actions: Actions) -> tuple[str, str] | None:
+    poll = poll_of(actions)
+    return None if poll is None else (poll.address, poll.job_id)
+
+
+def submitted(actions: Actions) -> dict[str, Any] | None:
+    poll = poll_of(actions)
+    return None if poll is None else poll.submit
+
+
+def plan(raw: dict[str, Any], **world: Any) -> Actions:
     world.setdefault("cluster", None)
     suffixes = iter(["xyz12", "abcde", "fghij", "klmno"])
     return plan_rayjob(
@@ -87,18 +105,18 @@ def job_info(status: str, message: str = "", end: bool = False) -> dict[str, Any
 
 
 def test_new_stores_ids_and_start_time_before_anything_is_created() -> None:
-    """KubeRay's JobDeploymentStatusNew: the names go into the status in a pass of their own, so a
-    create whose status write failed is never made again under other names."""
+    """KubeRay's JobDeploymentStatusNew: the names go into the status before anything is made with
+    them (`status_first`), so a create whose status write failed is never made again under other names."""
     raw = rayjob()
     raw["metadata"]["finalizers"] = []
     step = plan(raw)
-    assert step.add_finalizer
+    assert step.add_finalizer == FINALIZER
     assert step.status["jobDeploymentStatus"] == "Initializing"
     assert step.status["jobId"] == "job-xyz12"
     assert step.status["rayClusterName"] == "job-abcde"
     assert step.status["startTime"] == iso(0)
-    assert step.create == []
-    assert step.requeue_after == MIN_REQUEUE_SECONDS  # soon (the status write's event comes first)
+    assert step.status_first
+    assert [b["metadata"]["name"] for b in bodies(step)] == ["job-abcde"]
     assert [e.reason for e in step.events] == ["Initializing"]
 
 
@@ -106,7 +124,8 @@ def test_initializing_creates_the_cluster_named_in_the_status_with_rayjob_labels
     first = plan(rayjob())
     step = plan(rayjob(first.status))
     assert step.status == first.status
-    [created] = step.create
+    assert not step.status_first  # the names are stored already
+    [created] = bodies(step)
     assert created["kind"] == "RayCluster"
     assert created["metadata"]["name"] == "job-abcde"
     assert created["metadata"]["labels"] == {
@@ -117,10 +136,10 @@ def test_initializing_creates_the_cluster_named_in_the_status_with_rayjob_labels
     }
     assert created["metadata"]["ownerReferences"][0]["kind"] == "RayJob"
     assert created["spec"] == CLUSTER_SPEC  # the user's spec, untouched
-    assert [e.reason for e in step.events] == ["CreatedRayCluster"]
+    assert [c.reason for c in step.creates] == ["CreatedRayCluster"]  # said once it is made
     # Its status write failed: the pass after finds the same names, and the cluster by that name.
     again = plan(rayjob(first.status), cluster=cluster(None, name="job-abcde"))
-    assert again.create == []
+    assert bodies(again) == []
     assert again.status["rayClusterName"] == "job-abcde"
 
 
@@ -145,10 +164,10 @@ def test_initializing_waits_for_a_ready_cluster_and_says_why_it_is_not() -> None
     assert step.status["jobDeploymentStatus"] == "Initializing"
     assert "ImagePullBackOff" in step.status["message"]
     assert [(e.type, e.reason) for e in step.events] == [("Warning", "RayClusterNotReady")]
-    assert not step.create
+    assert not bodies(step)
     # The owner's head Service comes with Running, as in KubeRay, not while the cluster starts.
     without_service = plan(rayjob(status), cluster=cluster("", name="job-abcde"), cluster_pods=[pod])
-    assert not without_service.create
+    assert not bodies(without_service)
     assert "jobStatus" not in plan(rayjob()).status  # KubeRay's JobStatusNew "" is omitted
 
 
@@ -158,7 +177,7 @@ def test_ready_cluster_in_k8s_job_mode_creates_the_submitter_and_runs() -> None:
     step = plan(rayjob(status), cluster=cluster())
     assert step.status["jobDeploymentStatus"] == "Running"
     assert step.status["dashboardURL"] == "job-abcde-head-svc.ns.svc.cluster.local:8265"
-    kinds = {b["kind"]: b for b in step.create}
+    kinds = {b["kind"]: b for b in bodies(step)}
     service, submitter = kinds["Service"], kinds["Job"]
     assert service["metadata"]["name"] == "job-head-svc"
     assert service["spec"]["selector"]["ray.io/cluster"] == "job-abcde"
@@ -175,7 +194,7 @@ def test_ready_cluster_in_k8s_job_mode_creates_the_submitter_and_runs() -> None:
         in script
     )
     assert {"name": "RAY_JOB_SUBMISSION_ID", "value": "job-xyz12"} in container["env"]
-    assert step.track == (step.status["dashboardURL"], "job-xyz12")
+    assert tracked(step) == (step.status["dashboardURL"], "job-xyz12")
 
 
 @pytest.mark.parametrize("mode", ["HTTPMode", "SidecarMode"])
@@ -186,7 +205,7 @@ def test_http_and_sidecar_modes_run_without_a_submitter_job(mode: str) -> None:
         rayjob(status, submissionMode=mode), cluster=cluster(), job_service=SERVICE, cluster_pods=[head]
     )
     assert step.status["jobDeploymentStatus"] == "Running"
-    assert not step.create
+    assert not bodies(step)
 
 
 def test_http_mode_posts_the_job_when_ray_does_not_know_it() -> None:
@@ -194,19 +213,20 @@ def test_http_mode_posts_the_job_when_ray_does_not_know_it() -> None:
         RUNNING, submissionMode="HTTPMode", runtimeEnvYAML="env_vars:\n  A: b\n", metadata={"k": "v"}
     )
     step = plan(raw, cluster=cluster(), job_service=SERVICE, probe=Probe(None))
-    assert step.submit == {
+    assert submitted(step) == {
         "entrypoint": "python run.py",
         "submission_id": "job-xyz12",
         "runtime_env": {"env_vars": {"A": "b"}},
         "metadata": {"k": "v"},
     }
-    assert plan(raw, cluster=cluster(), job_service=SERVICE, probe=Probe(job_info("RUNNING"))).submit is None
+    running = plan(raw, cluster=cluster(), job_service=SERVICE, probe=Probe(job_info("RUNNING")))
+    assert submitted(running) is None
 
 
 def test_sidecar_mode_cluster_has_the_submitter_and_a_head_that_never_restarts() -> None:
     named = plan(rayjob(submissionMode="SidecarMode")).status
     step = plan(rayjob(named, submissionMode="SidecarMode"))
-    [created] = step.create
+    [created] = bodies(step)
     head = created["spec"]["headGroupSpec"]["template"]["spec"]
     assert head["restartPolicy"] == "Never"
     assert head["containers"][1]["name"] == "ray-job-submitter"
@@ -343,8 +363,8 @@ def test_backoff_limit_retries_on_a_new_cluster_with_a_new_job_id() -> None:
         submitter=submitter("Complete", 1),
     )
     assert step.status["jobDeploymentStatus"] == "Retrying"
-    assert ("RayCluster", "job-abcde") in step.delete
-    assert ("Job", "job") in step.delete
+    assert ("RayCluster", "job-abcde") in deleted(step)
+    assert ("Job", "job") in deleted(step)
     # Once the old cluster and submitter are gone: a new attempt.
     retry = plan(rayjob(step.status, backoffLimit=1))
     assert retry.status["jobDeploymentStatus"] == "Initializing"
@@ -370,7 +390,7 @@ def test_suspend_is_atomic_and_resume_starts_again() -> None:
         submitter=submitter("Complete", 1),
     )
     assert suspending.status["jobDeploymentStatus"] == "Suspending"
-    assert {k for k, _ in suspending.delete} == {"RayCluster", "Job"}
+    assert {k for k, _ in deleted(suspending)} == {"RayCluster", "Job"}
     # Flipping suspend back does not stop the suspension half-way.
     still = plan(rayjob(suspending.status, shutdownAfterJobFinishes=True), cluster=cluster())
     assert still.status["jobDeploymentStatus"] == "Suspending"
@@ -380,22 +400,23 @@ def test_suspend_is_atomic_and_resume_starts_again() -> None:
     assert "rayClusterName" not in suspended.status
     resumed = plan(rayjob(suspended.status, shutdownAfterJobFinishes=True))
     assert resumed.status["jobDeploymentStatus"] == "Initializing"
-    assert resumed.create == []  # the new names are stored first
-    assert plan(rayjob(resumed.status, shutdownAfterJobFinishes=True)).create[0]["kind"] == "RayCluster"
+    assert resumed.status_first  # the new names are stored before the cluster is made
+    assert bodies(resumed)[0]["kind"] == "RayCluster"
+    assert bodies(plan(rayjob(resumed.status, shutdownAfterJobFinishes=True)))[0]["kind"] == "RayCluster"
 
 
 def test_shutdown_after_finish_waits_for_the_ttl() -> None:
     done = {**RUNNING, "jobDeploymentStatus": "Complete", "jobStatus": "SUCCEEDED", "endTime": iso(20)}
     early = plan(rayjob(done, shutdownAfterJobFinishes=True, ttlSecondsAfterFinished=30), cluster=cluster())
-    assert not early.delete
+    assert not deleted(early)
     assert early.requeue_after == pytest.approx(10)
     due = plan(rayjob(done, shutdownAfterJobFinishes=True, ttlSecondsAfterFinished=10), cluster=cluster())
-    assert due.delete == [("RayCluster", "job-abcde")]
+    assert deleted(due) == [("RayCluster", "job-abcde")]
     selected = plan(
         rayjob(done, shutdownAfterJobFinishes=True, clusterSelector={"ray.io/cluster": "job-abcde"}),
         cluster=cluster(),
     )
-    assert not selected.delete
+    assert not deleted(selected)
 
 
 def test_deletion_rules_most_destructive_due_rule_wins() -> None:
@@ -407,13 +428,13 @@ def test_deletion_rules_most_destructive_due_rule_wins() -> None:
         {"policy": "DeleteSelf", "condition": {"jobStatus": "FAILED", "ttlSeconds": 0}},
     ]
     step = plan(rayjob(done, deletionStrategy={"deletionRules": rules}), cluster=cluster())
-    assert step.delete == [("RayCluster", "job-abcde")]
-    assert not step.delete_self
+    assert deleted(step) == [("RayCluster", "job-abcde")]
+    assert not step.delete_owner
     assert step.requeue_after == pytest.approx(40)
     workers = plan(
         rayjob(done, deletionStrategy={"deletionRules": rules[:1]}), cluster=cluster(workerGroupSpecs=[])
     )
-    assert workers.suspend_workers is False  # no worker group left to suspend
+    assert workers.patches == []  # no worker group left to suspend
 
 
 def test_cluster_selector_uses_the_existing_cluster() -> None:
@@ -422,7 +443,7 @@ def test_cluster_selector_uses_the_existing_cluster() -> None:
     step = plan(rayjob(named, clusterSelector=selector), cluster=cluster(name="shared"))
     assert step.status["rayClusterName"] == "shared"
     assert step.status["jobDeploymentStatus"] == "Running"
-    assert all(b["kind"] != "RayCluster" for b in step.create)
+    assert all(b["kind"] != "RayCluster" for b in bodies(step))
 
 
 def test_cluster_problem_names_unschedulable_pods() -> None:
@@ -441,14 +462,14 @@ def test_legacy_on_failure_policy_and_delete_rayjob_after_finish() -> None:
     failed = {**RUNNING, "jobDeploymentStatus": "Failed", "jobStatus": "FAILED", "endTime": iso(20)}
     legacy = {"onSuccess": {"policy": "DeleteNone"}, "onFailure": {"policy": "DeleteSelf"}}
     step = plan(rayjob(failed, deletionStrategy=legacy, ttlSecondsAfterFinished=10), cluster=cluster())
-    assert step.delete_self
+    assert step.delete_owner
     complete = {**failed, "jobDeploymentStatus": "Complete", "jobStatus": "SUCCEEDED"}
-    assert not plan(rayjob(complete, deletionStrategy=legacy), cluster=cluster()).delete_self
+    assert not plan(rayjob(complete, deletionStrategy=legacy), cluster=cluster()).delete_owner
     config = OperatorConfig(delete_rayjob_cr_after_job_finishes=True)
     raw = rayjob(complete, shutdownAfterJobFinishes=True)
     own = plan_rayjob(RayJob.model_validate(raw), raw, World(now=NOW, cluster=cluster()), config)
-    assert own.delete_self
-    assert not own.delete
+    assert own.delete_owner
+    assert not deleted(own)
 
 
 def test_user_submitter_template_keeps_its_command_and_gets_the_env() -> None:
@@ -467,7 +488,7 @@ def test_user_submitter_template_keeps_its_command_and_gets_the_env() -> None:
     status = {**RUNNING, "jobDeploymentStatus": "Initializing", "jobStatus": ""}
     raw = rayjob(status, submitterPodTemplate=template, submitterConfig={"backoffLimit": 0})
     step = plan(raw, cluster=cluster(), job_service=SERVICE)
-    [job] = [b for b in step.create if b["kind"] == "Job"]
+    [job] = [b for b in bodies(step) if b["kind"] == "Job"]
     assert job["spec"]["backoffLimit"] == 0
     container = job["spec"]["template"]["spec"]["containers"][0]
     assert container["command"] == ["submit.sh"]

@@ -11,14 +11,15 @@ import yaml
 
 from raykopf.api.rayservice import RayService
 from raykopf.config import OperatorConfig
+from raykopf.reconcile.actions import Actions
 from raykopf.reconcile.hashing import rayservice_hash
-from raykopf.reconcile.plan import MIN_REQUEUE_SECONDS
 from raykopf.reconcile.rayservice import (
     FINALIZER,
     SETTLE_SECONDS,
+    PutConfig,
     ServeProbe,
-    ServiceStep,
     ServiceWorld,
+    Watch,
     plan_deletion,
     plan_rayservice,
     serving_pods,
@@ -105,7 +106,48 @@ def served(name: str) -> dict[str, Any]:
 SUBMITTED = json.dumps(SERVE, sort_keys=True)
 
 
-def plan(raw: dict[str, Any], **world: Any) -> ServiceStep:
+def made(step: Actions) -> list[dict[str, Any]]:
+    """The RayClusters the pass creates."""
+    return [c.body for c in step.creates if c.body["kind"] == "RayCluster"]
+
+
+def deleted(step: Actions) -> list[tuple[str, str]]:
+    return [(d.kind, d.name) for d in step.deletes]
+
+
+def put_config(step: Actions) -> dict[str, Any]:
+    return {i.cluster: i.config for i in step.intents if isinstance(i, PutConfig)}
+
+
+def watch(step: Actions) -> Watch:
+    (found,) = [i for i in step.intents if isinstance(i, Watch)]
+    return found
+
+
+def pointed_at(step: Actions) -> str | None:
+    """The cluster the pass points the Services at (by creating them or moving their selector)."""
+    bodies = [c.body for c in step.creates if c.body["kind"] == "Service"]
+    bodies += [p.body for p in step.patches if p.kind == "Service"]
+    targets = {b["spec"]["selector"]["ray.io/cluster"] for b in bodies}
+    assert len(targets) <= 1, targets
+    return next(iter(targets), None)
+
+
+def serve_labels(step: Actions) -> dict[str, str]:
+    return {p.name: p.body["metadata"]["labels"]["ray.io/serve"] for p in step.patches if p.kind == "Pod"}
+
+
+def cluster_patches(step: Actions) -> dict[str, dict[str, Any]]:
+    return {p.name: p.body for p in step.patches if p.kind == "RayCluster"}
+
+
+def stamp(step: Actions) -> str:
+    """The spec hash the pass stamps on the cluster it takes over."""
+    annotations = cluster_patches(step)["svc-aaaaa"]["metadata"]["annotations"]
+    return str(annotations["ray.io/hash-without-replicas-and-workers-to-delete"])
+
+
+def plan(raw: dict[str, Any], **world: Any) -> Actions:
     world.setdefault("clusters", {})
     suffixes = iter(["aaaaa", "bbbbb", "ccccc"])
     return plan_rayservice(
@@ -125,13 +167,15 @@ def test_a_new_rayservice_creates_its_first_cluster_as_pending() -> None:
     raw = rayservice()
     raw["metadata"]["finalizers"] = []
     named = plan(raw)
-    assert named.add_finalizer
+    assert named.add_finalizer == "ray.io/rayservice-finalizer"
     assert named.status["pendingServiceStatus"]["rayClusterName"] == "svc-aaaaa"
-    assert named.create == []  # the name is stored first (KubeRay's markRestartAndAddPendingClusterName)
-    assert named.requeue_after == MIN_REQUEUE_SECONDS
-    step = plan(rayservice(named.status))
+    # The name is stored before the cluster is made (KubeRay's markRestartAndAddPendingClusterName).
+    assert named.status_first
+    assert [c["metadata"]["name"] for c in made(named)] == ["svc-aaaaa"]
+    step = plan(rayservice(named.status))  # its create failed: made again, under the same name
     assert step.status["pendingServiceStatus"]["rayClusterName"] == "svc-aaaaa"
-    [created] = step.create
+    assert not step.status_first
+    [created] = made(step)
     meta = created["metadata"]
     assert meta["labels"] == {
         "ray.io/originated-from-cr-name": "svc",
@@ -152,14 +196,14 @@ def test_a_new_rayservice_creates_its_first_cluster_as_pending() -> None:
 def test_serve_config_goes_to_a_cluster_only_once_its_head_is_ready() -> None:
     status = {"pendingServiceStatus": {"rayClusterName": "svc-aaaaa"}}
     waiting = plan(rayservice(status), clusters={"svc-aaaaa": cluster("svc-aaaaa", head_ready=False)})
-    assert not waiting.put_config
-    assert not waiting.poll
+    assert not put_config(waiting)
+    assert not watch(waiting).clusters
     asked = plan(
         rayservice(status), clusters={"svc-aaaaa": cluster("svc-aaaaa")}, serve={"svc-aaaaa": ServeProbe({})}
     )
-    assert asked.poll == ["svc-aaaaa"]
-    assert asked.put_config == {"svc-aaaaa": SERVE}
-    assert asked.point_services_at is None  # no application runs yet
+    assert watch(asked).clusters == ("svc-aaaaa",)
+    assert put_config(asked) == {"svc-aaaaa": SERVE}
+    assert pointed_at(asked) is None  # no application runs yet
 
 
 def test_running_apps_get_the_traffic_and_the_pending_cluster_is_promoted() -> None:
@@ -173,13 +217,13 @@ def test_running_apps_get_the_traffic_and_the_pending_cluster_is_promoted() -> N
         serving_pods={"svc-aaaaa": 1},
         settled_pods={"svc-aaaaa": 1},
     )
-    assert step.point_services_at == "svc-aaaaa"
+    assert pointed_at(step) == "svc-aaaaa"
     assert step.status["activeServiceStatus"]["rayClusterName"] == "svc-aaaaa"
     assert "pendingServiceStatus" not in step.status
     assert step.status["activeServiceStatus"]["applicationStatuses"] == {
         "hello": {"status": "RUNNING", "serveDeploymentStatuses": {"Hello": {"status": "HEALTHY"}}}
     }
-    assert step.serve_labels == {"head-1": "true"}
+    assert serve_labels(step) == {"head-1": "true"}
     ready = {c["type"]: (c["status"], c["reason"]) for c in step.status["conditions"]}
     assert ready["Ready"] == ("True", "NonZeroServeEndpoints")
     assert step.status["serviceStatus"] == "Running"
@@ -207,19 +251,19 @@ def test_a_serve_config_change_is_applied_in_place() -> None:
     raw = rayservice(active("svc-aaaaa"))
     raw["spec"] = spec
     step = plan(raw, **steady())
-    assert list(step.put_config) == ["svc-aaaaa"]
-    assert not step.create
+    assert list(put_config(step)) == ["svc-aaaaa"]
+    assert not made(step)
     assert "pendingServiceStatus" not in step.status
 
 
 def test_steady_state_does_nothing_and_replica_changes_never_upgrade() -> None:
-    assert not plan(rayservice(active("svc-aaaaa")), **steady()).put_config
+    assert not put_config(plan(rayservice(active("svc-aaaaa")), **steady()))
     scaled = copy.deepcopy(CLUSTER_SPEC)
     scaled["workerGroupSpecs"][0]["replicas"] = 5
     step = plan(rayservice(active("svc-aaaaa"), spec=scaled), **steady())
-    assert not step.create
-    assert not step.put_config
-    assert step.point_services_at is None
+    assert not made(step)
+    assert not put_config(step)
+    assert pointed_at(step) is None
 
 
 def test_a_cluster_config_change_is_a_blue_green_upgrade() -> None:
@@ -228,18 +272,19 @@ def test_a_cluster_config_change_is_a_blue_green_upgrade() -> None:
     started = plan(rayservice(active("svc-aaaaa"), spec=changed), **steady())
     # A fresh name (the suffix that would repeat the active cluster's name is skipped).
     assert started.status["pendingServiceStatus"]["rayClusterName"] == "svc-bbbbb"
-    assert started.create == []  # stored first; made on the next pass
-    made = plan(rayservice(started.status, spec=changed), **steady())
-    assert [c["metadata"]["name"] for c in made.create] == ["svc-bbbbb"]
+    assert started.status_first  # stored before it is made
+    assert [c["metadata"]["name"] for c in made(started)] == ["svc-bbbbb"]
+    retried = plan(rayservice(started.status, spec=changed), **steady())
+    assert [c["metadata"]["name"] for c in made(retried)] == ["svc-bbbbb"]
     # Its status write failed: the pass after finds the name and the cluster, and makes nothing.
     again = plan(
         rayservice(started.status, spec=changed),
         **{**steady(), "clusters": {**steady()["clusters"], "svc-bbbbb": cluster("svc-bbbbb", changed)}},
     )
-    assert again.create == []
+    assert made(again) == []
     assert again.status["pendingServiceStatus"]["rayClusterName"] == "svc-bbbbb"
     assert started.status["activeServiceStatus"]["rayClusterName"] == "svc-aaaaa"
-    assert started.point_services_at is None  # traffic stays on the active cluster
+    assert pointed_at(started) is None  # traffic stays on the active cluster
     upgrading = {c["type"]: c["status"] for c in started.status["conditions"]}
     assert upgrading["UpgradeInProgress"] == "True"
 
@@ -251,20 +296,20 @@ def test_a_cluster_config_change_is_a_blue_green_upgrade() -> None:
         rayservice(status, spec=changed),
         **{**world, "serve": {**world["serve"], "svc-bbbbb": ServeProbe({"hello": {"status": "DEPLOYING"}})}},
     )
-    assert deploying.point_services_at is None
-    assert not deploying.put_config  # the active cluster keeps what it serves
+    assert pointed_at(deploying) is None
+    assert not put_config(deploying)  # the active cluster keeps what it serves
     no_endpoint_yet = plan(
         rayservice(status, spec=changed),
         **{**world, "serve": {**world["serve"], "svc-bbbbb": ServeProbe(RUNNING_APPS)}},
     )
-    assert no_endpoint_yet.point_services_at is None  # nothing Ready behind the new selector yet
+    assert pointed_at(no_endpoint_yet) is None  # nothing Ready behind the new selector yet
     world["serving_pods"] = {"svc-aaaaa": 1, "svc-bbbbb": 1}
     unsettled = plan(
         rayservice(status, spec=changed),
         **{**world, "serve": {**world["serve"], "svc-bbbbb": ServeProbe(RUNNING_APPS)}},
     )
     # Ready and labelled only just now: the Endpoints controller may not know yet. Look again shortly.
-    assert unsettled.point_services_at is None
+    assert pointed_at(unsettled) is None
     assert unsettled.requeue_after is not None
     assert unsettled.requeue_after <= SETTLE_SECONDS
     world["settled_pods"] = {"svc-aaaaa": 1, "svc-bbbbb": 1}
@@ -272,10 +317,10 @@ def test_a_cluster_config_change_is_a_blue_green_upgrade() -> None:
         rayservice(status, spec=changed),
         **{**world, "serve": {**world["serve"], "svc-bbbbb": ServeProbe(RUNNING_APPS)}},
     )
-    assert switched.point_services_at == "svc-bbbbb"
+    assert pointed_at(switched) == "svc-bbbbb"
     assert switched.status["activeServiceStatus"]["rayClusterName"] == "svc-bbbbb"
     # The old cluster is deleted after rayClusterDeletionDelaySeconds (default 60).
-    assert switched.deletion_due == {"svc-aaaaa": NOW + datetime.timedelta(seconds=60)}
+    assert watch(switched).deletion_due == {"svc-aaaaa": NOW + datetime.timedelta(seconds=60)}
     assert switched.requeue_after is not None
     after = plan(
         rayservice(active("svc-bbbbb"), spec=changed),
@@ -286,14 +331,14 @@ def test_a_cluster_config_change_is_a_blue_green_upgrade() -> None:
         head_service=served("svc-bbbbb"),
         deletion_due={"svc-aaaaa": NOW - datetime.timedelta(seconds=1)},
     )
-    assert after.delete == [("RayCluster", "svc-aaaaa")]
+    assert deleted(after) == [("RayCluster", "svc-aaaaa")]
 
 
 def test_upgrade_strategy_none_ignores_cluster_changes() -> None:
     changed = copy.deepcopy(CLUSTER_SPEC)
     changed["rayVersion"] = "2.61.0"
     step = plan(rayservice(active("svc-aaaaa"), spec=changed, upgradeStrategy={"type": "None"}), **steady())
-    assert not step.create
+    assert not made(step)
     assert "pendingServiceStatus" not in step.status
 
 
@@ -317,25 +362,28 @@ def test_excluded_head_is_never_labelled_for_serving() -> None:
         rayservice(active("svc-aaaaa"), excludeHeadPodFromServeSvc=True),
         **steady(head_pods={"svc-aaaaa": head}),
     )
-    assert step.serve_labels == {"head-1": "false"}
+    assert serve_labels(step) == {"head-1": "false"}
 
 
 def test_deletion_removes_every_cluster_before_the_finalizer() -> None:
     world = ServiceWorld(now=NOW, clusters={"svc-aaaaa": cluster("svc-aaaaa")})
-    step = plan_deletion(world)
-    assert step.delete == [("RayCluster", "svc-aaaaa")]
+    step = plan_deletion("ns", world)
+    assert deleted(step) == [("RayCluster", "svc-aaaaa")]
     assert not step.remove_finalizer
-    assert plan_deletion(ServiceWorld(now=NOW, clusters={})).remove_finalizer
+    assert (
+        plan_deletion("ns", ServiceWorld(now=NOW, clusters={})).remove_finalizer
+        == "ray.io/rayservice-finalizer"
+    )
 
 
-def conditions(step: ServiceStep) -> dict[str, tuple[str, str]]:
+def conditions(step: Actions) -> dict[str, tuple[str, str]]:
     return {c["type"]: (c["status"], c["reason"]) for c in step.status["conditions"]}
 
 
 def test_suspend_deletes_everything_atomically_and_resume_starts_over() -> None:
     world = steady()
     suspending = plan(rayservice(active("svc-aaaaa"), suspend=True), **world)
-    assert set(suspending.delete) == {("RayCluster", "svc-aaaaa"), ("Service", "svc-aaaaa")}
+    assert set(deleted(suspending)) == {("RayCluster", "svc-aaaaa"), ("Service", "svc-aaaaa")}
     assert conditions(suspending)["Suspending"] == ("True", "SuspendInProgress")
     assert conditions(suspending)["Ready"] == ("False", "SuspendInProgress")
     # suspend turned off half-way: the suspension still completes.
@@ -346,8 +394,9 @@ def test_suspend_deletes_everything_atomically_and_resume_starts_over() -> None:
     assert "activeServiceStatus" not in done.status
     resumed = plan(rayservice(done.status))
     assert conditions(resumed)["Suspended"] == ("False", "RayServiceResumed")
-    assert resumed.create == []
-    assert [c["metadata"]["name"] for c in plan(rayservice(resumed.status)).create] == ["svc-aaaaa"]
+    assert resumed.status_first
+    assert [c["metadata"]["name"] for c in made(resumed)] == ["svc-aaaaa"]
+    assert [c["metadata"]["name"] for c in made(plan(rayservice(resumed.status)))] == ["svc-aaaaa"]
 
 
 def test_initializing_timeout_is_terminal() -> None:
@@ -367,7 +416,7 @@ def test_initializing_timeout_is_terminal() -> None:
     raw["metadata"]["annotations"] = {"ray.io/initializing-timeout": "4m"}
     step = plan(raw, clusters={"svc-aaaaa": cluster("svc-aaaaa", head_ready=False)})
     assert conditions(step)["Ready"] == ("False", "InitializingTimeout")
-    assert step.delete == [("RayCluster", "svc-aaaaa")]
+    assert deleted(step) == [("RayCluster", "svc-aaaaa")]
     assert "pendingServiceStatus" not in step.status
     assert [e.reason for e in step.events] == ["RayServiceInitializingTimeout"]
     raw["metadata"]["annotations"] = {"ray.io/initializing-timeout": "10m"}
@@ -388,24 +437,30 @@ def test_worker_groups_appended_at_the_end_update_the_cluster_in_place() -> None
     running = cluster("svc-aaaaa")
     running["metadata"]["annotations"]["ray.io/num-worker-groups"] = "1"
     step = plan(rayservice(active("svc-aaaaa"), spec=grown), **steady(clusters={"svc-aaaaa": running}))
-    assert step.append_groups == ("svc-aaaaa", [extra], rayservice_hash(grown))
-    assert not step.create
+    patch = cluster_patches(step)["svc-aaaaa"]
+    assert patch["spec"]["workerGroupSpecs"] == [*running["spec"]["workerGroupSpecs"], extra]
+    assert patch["metadata"]["annotations"] == {
+        "ray.io/hash-without-replicas-and-workers-to-delete": rayservice_hash(grown),
+        "ray.io/num-worker-groups": "2",
+    }
+    assert patch["metadata"]["resourceVersion"] == running["metadata"].get("resourceVersion")
+    assert not made(step)
     assert "pendingServiceStatus" not in step.status
     # Changing an existing group as well is an upgrade.
     grown["workerGroupSpecs"][0]["rayStartParams"] = {"num-cpus": "2"}
     upgrade = plan(rayservice(active("svc-aaaaa"), spec=grown), **steady(clusters={"svc-aaaaa": running}))
-    assert upgrade.append_groups is None
+    assert cluster_patches(upgrade) == {}
     assert upgrade.status["pendingServiceStatus"]["rayClusterName"] == "svc-bbbbb"
 
 
 def test_a_config_ray_refused_is_not_sent_again_until_the_spec_changes() -> None:
     world = steady(submitted={}, rejected={"svc-aaaaa": SUBMITTED})
-    assert not plan(rayservice(active("svc-aaaaa")), **world).put_config
+    assert not put_config(plan(rayservice(active("svc-aaaaa")), **world))
     changed = rayservice(active("svc-aaaaa"))
     changed["spec"]["serveConfigV2"] = yaml.safe_dump(
         {"applications": [{"name": "hello", "import_path": "x:app"}]}
     )
-    assert list(plan(changed, **world).put_config) == ["svc-aaaaa"]
+    assert list(put_config(plan(changed, **world))) == ["svc-aaaaa"]
 
 
 def test_validation_failure_is_a_ready_false_condition_with_the_problems() -> None:
@@ -447,22 +502,23 @@ def test_serving_pods_are_the_ready_labelled_ones_and_settle_before_traffic_move
 
 def test_a_cluster_another_operator_made_is_taken_over_in_place() -> None:
     # A RayService that KubeRay served: its cluster carries KubeRay's version and KubeRay's own hash.
-    made = cluster("svc-aaaaa")
-    made["metadata"]["annotations"].update(
+    theirs = cluster("svc-aaaaa")
+    theirs["metadata"]["annotations"].update(
         {
             "ray.io/kuberay-version": "v1.6.1",
             "ray.io/hash-without-replicas-and-workers-to-delete": "KUBERAYHASH",
         }
     )
-    step = plan(rayservice(active("svc-aaaaa")), **steady(clusters={"svc-aaaaa": made}))
-    assert step.adopt == ("svc-aaaaa", rayservice_hash(CLUSTER_SPEC))
-    assert not step.create
+    step = plan(rayservice(active("svc-aaaaa")), **steady(clusters={"svc-aaaaa": theirs}))
+    assert stamp(step) == rayservice_hash(CLUSTER_SPEC)
+    assert cluster_patches(step)["svc-aaaaa"]["metadata"]["annotations"]["ray.io/kuberay-version"] != "v1.6.1"
+    assert not made(step)
     assert "pendingServiceStatus" not in step.status
     # A rayClusterConfig that differs from the cluster it took over is still an upgrade.
     changed = copy.deepcopy(CLUSTER_SPEC)
     changed["headGroupSpec"]["rayStartParams"] = {"num-cpus": "0"}
-    upgrade = plan(rayservice(active("svc-aaaaa"), spec=changed), **steady(clusters={"svc-aaaaa": made}))
-    assert upgrade.adopt == ("svc-aaaaa", rayservice_hash(CLUSTER_SPEC))
+    upgrade = plan(rayservice(active("svc-aaaaa"), spec=changed), **steady(clusters={"svc-aaaaa": theirs}))
+    assert stamp(upgrade) == rayservice_hash(CLUSTER_SPEC)
     assert upgrade.status["pendingServiceStatus"]["rayClusterName"] == "svc-bbbbb"
 
     # KubeRay's copy of the spec comes through its Go types, with empty structs written out (as seen
@@ -473,7 +529,7 @@ def test_a_cluster_another_operator_made_is_taken_over_in_place() -> None:
     for group in go_copy.get("workerGroupSpecs") or []:
         group["scaleStrategy"] = {}
         group["template"]["metadata"] = {}
-    made["spec"] = go_copy
-    kept = plan(rayservice(active("svc-aaaaa")), **steady(clusters={"svc-aaaaa": made}))
-    assert kept.adopt == ("svc-aaaaa", rayservice_hash(CLUSTER_SPEC))
+    theirs["spec"] = go_copy
+    kept = plan(rayservice(active("svc-aaaaa")), **steady(clusters={"svc-aaaaa": theirs}))
+    assert stamp(kept) == rayservice_hash(CLUSTER_SPEC)
     assert "pendingServiceStatus" not in kept.status
