@@ -298,3 +298,46 @@ def test_a_429_is_retried_no_sooner_than_its_retry_after_and_a_slow_apiserver_on
     refused = next(i for i, seen in enumerate(posts) if seen.status == 429)
     assert posts[refused + 1].at - posts[refused].at >= 4.0, [(s.status, s.at) for s in posts]
     holds(lambda: pods_of(kubectl, namespace, "rc") == {"head": 1, "worker": WORKERS}, 6, "exactly its Pods")
+
+
+FINALIZERS = {
+    "rayjobs": "ray.io/rayjob-finalizer",
+    "rayservices": "ray.io/rayservice-finalizer",
+    "rayclusters": "ray.io/gcs-ft-redis-cleanup-finalizer",
+}
+
+
+def test_a_namespace_deleted_while_the_operator_is_down_goes_away_once_it_is_back(
+    kubectl: Kubectl, namespace: str, faulty: HostOperator
+) -> None:
+    """Every object the operator put a finalizer on waits for it; once it is back, the namespace goes
+    (a GCS FT RayCluster's clean-up Job cannot be made in a terminating namespace: no wait for the
+    300 s timeout), and no finalizer is left wedged."""
+    ft = raycluster("ft")
+    ft["spec"]["gcsFaultToleranceOptions"] = {"redisAddress": "redis.nowhere:6379"}
+    for body in (ft, rayjob("job"), rayservice("svc")):
+        kubectl.apply(json.dumps(body), namespace)
+
+    def finalized() -> bool:
+        for resource, finalizer in FINALIZERS.items():
+            items = kubectl.json("get", f"{resource}.ray.io", "-n", namespace)["items"]
+            if not any(finalizer in (i["metadata"].get("finalizers") or []) for i in items):
+                return False
+        return True
+
+    wait_for(finalized, 60, "the operator's finalizers on the RayCluster, RayJob and RayService", interval=1)
+    faulty.stop()
+    kubectl("delete", "namespace", namespace, "--wait=false")
+
+    def stuck() -> bool:
+        left = kubectl.json("get", RAY_KINDS, "-n", namespace)["items"]
+        return len(left) >= 3 and all(i["metadata"].get("deletionTimestamp") for i in left)
+
+    wait_for(stuck, 60, "the ray.io objects to be deleted and held by their finalizers", interval=1)
+    faulty.start()
+    started = time.monotonic()
+    gone = lambda: not kubectl("get", "namespace", namespace, "-o", "name", check=False)  # noqa: E731
+    wait_for(gone, 120, f"namespace {namespace} to go away", interval=1)
+    print(f"namespace gone {time.monotonic() - started:.1f} s after the operator came back")
+    assert faulty.process is not None
+    assert faulty.process.poll() is None, faulty.log.read_text()[-3000:]

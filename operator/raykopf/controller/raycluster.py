@@ -184,8 +184,24 @@ class RayClusterReconciler:
             cluster, raw, self.pods.owned(namespace, name), job, cleanup, now=_utcnow()
         )
         outcome = await self.executor.run("RayCluster", raw, actions)
-        if outcome.failure is not None:
-            raise RetryLater(str(outcome.failure), after=outcome.failure.retry_after)
+        failure = outcome.failure
+        if failure is not None and getattr(failure.error, "namespace_terminating", False):
+            # The cleanup Job can never be made: waiting out the timeout would only hold the
+            # namespace's deletion (e.g. after the operator was down while it was deleted).
+            self.executor.events.record(
+                raw,
+                "RayCluster",
+                "Warning",
+                "ForceDeletedStuckCluster",
+                f"The namespace is being deleted, so the Redis cleanup Job cannot run; removed the finalizer "
+                f"{c.GCS_FT_REDIS_CLEANUP_FINALIZER}. Delete the storage namespace in Redis by hand.",
+            )
+            await self.executor.set_finalizer(
+                "RayCluster", raw, c.GCS_FT_REDIS_CLEANUP_FINALIZER, present=False
+            )
+            return None
+        if failure is not None:
+            raise RetryLater(str(failure), after=failure.retry_after)
         return actions.requeue_after
 
     def _children(self, cluster: RayCluster, raw: dict[str, Any]) -> list[Create]:

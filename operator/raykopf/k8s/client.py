@@ -32,6 +32,15 @@ class ApiError(Exception):
         """The apiserver's own words (a Status object's `message`), else the start of the body."""
         reason = f" {decoded['reason']}" if isinstance(decoded.get("reason"), str) else ""
         super().__init__(f"{status}{reason}: {self.message}"[:1000])
+        causes = (
+            (decoded.get("details") or {}).get("causes") if isinstance(decoded.get("details"), dict) else None
+        )
+        self.namespace_terminating = any(
+            # A StatusCause's type goes on the wire as `reason`.
+            isinstance(cause, dict) and cause.get("reason") == "NamespaceTerminating"
+            for cause in causes or []
+        )
+        """A create refused because its namespace is being deleted: it can never succeed."""
 
 
 def _status_object(body: str) -> dict[str, Any]:

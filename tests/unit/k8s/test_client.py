@@ -211,3 +211,27 @@ def test_a_refusal_reads_as_the_apiservers_own_words() -> None:
     assert error.message == 'rayclusters.ray.io "x" is forbidden: exceeded quota: q'
     assert str(ApiError(502, "<html>bad gateway</html>")) == "502: <html>bad gateway</html>"
     assert str(ApiError(500, '["not", "a", "status"]')) == '500: ["not", "a", "status"]'
+
+
+def test_a_create_refused_because_the_namespace_is_terminating_is_told_apart() -> None:
+    # The NamespaceLifecycle admission plugin's answer (k8s.io/apiserver, plugin/namespace/lifecycle).
+    status = {
+        "kind": "Status",
+        "status": "Failure",
+        "message": 'jobs.batch "ft-redis-cleanup" is forbidden: unable to create new content in namespace t '
+        "because it is being terminated",
+        "reason": "Forbidden",
+        "details": {
+            "name": "ft-redis-cleanup",
+            "group": "batch",
+            "kind": "jobs",
+            "causes": [{"reason": "NamespaceTerminating", "message": "namespace t is being terminated"}],
+        },
+        "code": 403,
+    }
+    # metav1.StatusCause's Type is `json:"reason"`.
+    assert ApiError(403, json.dumps(status)).namespace_terminating
+    status["details"]["causes"][0]["reason"] = "FieldValueInvalid"  # type: ignore[index]
+    assert not ApiError(403, json.dumps(status)).namespace_terminating
+    assert not ApiError(403, '{"kind":"Status","message":"exceeded quota"}').namespace_terminating
+    assert not ApiError(500, "not json").namespace_terminating
