@@ -6,7 +6,9 @@ empty caches."""
 
 from __future__ import annotations
 
+import datetime
 import json
+import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -341,3 +343,76 @@ def test_a_namespace_deleted_while_the_operator_is_down_goes_away_once_it_is_bac
     print(f"namespace gone {time.monotonic() - started:.1f} s after the operator came back")
     assert faulty.process is not None
     assert faulty.process.poll() is None, faulty.log.read_text()[-3000:]
+
+
+LEASE = r"/apis/coordination\.k8s\.io/v1/namespaces/default/leases/ray-operator-leader"
+WRITES = ("POST", "PUT", "PATCH", "DELETE")
+
+
+def _wall(microtime: str) -> float:
+    """A Lease's MicroTime as seconds since the epoch."""
+    return (
+        datetime.datetime.strptime(microtime, "%Y-%m-%dT%H:%M:%S.%fZ")
+        .replace(tzinfo=datetime.UTC)
+        .timestamp()
+    )
+
+
+def test_a_leader_cut_off_from_its_lease_stops_writing_before_a_standby_can_take_it(
+    kubectl: Kubectl,
+    namespace: str,
+    proxy: FaultProxy,
+    faulty: HostOperator,
+    local_cluster: LocalCluster,
+    tmp_path: Path,
+) -> None:
+    """The leader's Lease requests hang (a partition between it and the apiserver's Lease, while its
+    other requests still pass); a standby waits the Lease duration and takes over. Measured from the
+    apiserver's side: the deposed leader's last write arrives before the standby's acquireTime."""
+    kubectl.apply(json.dumps(raycluster("busy")), namespace)
+    wait_for(lambda: ready(kubectl, namespace, "busy"), 120, "the RayCluster to be ready", interval=1)
+    standby = HostOperator(
+        local_cluster.kubeconfig,
+        tmp_path / "standby.log",
+        extra=[
+            "--watch-namespace",
+            namespace,
+            "--health-probe-bind-address",
+            ":18082",
+            "--metrics-addr",
+            ":18080",
+        ],
+    )
+    standby.start()
+    try:
+        holder = lambda: kubectl.json("get", "lease", "ray-operator-leader", "-n", "default")["spec"]  # noqa: E731
+        leader = holder()["holderIdentity"]
+        wall_minus_monotonic = time.time() - time.monotonic()
+        cut = time.monotonic()
+        for method in ("GET", "PUT"):
+            proxy.add(Fault(method, LEASE, delay=40, times=-1))
+        replicas = 0
+        while holder()["holderIdentity"] == leader:  # work for the leader to do meanwhile
+            assert time.monotonic() - cut < 60, "no standby took the Lease within 60 s"
+            replicas = WORKERS - replicas
+            scale(kubectl, namespace, "busy", replicas)
+            time.sleep(1)
+        acquired = _wall(holder()["acquireTime"]) - wall_minus_monotonic
+        writes = [s.at for s in list(proxy.seen) if s.method in WRITES and not re.search(LEASE, s.path)]
+        last_write = max(w for w in writes)
+        print(
+            f"Lease cut at 0; the leader's last write {last_write - cut:.1f} s; "
+            f"the standby acquired {acquired - cut:.1f} s; margin {acquired - last_write:.1f} s; "
+            f"{len([w for w in writes if w > cut])} writes by the leader after the cut"
+        )
+        assert last_write < acquired, (last_write - cut, acquired - cut)
+        wait_for(
+            lambda: faulty.process is not None and faulty.process.poll() is not None, 30, "the leader to exit"
+        )
+        wait_for(
+            lambda: pods_of(kubectl, namespace, "busy") == {"head": 1, "worker": replicas},
+            60,
+            "the standby to reconcile",
+        )
+    finally:
+        standby.stop()

@@ -277,6 +277,9 @@ async def operate(
         try:
             await watch
         except (LostLeadership, RivalOperator) as error:
+            # Not one more write: the work queues stop now, not after kopf's own shutdown, and the
+            # Events still buffered are dropped (another replica may lead already).
+            workers.cancel()
             log.error(message, extra={"error": str(error)})
             lost.append(error)
             stop_flag.set()
@@ -306,7 +309,8 @@ async def operate(
         workers.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await workers
-        await events.flush()
+        if not lost:
+            await events.flush()
         await serve.close()
         await tracker.close()
         for task in background:
