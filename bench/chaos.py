@@ -300,11 +300,14 @@ async def main(args: argparse.Namespace, kubeconfig: Path) -> dict[str, Any]:
         say(f"churn over: {dict(churn.done)}; {killed} kills; waiting for convergence")
         churn_end = time.monotonic()
         found: dict[str, list[str]] = {}
+        at_churn_end: dict[str, int] | None = None
         while time.monotonic() - churn_end < args.converge:
             try:
                 found = await check(client)
             except TRANSIENT:
                 found = {"unreadable": ["the apiserver did not answer"]}
+            if at_churn_end is None:
+                at_churn_end = {what: len(problems) for what, problems in found.items() if problems}
             if not any(found.values()):
                 break
             await asyncio.sleep(2)
@@ -316,6 +319,7 @@ async def main(args: argparse.Namespace, kubeconfig: Path) -> dict[str, Any]:
             "churn": dict(churn.done),
             "failed churn requests": with_retries,
             "found": found,
+            "at churn end": at_churn_end or {},
             "converged": converged,
             "churn end to converged": time.monotonic() - churn_end,
             "operator alive": alive,
@@ -345,8 +349,9 @@ def report(result: dict[str, Any]) -> None:
     print(
         f"| changes made | {sum(result['churn'].values())} ({', '.join(f'{k} {v}' for k, v in sorted(result['churn'].items()))}) |"
     )
+    print(f"| not yet converged when the churn ended | {result['at churn end']} |")
     for what, problems in found.items():
-        print(f"| {what} | {len(problems)} |")
+        print(f"| {what} (at the end) | {len(problems)} |")
     converged = result["converged"]
     print(
         f"| converged after the last fault | {'not within the limit' if converged is None else f'{converged:.0f} s'} |"
