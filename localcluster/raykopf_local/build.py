@@ -22,7 +22,7 @@ from raykopf_local.gomodule import GO_MODULE, MAIN_PACKAGES, Pins
 from raykopf_local.hostenv import host_environment
 from raykopf_local.paths import Layout
 
-APT_PACKAGES = ("dnsmasq-base", "iptables", "iproute2", "util-linux")
+APT_PACKAGES = ("dnsmasq-base", "iptables", "iproute2", "util-linux", "redis-server")
 
 Say = Callable[[str], None]
 

@@ -112,8 +112,6 @@ class RayClusterReconciler:
         await self.executor.settle_unsure(namespace, name)
         observed = self._observe(cluster)
         actions = plan_pods(cluster, observed, self.config)
-        # The autoscaler's ServiceAccount before the head Pod that runs as it (the apiserver refuses a
-        # Pod whose ServiceAccount does not exist), as in KubeRay's order; Services with the workers.
         actions.creates[:0] = self._children(cluster, raw)
         outcome = await self.executor.run("RayCluster", raw, actions, write_status=False)
         if outcome.owner is None:
@@ -205,7 +203,10 @@ class RayClusterReconciler:
         return actions.requeue_after
 
     def _children(self, cluster: RayCluster, raw: dict[str, Any]) -> list[Create]:
-        """The RayCluster's other children, made once and never updated (as KubeRay does)."""
+        """The RayCluster's other children, made once and never updated, one by one before its Pods and
+        in KubeRay's order (the autoscaler's ServiceAccount, Role and RoleBinding, the Ingress, the
+        Services): a head Pod that runs as the ServiceAccount needs it first (the apiserver refuses
+        it otherwise), and a head Pod the apiserver refuses does not hold the Services back."""
         creates = []
         if cluster.spec.enable_in_tree_autoscaling:
             for body, reason in (
@@ -218,13 +219,11 @@ class RayClusterReconciler:
         if needs_auth_secret(cluster):
             token = base64.b64encode(secrets.token_bytes(32)).decode()
             secret = _owned(build_auth_secret(cluster, token), raw)
-            creates.append(
-                Create(secret, "CreatedSecret", silent=True, look_first=True)
-            )  # no Event, as KubeRay
+            # No Event, as KubeRay posts none for it.
+            creates.append(Create(secret, "CreatedSecret", silent=True, look_first=True, first=True))
         if cluster.spec.head_group_spec.enable_ingress:
-            creates.append(
-                Create(_owned(build_head_ingress(cluster), raw), "CreatedIngress", look_first=True)
-            )
+            ingress = _owned(build_head_ingress(cluster), raw)
+            creates.append(Create(ingress, "CreatedIngress", look_first=True, first=True))
         services = [build_head_service(cluster, self.config)]
         if any(g.num_of_hosts > 1 for g in cluster.spec.worker_group_specs or []):
             services.append(build_headless_worker_service(cluster))
@@ -237,5 +236,5 @@ class RayClusterReconciler:
             cached = self.services.covers(service)
             if cached and self.services.get(meta["namespace"], meta["name"]) is not None:
                 continue
-            creates.append(Create(_owned(service, raw), "CreatedService", look_first=not cached))
+            creates.append(Create(_owned(service, raw), "CreatedService", look_first=not cached, first=True))
         return creates

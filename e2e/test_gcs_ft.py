@@ -1,0 +1,220 @@
+"""GCS fault tolerance with a real Redis (Debian's `redis-server`, run as a Pod by the node agent) and
+real Ray: the head Pod is killed and comes back with the cluster's state; deleting the cluster cleans
+its keys out of Redis; with Redis unreachable, the finalizer goes after the timeout with a Warning."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from e2e.conftest import Kubectl, wait_for
+from e2e.ray_jobs import submit_job, wait_job
+
+PASSWORD = "gcs-ft-test-password"
+RAY = {"name": "ray", "image": "rayproject/ray:2.60.0"}
+REDIS = {
+    "apiVersion": "v1",
+    "kind": "Pod",
+    "metadata": {"name": "redis", "labels": {"app": "redis"}},
+    "spec": {
+        "containers": [
+            {
+                "name": "redis",
+                "image": "redis:7.0",
+                # The node agent runs the host's redis-server (Debian's) in the Pod.
+                "command": ["redis-server", "--port", "6379", "--requirepass", "$(REDIS_PASSWORD)"],
+                "args": ["--save", "", "--appendonly", "no", "--protected-mode", "no", "--dir", "/tmp"],
+                "env": [
+                    {
+                        "name": "REDIS_PASSWORD",
+                        "valueFrom": {"secretKeyRef": {"name": "redis-password", "key": "password"}},
+                    }
+                ],
+                "readinessProbe": {"tcpSocket": {"port": 6379}, "periodSeconds": 1},
+            }
+        ]
+    },
+}
+SERVICE = {
+    "apiVersion": "v1",
+    "kind": "Service",
+    "metadata": {"name": "redis"},
+    "spec": {"selector": {"app": "redis"}, "ports": [{"port": 6379}]},
+}
+# KubeRay's test_detached_actor: the head has no CPU, so the actor lives on the worker.
+COUNTER = """
+import ray
+ray.init(namespace="ft")
+@ray.remote(num_cpus=1)
+class Counter:
+    def __init__(self):
+        self.value = 0
+    def increment(self):
+        self.value += 1
+        return self.value
+counter = Counter.options(name="counter", lifetime="detached").remote()
+print("counter", ray.get(counter.increment.remote()), ray.get(counter.increment.remote()))
+"""
+AGAIN = """
+import ray
+ray.init(namespace="ft")
+print("counter", ray.get(ray.get_actor("counter").increment.remote()))
+"""
+
+
+def raycluster(name: str, redis: str, **annotations: str) -> dict[str, Any]:
+    password = {"valueFrom": {"secretKeyRef": {"name": "redis-password", "key": "password"}}}
+    return {
+        "apiVersion": "ray.io/v1",
+        "kind": "RayCluster",
+        "metadata": {"name": name, "annotations": annotations},
+        "spec": {
+            "rayVersion": "2.60.0",
+            "gcsFaultToleranceOptions": {"redisAddress": redis, "redisPassword": password},
+            "headGroupSpec": {
+                "rayStartParams": {"num-cpus": "0", "object-store-memory": "100000000"},
+                "template": {"spec": {"containers": [{**RAY, "name": "ray-head"}]}},
+            },
+            "workerGroupSpecs": [
+                {
+                    "groupName": "workers",
+                    "replicas": 1,
+                    "minReplicas": 1,
+                    "maxReplicas": 1,
+                    "rayStartParams": {"num-cpus": "1", "object-store-memory": "100000000"},
+                    "template": {"spec": {"containers": [{**RAY, "name": "ray-worker"}]}},
+                }
+            ],
+        },
+    }
+
+
+def pods(kubectl: Kubectl, namespace: str, node_type: str) -> list[dict[str, Any]]:
+    selector = f"ray.io/cluster=ft,ray.io/node-type={node_type}"
+    found = kubectl.json("get", "pods", "-n", namespace, "-l", selector)["items"]
+    return [p for p in found if not p["metadata"].get("deletionTimestamp")]
+
+
+def ready_head(kubectl: Kubectl, namespace: str) -> dict[str, Any] | None:
+    for pod in pods(kubectl, namespace, "head"):
+        conditions = {c["type"]: c["status"] for c in pod.get("status", {}).get("conditions") or []}
+        if conditions.get("Ready") == "True":
+            return pod
+    return None
+
+
+def run(head_ip: str, script: str) -> str:
+    status, logs = wait_job(head_ip, submit_job(head_ip, f"python -c '{script}'"), 180)
+    assert status == "SUCCEEDED", logs
+    return logs
+
+
+def redis_keys(kubectl: Kubectl, namespace: str, prefix: str) -> list[str]:
+    ip = kubectl.json("get", "pod", "redis", "-n", namespace)["status"]["podIP"]
+    out = subprocess.run(
+        [
+            "redis-cli",
+            "-h",
+            ip,
+            "-p",
+            "6379",
+            "--no-auth-warning",
+            "-a",
+            PASSWORD,
+            "--scan",
+            "--pattern",
+            f"*{prefix}*",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    ).stdout
+    return out.split()
+
+
+def test_the_head_comes_back_with_the_cluster_and_deletion_cleans_redis(
+    kubectl: Kubectl, namespace: str, operator: Path
+) -> None:
+    kubectl(
+        "create",
+        "secret",
+        "generic",
+        "redis-password",
+        "-n",
+        namespace,
+        f"--from-literal=password={PASSWORD}",
+    )
+    for body in (REDIS, SERVICE):
+        kubectl.apply(json.dumps(body), namespace)
+    wait_for(
+        lambda: kubectl.json("get", "pod", "redis", "-n", namespace).get("status", {}).get("podIP"),
+        60,
+        "the Redis Pod",
+    )
+    kubectl.apply(json.dumps(raycluster("ft", "redis:6379")), namespace)
+    state = lambda: (kubectl.json("get", "raycluster", "ft", "-n", namespace).get("status") or {}).get(
+        "state"
+    )  # noqa: E731
+    wait_for(lambda: state() == "ready", 240, "the RayCluster to be ready", interval=2)
+    head = ready_head(kubectl, namespace)
+    assert head is not None
+    assert "counter 1 2" in run(head["status"]["podIP"], COUNTER)
+    uid = kubectl.json("get", "raycluster", "ft", "-n", namespace)["metadata"]["uid"]
+    assert redis_keys(kubectl, namespace, uid), "the GCS keeps its tables in Redis under the cluster's uid"
+    (worker,) = pods(kubectl, namespace, "worker")
+
+    kubectl("delete", "pod", head["metadata"]["name"], "-n", namespace, "--grace-period=0", "--force")
+    new_head = wait_for(
+        lambda: (
+            (h := ready_head(kubectl, namespace)) and h["metadata"]["uid"] != head["metadata"]["uid"] and h
+        ),
+        240,
+        "a new head Pod, Ready",
+        interval=2,
+    )
+    # The detached actor on the worker lived through it: its state is where it was.
+    assert "counter 3" in run(new_head["status"]["podIP"], AGAIN)
+    (same,) = pods(kubectl, namespace, "worker")
+    assert same["metadata"]["uid"] == worker["metadata"]["uid"]
+    restarts = [c.get("restartCount", 0) for c in same["status"].get("containerStatuses") or []]
+    assert restarts == [0], same["status"]
+
+    kubectl("delete", "raycluster", "ft", "-n", namespace, "--wait=false")
+    gone = lambda: not kubectl("get", "raycluster", "ft", "-n", namespace, "-o", "name", check=False)  # noqa: E731
+    wait_for(gone, 240, "the finalizer to go once the clean-up Job has run", interval=2)
+    job = kubectl.json("get", "jobs", "-n", namespace)["items"]
+    assert [j["metadata"]["name"] for j in job] == ["ft-redis-cleanup"]
+    assert redis_keys(kubectl, namespace, uid) == []
+
+
+def test_with_redis_unreachable_the_finalizer_goes_after_the_timeout(
+    kubectl: Kubectl, namespace: str, operator: Path
+) -> None:
+    kubectl(
+        "create",
+        "secret",
+        "generic",
+        "redis-password",
+        "-n",
+        namespace,
+        f"--from-literal=password={PASSWORD}",
+    )
+    body = raycluster("ft", "nowhere:6379", **{"ray.io/gcs-ft-deletion-timeout": "20"})
+    kubectl.apply(json.dumps(body), namespace)
+    finalizers = lambda: kubectl.json("get", "raycluster", "ft", "-n", namespace)["metadata"].get(
+        "finalizers"
+    )  # noqa: E731
+    wait_for(lambda: finalizers() == ["ray.io/gcs-ft-redis-cleanup-finalizer"], 60, "the finalizer")
+    wait_for(lambda: pods(kubectl, namespace, "head"), 60, "the head Pod")
+    kubectl("delete", "raycluster", "ft", "-n", namespace, "--wait=false")
+    gone = lambda: not kubectl("get", "raycluster", "ft", "-n", namespace, "-o", "name", check=False)  # noqa: E731
+    wait_for(gone, 90, "the finalizer to be forced off after the 20 s timeout", interval=2)
+    events = kubectl.json("get", "events", "-n", namespace, "--field-selector", "involvedObject.name=ft")[
+        "items"
+    ]
+    assert any(e["reason"] == "ForceDeletedStuckCluster" and e["type"] == "Warning" for e in events), [
+        (e["reason"], e.get("message")) for e in events
+    ]
