@@ -16,11 +16,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from raykopf.k8s.client import ApiError, KubeClient
-from raykopf.k8s.store import LatestStore
+from raykopf.k8s.store import LatestStore, resource_version
 
 log = logging.getLogger("raykopf")
 
@@ -28,6 +29,8 @@ Slim = Callable[[dict[str, Any]], dict[str, Any]]
 OnChange = Callable[[str, str], None]
 Key = tuple[str, str]
 LIST_PAGE = 500
+MAX_GONE = 10_000
+"""How many deleted objects the cache remembers as gone."""
 
 
 class Informer:
@@ -49,6 +52,10 @@ class Informer:
         self.on_change = on_change
         self._objects = LatestStore()
         self._by_owner: dict[Key, set[str]] = {}
+        # Objects known to be gone, with the resourceVersion that said so: the answer to the
+        # operator's own DELETE can arrive after the watch's DELETED event, and must not bring the
+        # object back into the cache (a Pod that no longer exists, counted for good).
+        self._gone: OrderedDict[Key, int] = OrderedDict()
         self.synced = asyncio.Event()
         self._synced_paths: set[str] = set()
 
@@ -73,6 +80,10 @@ class Informer:
         """Store `obj` (full or slim) unless the cache already holds a newer version."""
         meta = obj["metadata"]
         key = (meta["namespace"], meta["name"])
+        if key in self._gone:
+            if resource_version(obj) <= self._gone[key]:
+                return
+            del self._gone[key]  # made again under the same name
         current = self._objects.get(*key)
         slim = self.slim(obj)
         if not self._objects.put(slim):
@@ -85,6 +96,15 @@ class Informer:
             self._by_owner.setdefault((key[0], new_owner), set()).add(key[1])
         if current is None or current != slim:
             self._notify(key[0], old_owner, new_owner)
+
+    def bury(self, namespace: str, name: str, version: str) -> None:
+        """The object is gone as of `version`: out of the cache, and no older copy of it comes back."""
+        gone = resource_version({"metadata": {"resourceVersion": version}})
+        self._gone[(namespace, name)] = max(gone, self._gone.get((namespace, name), 0))
+        self._gone.move_to_end((namespace, name))
+        while len(self._gone) > MAX_GONE:
+            self._gone.popitem(last=False)
+        self.remove(namespace, name)
 
     def remove(self, namespace: str, name: str) -> None:
         current = self._objects.pop(namespace, name)
@@ -148,7 +168,7 @@ class Informer:
             params = {**params, "continue": token}
         for key in [k for k in self._objects if k not in seen and self._under(path, k[0])]:
             if not _newer(self._objects.get(*key), version):
-                self.remove(*key)
+                self.bury(*key, version)
         return version
 
     async def refresh(self, namespace: str, owner: str) -> None:
@@ -169,7 +189,7 @@ class Informer:
             self.upsert(obj)
         for cached in self.owned(namespace, owner):
             if cached["metadata"]["name"] not in seen and not _newer(cached, listed):
-                self.remove(namespace, cached["metadata"]["name"])
+                self.bury(namespace, cached["metadata"]["name"], listed)
 
     @staticmethod
     def _under(path: str, namespace: str) -> bool:
@@ -184,7 +204,8 @@ class Informer:
                     return None  # 410 Gone: the version is too old
                 version = obj.get("metadata", {}).get("resourceVersion", version)
                 if kind == "DELETED":
-                    self.remove(obj["metadata"]["namespace"], obj["metadata"]["name"])
+                    meta = obj["metadata"]
+                    self.bury(meta["namespace"], meta["name"], meta.get("resourceVersion", "0"))
                 elif kind in ("ADDED", "MODIFIED"):
                     self.upsert(obj)
         except ApiError as error:

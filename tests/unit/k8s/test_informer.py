@@ -124,6 +124,22 @@ def test_watch_events_update_the_index_and_notify_old_and_new_owner() -> None:
     assert ("ns", "c3") not in changes  # deleting an unknown object is no change
 
 
+def test_the_answer_to_a_delete_that_comes_after_the_watchs_deleted_event_does_not_bring_it_back() -> None:
+    """The operator DELETEs a Pod; the node removes it at once, and the watch's DELETED event (version
+    12) is read before the DELETE's own answer (the Pod, terminating, version 11) is: a ghost Pod in
+    the cache would be counted for good (a suspended cluster would stay Suspending)."""
+    deleted = {"type": "DELETED", "object": pod("a", "c1", 12)}
+    client = FakeClient(listings=[[pod("a", "c1", 10)]], watches=[[deleted]])
+    cache = informer(client, [])
+    asyncio.run(run_until(cache, lambda: client.lists >= 1 and cache.get("ns", "a") is None))
+    answer = pod("a", "c1", 11)
+    answer["metadata"]["deletionTimestamp"] = "2026-12-03T00:00:00Z"
+    cache.upsert(answer)
+    assert cache.owned("ns", "c1") == ()
+    cache.upsert(pod("a", "c1", 13))  # made again under the same name (a Service, say): kept
+    assert [p["metadata"]["name"] for p in cache.owned("ns", "c1")] == ["a"]
+
+
 def test_an_older_version_never_replaces_a_newer_one() -> None:
     cache = informer(FakeClient([[]], []), [])
     cache.upsert(pod("a", "c1", 10, phase="Running"))
