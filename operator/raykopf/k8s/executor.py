@@ -162,8 +162,10 @@ class Executor:
         results = await asyncio.gather(*(self._delete(kind, owner, d, done) for d in actions.deletes))
         failure = next((r for r in results if r), None)
         for patch in actions.patches:
-            failure = await self._patch(kind, owner, patch, done) or failure
-        failure = await self._creates(kind, owner, actions.creates, done) or failure
+            refused = await self._patch(kind, owner, patch, done)
+            failure = failure or refused
+        refused = await self._creates(kind, owner, actions.creates, done)
+        failure = failure or refused
         self._tell(kind, owner, actions, done, explained=failure is None)
         if failure is not None:
             return Outcome(owner, failure)
