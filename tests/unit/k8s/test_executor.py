@@ -376,7 +376,10 @@ def test_a_status_write_sends_only_what_changed_and_fails_on_a_newer_version() -
         asyncio.run(executor.write_status("RayJob", RAYJOB, typed({"jobDeploymentStatus": "Running"})))
     assert api.owner["status"] == {"jobDeploymentStatus": "New"}
     assert executor.caches["RayJob"].get("ns", "job")["metadata"]["resourceVersion"] == "8"  # type: ignore[attr-defined]
-    assert asyncio.run(executor.write_status("RayJob", written, typed({"jobDeploymentStatus": "New"}))) is written
+    assert (
+        asyncio.run(executor.write_status("RayJob", written, typed({"jobDeploymentStatus": "New"})))
+        is written
+    )
     assert len(sent) == 2  # nothing changed: nothing sent
 
 
