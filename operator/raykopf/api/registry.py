@@ -21,7 +21,7 @@ class Kind:
     plural: str
     model: type[ApiModel]
     spec: type[BaseModel]
-    status: type[BaseModel]
+    status: type[ApiModel]
     printer_columns: tuple[dict[str, Any], ...]
     description: str
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime
 
+from raykopf.api.registry import KINDS
 from raykopf.k8s.executor import Executor
 from raykopf.k8s.store import LatestStore
 from raykopf.reconcile import failure
@@ -31,7 +32,7 @@ async def report_failure(
     previous = raw.get("status") or {}
     status = failure.record(kind, previous, describe(error), _now())
     if status != previous:
-        await executor.write_status(kind, raw, status)
+        await executor.write_status(kind, raw, KINDS[kind].status.model_validate(status))
 
 
 async def clear_failure(executor: Executor, bodies: LatestStore, kind: str, key: tuple[str, str]) -> None:
@@ -41,4 +42,4 @@ async def clear_failure(executor: Executor, bodies: LatestStore, kind: str, key:
         return
     status = failure.clear(kind, raw.get("status") or {})
     if status is not None:
-        await executor.write_status(kind, raw, status)
+        await executor.write_status(kind, raw, KINDS[kind].status.model_validate(status))

@@ -12,6 +12,7 @@ from typing import Any
 from raykopf import constants as c
 from raykopf import naming
 from raykopf.api import RayCluster
+from raykopf.api.raycluster import RayClusterStatus
 from raykopf.builders.auth import build_auth_secret, needs_auth_secret
 from raykopf.builders.ingress import build_head_ingress
 from raykopf.builders.labels import owned_by
@@ -154,7 +155,10 @@ class RayClusterReconciler:
 
     async def _write_status(self, key: tuple[str, str], raw: dict[str, Any], status: dict[str, Any]) -> bool:
         """Whether the status was written (False: the RayCluster is gone)."""
-        if await self.executor.write_status("RayCluster", raw, status) is None:
+        if (
+            await self.executor.write_status("RayCluster", raw, RayClusterStatus.model_validate(status))
+            is None
+        ):
             self._forget(key)  # deleted meanwhile (e.g. by its RayJob or RayService)
             return False
         return True

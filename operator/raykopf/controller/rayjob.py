@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from raykopf import constants as c
-from raykopf.api.rayjob import RayJob
+from raykopf.api.rayjob import RayJob, RayJobStatus
 from raykopf.config import OperatorConfig
 from raykopf.controller.failures import clear_failure, report_failure
 from raykopf.controller.invalid import InvalidReports
@@ -101,7 +101,7 @@ class RayJobReconciler:
 
     async def _execute(self, key: Key, raw: dict[str, Any], actions: Actions) -> None:
         namespace, _ = key
-        cluster_name = (actions.status or {}).get("rayClusterName")
+        cluster_name = getattr(actions.status, "ray_cluster_name", None)
         if cluster_name:
             self.on_cluster[(namespace, cluster_name)] = key
         outcome = await self.executor.run("RayJob", raw, actions)
@@ -136,7 +136,8 @@ class RayJobReconciler:
     async def _invalid(self, key: Key, raw: dict[str, Any], errors: list[Problem]) -> None:
         message = self.invalid.report(key, raw, "RayJob", errors)
         generation = raw["metadata"].get("generation")
-        await self.executor.write_status("RayJob", raw, machine.validation_failed(raw, message, generation))
+        status = RayJobStatus.model_validate(machine.validation_failed(raw, message, generation))
+        await self.executor.write_status("RayJob", raw, status)
 
     def _forget(self, key: Key) -> None:
         self.tracker.untrack(key)

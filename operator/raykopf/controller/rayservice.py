@@ -9,7 +9,8 @@ from typing import Any
 
 from raykopf import constants as c
 from raykopf.api import RayCluster
-from raykopf.api.rayservice import RayService
+from raykopf.api.base import ApiModel
+from raykopf.api.rayservice import RayService, RayServiceStatus
 from raykopf.builders.service import dashboard_url
 from raykopf.config import OperatorConfig
 from raykopf.controller.failures import clear_failure, report_failure
@@ -94,7 +95,8 @@ class RayServiceReconciler:
         errors = self.invalid.errors(key, raw)
         if errors:
             message = self.invalid.report(key, raw, "RayService", errors)
-            status = self._stamped(raw, planner.validation_failed(raw, message, _utcnow()))
+            invalid = RayServiceStatus.model_validate(planner.validation_failed(raw, message, _utcnow()))
+            status = self._stamped(raw, invalid)
             await self.executor.write_status("RayService", raw, status)
             return None
         actions = planner.plan_rayservice(RayService.model_validate(raw), raw, world, self.config)
@@ -196,12 +198,15 @@ class RayServiceReconciler:
         )
 
     @staticmethod
-    def _stamped(raw: dict[str, Any], status: dict[str, Any]) -> dict[str, Any]:
+    def _stamped(raw: dict[str, Any], status: ApiModel) -> RayServiceStatus:
         """`status` with a new lastUpdateTime when anything else in it changed."""
         previous: dict[str, Any] = raw.get("status") or {}
-        if previous == {**status, "lastUpdateTime": previous.get("lastUpdateTime")}:
-            return previous
-        return {**status, "lastUpdateTime": _utcnow().strftime("%Y-%m-%dT%H:%M:%SZ")}
+        wanted = status.to_dict()
+        if previous == {**wanted, "lastUpdateTime": previous.get("lastUpdateTime")}:
+            return RayServiceStatus.model_validate(previous)
+        return RayServiceStatus.model_validate(
+            {**wanted, "lastUpdateTime": _utcnow().strftime("%Y-%m-%dT%H:%M:%SZ")}
+        )
 
     def _forget(self, key: Key) -> None:
         self.tracker.forget(key)

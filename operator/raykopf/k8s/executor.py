@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 import aiohttp
 
+from raykopf.api.base import ApiModel
 from raykopf.k8s.client import ApiError, KubeClient
 from raykopf.k8s.events import EventRecorder
 from raykopf.k8s.informer import Informer
@@ -101,13 +102,12 @@ class Executor:
     made, under a generated name the cache cannot know yet)."""
 
     # -- status and finalizers: one way for every kind ----------------------------------------------
-    async def write_status(
-        self, kind: str, owner: dict[str, Any], status: dict[str, Any]
-    ) -> dict[str, Any] | None:
-        """Write `status` over the owner's; the owner as written, or None when it is gone. Raises
-        RetryLater when the owner changed since it was read (the cache then holds the new version)."""
+    async def write_status(self, kind: str, owner: dict[str, Any], status: ApiModel) -> dict[str, Any] | None:
+        """Write `status` (the kind's `*Status` model) over the owner's; the owner as written, or None
+        when it is gone. Raises RetryLater when the owner changed since it was read (the cache then
+        holds the new version)."""
         meta = owner["metadata"]
-        patch = changes(owner.get("status") or {}, status)
+        patch = changes(owner.get("status") or {}, status.to_dict())
         if not patch:
             return owner
         body = {"metadata": {"resourceVersion": meta.get("resourceVersion")}, "status": patch}

@@ -18,6 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from raykopf.api.base import ApiModel
+
 MIN_REQUEUE_SECONDS = 0.5
 
 # What `if_exists` does with an object of the create's name that is already there.
@@ -169,8 +171,8 @@ class Actions:
     deletes: list[Delete] = field(default_factory=list)
     patches: list[Patch] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
-    status: dict[str, Any] | None = None
-    """The whole new status, or None: leave it as it is."""
+    status: ApiModel | None = None
+    """The whole new status (the kind's `*Status` model), or None: leave it as it is."""
     status_first: bool = False
     """The new status names objects this pass creates: it is written before them."""
     add_finalizer: str | None = None

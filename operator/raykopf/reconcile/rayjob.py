@@ -10,7 +10,7 @@ from typing import Any
 
 from raykopf import constants as c
 from raykopf.api import RayCluster
-from raykopf.api.rayjob import RayJob
+from raykopf.api.rayjob import RayJob, RayJobStatus
 from raykopf.builders import rayjob as build
 from raykopf.builders.service import dashboard_url
 from raykopf.config import OperatorConfig
@@ -111,7 +111,7 @@ class _Machine:
         self.name = job.metadata.name or ""
         self.namespace = job.metadata.namespace or "default"
         self.status: dict[str, Any] = dict(raw.get("status") or {})
-        self.step = Actions(status=self.status)
+        self.step = Actions()
         self.mode = build.mode(job)
         self.track: tuple[str, str] | None = None
         self.submit: dict[str, Any] | None = None
@@ -166,7 +166,7 @@ class _Machine:
     def run(self) -> Actions:
         self.status["observedGeneration"] = self.job.metadata.generation
         if self.state in (INITIALIZING, WAITING, RUNNING) and self._deadline_passed():
-            return self.step
+            return self._done()
         handler = {
             NEW: self.new,
             INITIALIZING: self.initializing,
@@ -182,6 +182,10 @@ class _Machine:
             handler()
         if self.track is not None and all(self.track):
             self.step.intents.append(Poll(*self.track, self.submit))
+        return self._done()
+
+    def _done(self) -> Actions:
+        self.step.status = RayJobStatus.model_validate(self.status)
         return self.step
 
     def _deadline_passed(self) -> bool:

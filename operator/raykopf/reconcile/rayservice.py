@@ -12,7 +12,7 @@ from typing import Any
 from raykopf import constants as c
 from raykopf import goyaml
 from raykopf.api import RayCluster
-from raykopf.api.rayservice import RayService
+from raykopf.api.rayservice import RayService, RayServiceStatus
 from raykopf.builders import rayservice as build
 from raykopf.config import OperatorConfig
 from raykopf.reconcile import pods as podstate
@@ -175,7 +175,7 @@ class _Planner:
         self.name = svc.metadata.name or ""
         self.namespace = svc.metadata.namespace or "default"
         self.status: dict[str, Any] = json.loads(json.dumps(raw.get("status") or {}))
-        self.step = Actions(status=self.status)
+        self.step = Actions()
         self.goal = rayservice_hash(raw["spec"]["rayClusterConfig"])
         self.put_config: dict[str, dict[str, Any]] = {}
         self.point_services_at: str | None = None
@@ -220,6 +220,7 @@ class _Planner:
         self.step.intents.append(Watch(tuple(self.poll), self.deletion_due))
         if self.point_services_at is not None:
             self._point_services(self.point_services_at)
+        self.step.status = RayServiceStatus.model_validate(self.status)
         return self.step
 
     def _point_services(self, target: str) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from raykopf.api.rayjob import RayJobStatus
 from raykopf.k8s.client import ApiError
 from raykopf.k8s.executor import Executor, NotOurs
 from raykopf.k8s.informer import Informer
@@ -309,6 +310,10 @@ CLUSTER = {
 NAMED = {"jobDeploymentStatus": "Initializing", "rayClusterName": "job-abc", "other": {"kept": True}}
 
 
+def typed(status: dict[str, Any]) -> RayJobStatus:
+    return RayJobStatus.model_validate(status)
+
+
 def executor_for(api: Apiserver) -> Executor:
     caches = {"RayCluster": LatestStore(), "RayJob": LatestStore()}
     return Executor(api, Events(), caches)  # type: ignore[arg-type]
@@ -318,7 +323,7 @@ def test_a_status_that_names_what_the_pass_creates_is_written_before_it() -> Non
     api = Apiserver(RAYJOB)
     actions = Actions(
         creates=[Create(CLUSTER, "CreatedRayCluster")],
-        status=NAMED,
+        status=typed(NAMED),
         status_first=True,
         add_finalizer="ray.io/rayjob-finalizer",
     )
@@ -335,13 +340,13 @@ def test_a_failed_create_leaves_the_identity_written_and_nothing_after_it() -> N
     follow, the finalizer removal and the owner's deletion do not happen; the next pass finds the name."""
     api = Apiserver(RAYJOB, refuse="RayCluster")
     later = {**NAMED, "jobDeploymentStatus": "Running"}
-    first = Actions(creates=[Create(CLUSTER, "CreatedRayCluster")], status=NAMED, status_first=True)
+    first = Actions(creates=[Create(CLUSTER, "CreatedRayCluster")], status=typed(NAMED), status_first=True)
     outcome = asyncio.run(executor_for(api).run("RayJob", RAYJOB, first))
     assert outcome.failure is not None
     assert outcome.failure.reason == "FailedToCreateRayCluster"
     assert api.owner["status"]["rayClusterName"] == "job-abc"
     api.calls.clear()
-    second = Actions(creates=[Create(CLUSTER, "CreatedRayCluster")], status=later, delete_owner=True)
+    second = Actions(creates=[Create(CLUSTER, "CreatedRayCluster")], status=typed(later), delete_owner=True)
     outcome = asyncio.run(executor_for(api).run("RayJob", api.owner, second))
     assert outcome.failure is not None
     assert [method for method, _ in api.calls] == ["POST"]  # no status write, no delete
@@ -359,7 +364,7 @@ def test_a_status_write_sends_only_what_changed_and_fails_on_a_newer_version() -
         return await original(path, body)
 
     api.merge_patch = spy  # type: ignore[method-assign]
-    written = asyncio.run(executor.write_status("RayJob", RAYJOB, {"jobDeploymentStatus": "New"}))
+    written = asyncio.run(executor.write_status("RayJob", RAYJOB, typed({"jobDeploymentStatus": "New"})))
     assert sent == [
         {"metadata": {"resourceVersion": "7"}, "status": {"jobDeploymentStatus": "New", "other": None}}
     ]
@@ -368,10 +373,13 @@ def test_a_status_write_sends_only_what_changed_and_fails_on_a_newer_version() -
     # The same write planned from the old version (a deposed leader's, or one made before a spec edit):
     # refused, and the cache now holds the new version for the retry.
     with pytest.raises(RetryLater):
-        asyncio.run(executor.write_status("RayJob", RAYJOB, {"jobDeploymentStatus": "Running"}))
+        asyncio.run(executor.write_status("RayJob", RAYJOB, typed({"jobDeploymentStatus": "Running"})))
     assert api.owner["status"] == {"jobDeploymentStatus": "New"}
     assert executor.caches["RayJob"].get("ns", "job")["metadata"]["resourceVersion"] == "8"  # type: ignore[attr-defined]
-    assert asyncio.run(executor.write_status("RayJob", written, {"jobDeploymentStatus": "New"})) is written
+    assert (
+        asyncio.run(executor.write_status("RayJob", written, typed({"jobDeploymentStatus": "New"})))
+        is written
+    )
     assert len(sent) == 2  # nothing changed: nothing sent
 
 

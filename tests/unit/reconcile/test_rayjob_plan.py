@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from raykopf.api.rayjob import RayJob
+from raykopf.api.rayjob import RayJob, RayJobStatus
 from raykopf.config import OperatorConfig
 from raykopf.reconcile.actions import Actions
 from raykopf.reconcile.rayjob import FINALIZER, Probe, World, cluster_problem, plan_rayjob, poll_of
@@ -92,9 +92,17 @@ def submitted(actions: Actions) -> dict[str, Any] | None:
 def plan(raw: dict[str, Any], **world: Any) -> Actions:
     world.setdefault("cluster", None)
     suffixes = iter(["xyz12", "abcde", "fghij", "klmno"])
-    return plan_rayjob(
+    actions = plan_rayjob(
         RayJob.model_validate(raw), raw, World(now=NOW, **world), CONFIG, suffix=lambda: next(suffixes)
     )
+    return wire(actions)
+
+
+def wire(actions: Actions) -> Actions:
+    """`actions` with its status as it goes to the apiserver (the planner returns the typed model)."""
+    assert isinstance(actions.status, RayJobStatus), actions.status
+    actions.status = actions.status.to_dict()  # type: ignore[assignment]
+    return actions
 
 
 def job_info(status: str, message: str = "", end: bool = False) -> dict[str, Any]:
@@ -467,7 +475,7 @@ def test_legacy_on_failure_policy_and_delete_rayjob_after_finish() -> None:
     assert not plan(rayjob(complete, deletionStrategy=legacy), cluster=cluster()).delete_owner
     config = OperatorConfig(delete_rayjob_cr_after_job_finishes=True)
     raw = rayjob(complete, shutdownAfterJobFinishes=True)
-    own = plan_rayjob(RayJob.model_validate(raw), raw, World(now=NOW, cluster=cluster()), config)
+    own = wire(plan_rayjob(RayJob.model_validate(raw), raw, World(now=NOW, cluster=cluster()), config))
     assert own.delete_owner
     assert not deleted(own)
 

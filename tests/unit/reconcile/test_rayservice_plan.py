@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-from raykopf.api.rayservice import RayService
+from raykopf.api.rayservice import RayService, RayServiceStatus
 from raykopf.config import OperatorConfig
 from raykopf.reconcile.actions import Actions
 from raykopf.reconcile.hashing import rayservice_hash
@@ -150,13 +150,17 @@ def stamp(step: Actions) -> str:
 def plan(raw: dict[str, Any], **world: Any) -> Actions:
     world.setdefault("clusters", {})
     suffixes = iter(["aaaaa", "bbbbb", "ccccc"])
-    return plan_rayservice(
+    actions = plan_rayservice(
         RayService.model_validate(raw),
         raw,
         ServiceWorld(now=NOW, **world),
         CONFIG,
         suffix=lambda: next(suffixes),
     )
+    # The status as it goes to the apiserver (the planner returns the typed model).
+    assert isinstance(actions.status, RayServiceStatus), actions.status
+    actions.status = actions.status.to_dict()  # type: ignore[assignment]
+    return actions
 
 
 def active(name: str) -> dict[str, Any]:
