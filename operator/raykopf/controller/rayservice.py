@@ -152,21 +152,25 @@ class RayServiceReconciler:
         if outcome.owner is None:
             self._forget(key)
             return
+        named = {n for i in actions.intents if isinstance(i, planner.Watch) for n in i.clusters}
+        named |= {i.cluster for i in actions.intents if isinstance(i, planner.PutConfig)}
+        clusters = self._clusters(namespace, named)
         for intent in actions.intents:
             if isinstance(intent, planner.Labelled):
                 self.labelled_at[(namespace, intent.pod)] = _utcnow()
             elif isinstance(intent, planner.Watch):
                 self.deletion_due[key] = intent.deletion_due
-                clusters = self._clusters(namespace, intent.clusters)
-                self.tracker.keep(
-                    key, {n: t for n, cluster in clusters.items() if (t := self._target(namespace, cluster))}
-                )
-            elif isinstance(intent, planner.PutConfig):
-                cluster = self._clusters(namespace, (intent.cluster,)).get(intent.cluster)
-                if cluster is not None:
-                    self.tracker.put(key, intent.cluster, dashboard_url(cluster, self.config), intent.config)
+                watched = {
+                    n: t
+                    for n in intent.clusters
+                    if n in clusters and (t := self._target(namespace, clusters[n]))
+                }
+                self.tracker.keep(key, watched)
+            elif isinstance(intent, planner.PutConfig) and intent.cluster in clusters:
+                url = dashboard_url(clusters[intent.cluster], self.config)
+                self.tracker.put(key, intent.cluster, url, intent.config)
 
-    def _clusters(self, namespace: str, names: tuple[str, ...]) -> dict[str, RayCluster]:
+    def _clusters(self, namespace: str, names: set[str]) -> dict[str, RayCluster]:
         found = ((n, self.rayclusters.get(namespace, n)) for n in names)
         return {n: RayCluster.model_validate(body) for n, body in found if body}
 

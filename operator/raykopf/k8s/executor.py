@@ -69,11 +69,6 @@ class Outcome:
     """The owner as last written (None: it is gone)."""
     failure: Failure | None = None
 
-    @property
-    def complete(self) -> bool:
-        """Every write went through: the status and the intents may follow."""
-        return self.owner is not None and self.failure is None
-
 
 def _full_name(obj: dict[str, Any]) -> str:
     return f"{obj['metadata']['namespace']}/{obj['metadata']['name']}"
@@ -253,7 +248,7 @@ class Executor:
             else:
                 cache.remove(delete.namespace, delete.name)
         if delete.reason is not None:
-            done.setdefault((delete.reason, delete.note), []).append(f"{delete.namespace}/{delete.name}")
+            done.setdefault((delete.reason, ""), []).append(f"{delete.namespace}/{delete.name}")
         return None
 
     async def _patch(

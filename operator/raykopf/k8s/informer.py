@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from raykopf.k8s.client import ApiError, KubeClient
-from raykopf.k8s.store import LatestStore, resource_version
+from raykopf.k8s.store import LatestStore, resource_version, version_number
 
 log = logging.getLogger("raykopf")
 
@@ -99,8 +99,7 @@ class Informer:
 
     def bury(self, namespace: str, name: str, version: str) -> None:
         """The object is gone as of `version`: out of the cache, and no older copy of it comes back."""
-        gone = resource_version({"metadata": {"resourceVersion": version}})
-        self._gone[(namespace, name)] = max(gone, self._gone.get((namespace, name), 0))
+        self._gone[(namespace, name)] = max(version_number(version), self._gone.get((namespace, name), 0))
         self._gone.move_to_end((namespace, name))
         while len(self._gone) > MAX_GONE:
             self._gone.popitem(last=False)

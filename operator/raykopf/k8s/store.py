@@ -13,11 +13,15 @@ from raykopf.k8s.objects import item
 Key = tuple[str, str]
 
 
-def resource_version(obj: dict[str, Any]) -> int:
+def version_number(version: str | None) -> int:
     try:
-        return int(obj.get("metadata", {}).get("resourceVersion", "0"))
+        return int(version or "0")
     except ValueError:  # opaque by contract; every apiserver backed by etcd3 uses integers
         return 0
+
+
+def resource_version(obj: dict[str, Any]) -> int:
+    return version_number(obj.get("metadata", {}).get("resourceVersion"))
 
 
 class LatestStore:

@@ -95,11 +95,9 @@ SAID = {
     "CreatedIngress": Said("Created ingress {}", "FailedToCreateIngress"),
     "CreatedSecret": Said("Created secret {}", "FailedToCreateSecret"),
     "CreatedRayCluster": Said("Created RayCluster {}", "FailedToCreateRayCluster"),
-    "DeletedRayCluster": Said("Deleted RayCluster {}", "FailedToDeleteRayCluster"),
     "CreatedRayJobSubmitter": Said("Created Kubernetes Job {}", "FailedToCreateRayJobSubmitter"),
     "CreatedRedisCleanupJob": Said("Created Redis cleanup Job {}", "FailedToCreateRedisCleanupJob"),
     "UpdatedHeadPodServeLabel": Said("Pod {}: serve label updated", "FailedToUpdateHeadPodServeLabel"),
-    "UpdatedRayCluster": Said("Updated RayCluster {}", "FailedToUpdateRayCluster"),
 }
 
 
@@ -126,7 +124,6 @@ class Delete:
     name: str
     reason: str | None = None
     """A key of SAID; None: no Event."""
-    note: str = ""
 
 
 @dataclass(frozen=True)

@@ -62,15 +62,10 @@ def plan_finalizer(
     *,
     now: datetime.datetime,
 ) -> Actions:
-    """`cleanup_job`: the Job to create once the head is gone."""
-    meta = raw["metadata"]
-    deleted_at = meta.get("deletionTimestamp")
-    if not deleted_at:
-        if has_finalizer(raw):
-            return Actions()
-        # Pods come only after the finalizer is stored, so Redis can always be cleaned up.
-        return Actions(add_finalizer=c.GCS_FT_REDIS_CLEANUP_FINALIZER, requeue_after=WAIT_FOR_JOB)
-    if not has_finalizer(raw):
+    """What a deleted RayCluster's finalizer needs next; `cleanup_job`: the Job to create once the head
+    is gone. (The finalizer itself is added by the controller before any Pod, when `applies`.)"""
+    deleted_at = raw["metadata"].get("deletionTimestamp")
+    if not deleted_at or not has_finalizer(raw):
         return Actions()
     namespace = cluster.metadata.namespace or "default"
     if _age(deleted_at, now) > _timeout(cluster):

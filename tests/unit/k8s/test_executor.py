@@ -328,7 +328,7 @@ def test_a_status_that_names_what_the_pass_creates_is_written_before_it() -> Non
         add_finalizer="ray.io/rayjob-finalizer",
     )
     outcome = asyncio.run(executor_for(api).run("RayJob", RAYJOB, actions))
-    assert outcome.complete
+    assert (outcome.failure, outcome.owner is not None) == (None, True)
     job, clusters = "/apis/ray.io/v1/namespaces/ns/rayjobs/job", "/apis/ray.io/v1/namespaces/ns/rayclusters"
     assert api.calls == [("PATCH", job), ("PATCH", f"{job}/status"), ("POST", clusters)]
     assert api.owner["status"] == NAMED

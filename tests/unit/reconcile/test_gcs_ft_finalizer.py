@@ -58,9 +58,8 @@ def step(
     return plan_finalizer(RayCluster.model_validate(body), body, pods, job, CLEANUP_JOB, now=NOW)
 
 
-def test_the_finalizer_is_added_before_anything_else_and_only_with_gcs_ft() -> None:
-    first = step(raw(finalizer=False))
-    assert (first.add_finalizer, first.creates, first.deletes) == (FINALIZER, [], [])
+def test_the_finalizer_is_added_only_with_gcs_ft_and_nothing_is_done_before_a_deletion() -> None:
+    assert applies(RayCluster.model_validate(raw()), OperatorConfig())
     assert step(raw()) == Actions()
     plain = raw()
     plain["metadata"]["annotations"] = {}
