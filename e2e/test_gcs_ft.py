@@ -1,12 +1,14 @@
 """GCS fault tolerance with a real Redis (Debian's `redis-server`, run as a Pod by the node agent) and
-real Ray: the head Pod is killed and comes back with the cluster's state; deleting the cluster cleans
-its keys out of Redis; with Redis unreachable, the finalizer goes after the timeout with a Warning."""
+real Ray: the head Pod is killed and comes back with the cluster's state (a detached actor and a
+running RayJob live through it); deleting the cluster cleans its keys out of Redis; with Redis unreachable, the finalizer goes after the timeout with a Warning."""
 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +60,30 @@ class Counter:
 counter = Counter.options(name="counter", lifetime="detached").remote()
 print("counter", ray.get(counter.increment.remote()), ray.get(counter.increment.remote()))
 """
+# A driver that lives through the head's death: it runs on the worker (the RayJob asks for a CPU and
+# the head has none) and ends once it sees a new head node in the same cluster.
+SURVIVOR = """
+import ray, time
+ray.init()
+def head():
+    alive = [n["NodeID"] for n in ray.nodes() if n["Alive"] and "node:__internal_head__" in n["Resources"]]
+    return alive[0] if alive else None
+first = head()
+print("watching head", first, flush=True)
+for _ in range(300):
+    time.sleep(1)
+    try:
+        now = head()
+    except Exception:
+        continue
+    if now not in (None, first):
+        print("new head", now, flush=True)
+        break
+else:
+    raise SystemExit("the head was never replaced")
+"""
+WATCHING = re.compile(r"^watching head [0-9a-f]{56}$", re.M)
+NEW_HEAD = re.compile(r"^new head [0-9a-f]{56}$", re.M)
 AGAIN = """
 import ray
 ray.init(namespace="ft")
@@ -84,7 +110,8 @@ def raycluster(name: str, redis: str, **annotations: str) -> dict[str, Any]:
                     "replicas": 1,
                     "minReplicas": 1,
                     "maxReplicas": 1,
-                    "rayStartParams": {"num-cpus": "1", "object-store-memory": "100000000"},
+                    # One CPU for the detached actor, one for the RayJob's driver.
+                    "rayStartParams": {"num-cpus": "2", "object-store-memory": "100000000"},
                     "template": {"spec": {"containers": [{**RAY, "name": "ray-worker"}]}},
                 }
             ],
@@ -119,6 +146,18 @@ def run(head_ip: str, script: str) -> str:
     status, logs = wait_job(head_ip, job, 180)
     assert status == "SUCCEEDED", logs
     return logs
+
+
+def rayjob_status(kubectl: Kubectl, namespace: str, name: str) -> dict[str, Any]:
+    return kubectl.json("get", "rayjob", name, "-n", namespace).get("status") or {}
+
+
+def driver_logs(head_ip: str, job: str) -> str:
+    try:
+        with urllib.request.urlopen(f"http://{head_ip}:8265/api/jobs/{job}/logs", timeout=10) as response:
+            return str(json.load(response)["logs"])
+    except OSError:
+        return ""
 
 
 def redis_keys(kubectl: Kubectl, namespace: str, prefix: str) -> list[str]:
@@ -185,6 +224,28 @@ def test_the_head_comes_back_with_the_cluster_and_deletion_cleans_redis(
     uid = kubectl.json("get", "raycluster", "ft", "-n", namespace)["metadata"]["uid"]
     assert redis_keys(kubectl, namespace, uid), "the GCS keeps its tables in Redis under the cluster's uid"
     (worker,) = pods(kubectl, namespace, "worker")
+    # A RayJob (K8sJobMode, on this cluster) whose driver is running when the head goes.
+    survivor = {
+        "apiVersion": "ray.io/v1",
+        "kind": "RayJob",
+        "metadata": {"name": "survivor"},
+        "spec": {
+            "clusterSelector": {"ray.io/cluster": "ft"},
+            "entrypoint": f"python -c '{SURVIVOR}'",
+            "entrypointNumCpus": 1,
+        },
+    }
+    kubectl.apply(json.dumps(survivor), namespace)
+    job = wait_for(
+        lambda: (
+            (s := rayjob_status(kubectl, namespace, "survivor")).get("jobStatus") == "RUNNING" and s["jobId"]
+        ),
+        180,
+        "the RayJob's Ray job to run",
+        interval=2,
+    )
+    # The logs echo the entrypoint first: wait for the driver's own line, with the node ID in it.
+    wait_for(lambda: WATCHING.search(driver_logs(head["status"]["podIP"], job)), 60, "the driver to start")
 
     killed = time.monotonic()
     kubectl("delete", "pod", head["metadata"]["name"], "-n", namespace, "--grace-period=0", "--force")
@@ -202,6 +263,19 @@ def test_the_head_comes_back_with_the_cluster_and_deletion_cleans_redis(
     print(
         f"head killed: a new head Ready after {back:.0f} s; the detached actor answered after {time.monotonic() - killed:.0f} s"
     )
+    done = wait_for(
+        lambda: (
+            (s := rayjob_status(kubectl, namespace, "survivor")).get("jobDeploymentStatus")
+            in ("Complete", "Failed")
+            and s
+        ),
+        180,
+        "the RayJob to finish",
+        interval=2,
+    )
+    assert (done["jobDeploymentStatus"], done.get("jobStatus")) == ("Complete", "SUCCEEDED"), done
+    assert NEW_HEAD.search(driver_logs(new_head["status"]["podIP"], job))
+    print(f"the RayJob running through the kill was Complete {time.monotonic() - killed:.0f} s after it")
     (same,) = pods(kubectl, namespace, "worker")
     assert same["metadata"]["uid"] == worker["metadata"]["uid"]
     restarts = [c.get("restartCount", 0) for c in same["status"].get("containerStatuses") or []]

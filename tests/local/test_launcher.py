@@ -72,3 +72,18 @@ def test_kept_host_paths_under_tmp_stay_visible_through_the_private_tmp(tmp_path
     ]
     assert (private / "ci/main/.venv").is_dir()
     assert "/opt/elsewhere" not in text  # outside /tmp: visible anyway
+
+
+def test_a_restarted_container_gets_an_empty_tmp(tmp_path: Path) -> None:
+    """kubelet starts a restarted container from its image: what the last run wrote to /tmp is gone
+    (Ray's second `ray start` would otherwise see the first one's sockets and rename its own)."""
+    sandbox = box(tmp_path)
+    script(sandbox, {"name": "ray"}, "head-0", None)
+    left = sandbox.container_dir("ray") / "tmp" / "ray" / "session_latest" / "sockets" / "raylet"
+    left.parent.mkdir(parents=True)
+    left.write_text("")
+    script(sandbox, {"name": "ray"}, "head-0", None)
+    tmp = sandbox.container_dir("ray") / "tmp"
+    assert tmp.is_dir()
+    assert list(tmp.iterdir()) == []
+    assert tmp.stat().st_mode & 0o1777 == 0o1777

@@ -183,7 +183,7 @@ def _cluster_pipeline(raw: dict[str, Any]) -> None:
         return
     cluster = RayCluster.model_validate(raw)
     plan = plan_pods(cluster, Observed(), CONFIG)
-    status = next_status(cluster, Observed(), now=DATE, failure=None)
+    status = next_status(cluster, Observed(), now=DATE, failure=None).to_dict()
     _outputs_are_json([c.body for c in plan.creates], build_head_service(cluster, CONFIG), status)
 
 

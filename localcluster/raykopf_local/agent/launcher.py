@@ -1,5 +1,5 @@
-"""The shell script that turns a process into a container: private /tmp and /dev/shm, volume mounts,
-hostname, working directory, then `exec` of the container's command.
+"""The shell script that turns a process into a container: a private /tmp (empty at each start) and
+/dev/shm, volume mounts, hostname, working directory, then `exec` of the container's command.
 
 It runs under `ip netns exec <pod> unshare --mount --uts --propagation private`, so every mount it
 makes is private to the container. Mount points that do not exist on the host are created inside an
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -62,6 +63,9 @@ def script(
     host directories under /tmp that stay visible through the private /tmp (the project's own
     environment when the repository itself lives under /tmp)."""
     base = sandbox.container_dir(container["name"])
+    # A restarted container starts from its image again, as under kubelet: nothing its last run left
+    # in /tmp (a second `ray start` would find the first one's sockets and pick other names).
+    shutil.rmtree(base / "tmp", ignore_errors=True)
     (base / "tmp").mkdir(parents=True, exist_ok=True)
     (base / "tmp").chmod(0o1777)
     kept = [path for path in keep if path.is_relative_to("/tmp") and path != Path("/tmp")]

@@ -153,12 +153,11 @@ class RayClusterReconciler:
             head_service=self.services.get(namespace, head_service_name(cluster)),
         )
 
-    async def _write_status(self, key: tuple[str, str], raw: dict[str, Any], status: dict[str, Any]) -> bool:
+    async def _write_status(
+        self, key: tuple[str, str], raw: dict[str, Any], status: RayClusterStatus
+    ) -> bool:
         """Whether the status was written (False: the RayCluster is gone)."""
-        if (
-            await self.executor.write_status("RayCluster", raw, RayClusterStatus.model_validate(status))
-            is None
-        ):
+        if await self.executor.write_status("RayCluster", raw, status) is None:
             self._forget(key)  # deleted meanwhile (e.g. by its RayJob or RayService)
             return False
         return True

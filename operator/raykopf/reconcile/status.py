@@ -8,7 +8,7 @@ from typing import Any
 
 from raykopf import constants as c
 from raykopf import quantity
-from raykopf.api.raycluster import RayCluster
+from raykopf.api.raycluster import RayCluster, RayClusterStatus
 from raykopf.reconcile import conditions as cond
 from raykopf.reconcile import pods as podstate
 from raykopf.reconcile.actions import Failure
@@ -111,7 +111,7 @@ def _endpoints(service: dict[str, Any] | None) -> dict[str, str]:
 
 def next_status(
     cluster: RayCluster, observed: Observed, *, now: str, failure: Failure | None = None
-) -> dict[str, Any]:
+) -> RayClusterStatus:
     """The status this pass should write; `state` is sticky `ready` as in KubeRay."""
     previous = cluster.to_dict().get("status") or {}
     status = copy.deepcopy(previous)
@@ -247,26 +247,24 @@ def next_status(
         status["state"] = SUSPENDED
     if status.get("state") and status.get("state") != previous.get("state"):
         status.setdefault("stateTransitionTimes", {})[status["state"]] = now
-    if status_changed(previous, status):
+    if _changed(previous, status):
         status["lastUpdateTime"] = now
     else:
         status["lastUpdateTime"] = previous.get("lastUpdateTime", now)
-    return status
+    return RayClusterStatus.model_validate(status)
 
 
 def invalid_status(
     previous: dict[str, Any], reason: str, message: str, *, generation: int | None, now: str
-) -> dict[str, Any]:
+) -> RayClusterStatus:
     """An invalid RayCluster's status: what is wrong, in `reason`; everything else as it was. KubeRay
     leaves the status alone and reports only an event, which a GitOps tool watching the status
     never sees."""
     status = copy.deepcopy(previous)
     status["reason"] = f"{reason}: {message}"[:REASON_LIMIT]
     status["observedGeneration"] = generation
-    status["lastUpdateTime"] = (
-        now if status_changed(previous, status) else previous.get("lastUpdateTime", now)
-    )
-    return status
+    status["lastUpdateTime"] = now if _changed(previous, status) else previous.get("lastUpdateTime", now)
+    return RayClusterStatus.model_validate(status)
 
 
 def head_pod_ready(pod: dict[str, Any]) -> tuple[str, str, str]:
@@ -296,6 +294,10 @@ def head_pod_ready(pod: dict[str, Any]) -> tuple[str, str, str]:
     return status, reason, message
 
 
-def status_changed(previous: dict[str, Any] | None, status: dict[str, Any]) -> bool:
+def status_changed(previous: dict[str, Any] | None, status: RayClusterStatus) -> bool:
     """Whether a field worth a status write changed (KubeRay's inconsistency check)."""
+    return _changed(previous, status.to_dict())
+
+
+def _changed(previous: dict[str, Any] | None, status: dict[str, Any]) -> bool:
     return any((previous or {}).get(key) != status.get(key) for key in _COMPARED)

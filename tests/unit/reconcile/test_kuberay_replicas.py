@@ -34,7 +34,7 @@ def cluster(*groups: dict[str, Any]) -> RayCluster:
 
 def counters(*groups: dict[str, Any]) -> tuple[int, int, int]:
     """(desired, min, max) workers as the status reports them; an omitted zero counts as 0."""
-    status = next_status(cluster(*groups), Observed(), now="2026-12-02T00:00:00Z")
+    status = next_status(cluster(*groups), Observed(), now="2026-12-02T00:00:00Z").to_dict()
     return (
         status.get("desiredWorkerReplicas", 0),
         status.get("minWorkerReplicas", 0),

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from raykopf.api import RayCluster
+from raykopf.reconcile import status as computed
 from raykopf.reconcile.actions import Failure
 from raykopf.reconcile.raycluster import Observed
-from raykopf.reconcile.status import invalid_status, next_status
 
 
 def cluster(status: dict[str, Any] | None = None, suspend: bool = False) -> RayCluster:
@@ -65,6 +65,15 @@ HEADLESS = {
         "ports": [{"name": "dashboard", "port": 8265}, {"name": "gcs-server", "port": 6379}],
     },
 }
+
+
+def next_status(cluster: RayCluster, observed: Observed, **kwargs: Any) -> dict[str, Any]:
+    """The status as it is written (its wire form)."""
+    return computed.next_status(cluster, observed, **kwargs).to_dict()
+
+
+def invalid_status(previous: dict[str, Any], *args: Any, **kwargs: Any) -> dict[str, Any]:
+    return computed.invalid_status(previous, *args, **kwargs).to_dict()
 
 
 def conditions(status: dict[str, Any]) -> dict[str, tuple[str, str]]:
