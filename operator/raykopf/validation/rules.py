@@ -625,6 +625,16 @@ def check_rayjob(job: RayJob, gates: Gates) -> list[Problem]:
             problems.append(
                 Problem("spec.clusterSelector", "ClusterSelector is not supported in SidecarMode")
             )
+    if mode == c.K8S_JOB_MODE and spec.submitter_pod_template is not None:
+        containers = _containers(spec.submitter_pod_template)
+        if not containers or not isinstance(containers[0], dict):
+            # KubeRay reads containers[0] without a check (its reconcile panics on this template).
+            problems.append(
+                Problem(
+                    "spec.submitterPodTemplate.spec.containers",
+                    "the submitter Pod template should have at least one container (the first one submits the job)",
+                )
+            )
     if mode == c.INTERACTIVE_MODE and (spec.backoff_limit or 0) > 0:
         problems.append(Problem("spec.backoffLimit", "BackoffLimit is incompatible with InteractiveMode"))
     if mode == c.SIDECAR_MODE:

@@ -387,6 +387,18 @@ JOB_CASES: list[tuple[str, Mutation, str, str]] = [
         "SidecarMode doesn't support SubmitterPodTemplate",
     ),
     (
+        "submitter template without containers",
+        lambda m: set_in(m, "spec.submitterPodTemplate", {"spec": {"containers": []}}),
+        "spec.submitterPodTemplate.spec.containers",
+        "should have at least one container",
+    ),
+    (
+        "submitter template without a pod spec",
+        lambda m: set_in(m, "spec.submitterPodTemplate", {"metadata": {"labels": {"a": "b"}}}),
+        "spec.submitterPodTemplate.spec.containers",
+        "should have at least one container",
+    ),
+    (
         "SidecarMode with submitter config",
         both(
             lambda m: set_in(m, "spec.submissionMode", "SidecarMode"),
