@@ -1,6 +1,7 @@
 """GCS fault tolerance with a real Redis (Debian's `redis-server`, run as a Pod by the node agent) and
 real Ray: the head Pod is killed and comes back with the cluster's state (a detached actor and a
-running RayJob live through it); deleting the cluster cleans its keys out of Redis; with Redis unreachable, the finalizer goes after the timeout with a Warning."""
+running RayJob live through it); deleting the cluster cleans its keys out of Redis; with Redis
+unreachable, the finalizer goes after the timeout with a Warning."""
 
 from __future__ import annotations
 
