@@ -117,7 +117,9 @@ class ContainerRun:
         }
         self.env = container_env(worker.pod, self.spec, sources, base=base)
         argv = command_line(self.spec, self.env)
-        text, created = launcher.script(
+        # File work (the last run's /tmp removed): in a thread, not on the loop every Pod shares.
+        text, created = await asyncio.to_thread(
+            launcher.script,
             worker.box,
             self.spec,
             worker.hostname,

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from raykopf import constants as c
-from raykopf.api.rayjob import RayJob, RayJobStatus
+from raykopf.api.rayjob import RayJob
 from raykopf.config import OperatorConfig
 from raykopf.controller.failures import clear_failure, report_failure
 from raykopf.controller.invalid import InvalidReports
@@ -136,8 +136,7 @@ class RayJobReconciler:
     async def _invalid(self, key: Key, raw: dict[str, Any], errors: list[Problem]) -> None:
         message = self.invalid.report(key, raw, "RayJob", errors)
         generation = raw["metadata"].get("generation")
-        status = RayJobStatus.model_validate(machine.validation_failed(raw, message, generation))
-        await self.executor.write_status("RayJob", raw, status)
+        await self.executor.write_status("RayJob", raw, machine.validation_failed(raw, message, generation))
 
     def _forget(self, key: Key) -> None:
         self.tracker.untrack(key)

@@ -95,8 +95,7 @@ class RayServiceReconciler:
         errors = self.invalid.errors(key, raw)
         if errors:
             message = self.invalid.report(key, raw, "RayService", errors)
-            invalid = RayServiceStatus.model_validate(planner.validation_failed(raw, message, _utcnow()))
-            status = self._stamped(raw, invalid)
+            status = self._stamped(raw, planner.validation_failed(raw, message, _utcnow()))
             await self.executor.write_status("RayService", raw, status)
             return None
         actions = planner.plan_rayservice(RayService.model_validate(raw), raw, world, self.config)

@@ -611,7 +611,7 @@ def plan_rayjob(
     return _Machine(job, raw, world, config, suffix).run()
 
 
-def validation_failed(raw: dict[str, Any], message: str, generation: int | None) -> dict[str, Any]:
+def validation_failed(raw: dict[str, Any], message: str, generation: int | None) -> RayJobStatus:
     status = dict(raw.get("status") or {})
     status.update(
         {
@@ -621,4 +621,4 @@ def validation_failed(raw: dict[str, Any], message: str, generation: int | None)
             "observedGeneration": generation,
         }
     )
-    return status
+    return RayJobStatus.model_validate(status)

@@ -607,12 +607,12 @@ def plan_rayservice(
     return _Planner(svc, raw, world, config, suffix).run()
 
 
-def validation_failed(raw: dict[str, Any], message: str, now: datetime.datetime) -> dict[str, Any]:
+def validation_failed(raw: dict[str, Any], message: str, now: datetime.datetime) -> RayServiceStatus:
     status: dict[str, Any] = json.loads(json.dumps(raw.get("status") or {}))
     status["observedGeneration"] = raw["metadata"].get("generation")
     _condition(status, "Ready", "False", "ValidationFailed", message, iso(now))
     status.pop("serviceStatus", None)  # KubeRay's NotRunning: "", omitted
-    return status
+    return RayServiceStatus.model_validate(status)
 
 
 def plan_deletion(namespace: str, world: ServiceWorld) -> Actions:

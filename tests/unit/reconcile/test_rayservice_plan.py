@@ -468,7 +468,9 @@ def test_a_config_ray_refused_is_not_sent_again_until_the_spec_changes() -> None
 
 
 def test_validation_failure_is_a_ready_false_condition_with_the_problems() -> None:
-    status = validation_failed(rayservice(active("svc-aaaaa")), "spec.serveConfigV2: not valid YAML", NOW)
+    status = validation_failed(
+        rayservice(active("svc-aaaaa")), "spec.serveConfigV2: not valid YAML", NOW
+    ).to_dict()
     [ready] = [c for c in status["conditions"] if c["type"] == "Ready"]
     assert (ready["status"], ready["reason"], ready["message"]) == (
         "False",
