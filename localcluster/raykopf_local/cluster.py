@@ -8,7 +8,7 @@ import shutil
 import socket
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -116,9 +116,11 @@ class LocalCluster:
         *,
         leader_election_namespace: str | None = None,
         env: Mapping[str, str] | None = None,
+        extra_args: Sequence[str] = (),
     ) -> int:
         """Start KubeRay's operator (built on first use) as a peer owning `watch_namespaces`, with
-        `env` (its ENABLE_* knobs, say) over the host's environment; return its PID.
+        `env` (its ENABLE_* knobs, say) over the host's environment and `extra_args` (its
+        `--reconcile-concurrency`, say) after the peer's own flags; return its PID.
 
         A peer already running with other flags or env is restarted with these."""
         binary = kuberay.build(self.layout.cache, say)
@@ -127,9 +129,11 @@ class LocalCluster:
             *kuberay.peer_args(
                 self.kubeconfig, watch_namespaces, leader_election_namespace=leader_election_namespace
             ),
+            *extra_args,
         ]
         pid = self.processes.start_as(kuberay.PROCESS, argv, grace=20, env=env)
         knobs = "".join(f"; {key}={value}" for key, value in sorted((env or {}).items()))
+        knobs += "".join(f"; {arg}" for arg in extra_args)
         say(
             f"KubeRay's operator runs (pid {pid}; owns {','.join(watch_namespaces)}{knobs}; "
             f"log: {self.processes.log(kuberay.PROCESS)})"

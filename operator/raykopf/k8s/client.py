@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import json
 import ssl
 import tempfile
 import time
@@ -13,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import orjson
 import yaml
 
 from raykopf.config import in_cluster_server
@@ -45,7 +45,7 @@ class ApiError(Exception):
 
 def _status_object(body: str) -> dict[str, Any]:
     try:
-        decoded = json.loads(body)
+        decoded = orjson.loads(body)
     except ValueError:
         return {}
     if not isinstance(decoded, dict) or not isinstance(decoded.get("message", ""), str):
@@ -209,13 +209,13 @@ class KubeClient:
         params: dict[str, Any] | None = None,
         content_type: str = "application/json",
     ) -> dict[str, Any]:
-        data = None if body is None else json.dumps(body).encode()
+        data = None if body is None else encode(body)
         status, content, retry_after = await self._send(
             method, path, data=data, params=params, content_type=content_type
         )
         if status >= 400:
             raise ApiError(status, content.decode(errors="replace"), retry_after)
-        result: dict[str, Any] = json.loads(content) if content else {}
+        result: dict[str, Any] = orjson.loads(content) if content else {}
         return result
 
     async def raw(
@@ -317,7 +317,14 @@ class KubeClient:
                 pending = bytearray(rest)
                 for line in lines:
                     if line.strip():
-                        yield json.loads(line)
+                        yield orjson.loads(line)
+
+
+def encode(body: Any) -> bytes:
+    """A request body as JSON. orjson rather than the standard library: decoding watch events and
+    answers was a sixth of the operator's CPU while it created thousands of Pods, and orjson takes about
+    a third of that time."""
+    return orjson.dumps(body, option=orjson.OPT_NON_STR_KEYS)
 
 
 def _query(params: dict[str, Any] | None) -> dict[str, str] | None:

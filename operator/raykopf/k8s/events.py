@@ -23,6 +23,7 @@ CONTROLLER = "ray.io/raykopf-operator"
 BURST = 25
 REFILL_SECONDS = 300.0
 QUEUE_LIMIT = 10_000
+DROPS_LOG_SECONDS = 10.0
 POSTERS = 2
 # All events together: at most this many per second (bursts of BURST_ALL), queued rather than
 # competing with Pod creates for the apiserver during a large scale-up.
@@ -109,11 +110,15 @@ class FairQueue:
     def qsize(self) -> int:
         return self._size
 
+    def has_room(self, namespace: str) -> bool:
+        waiting = self._waiting.get(namespace)
+        return self._size < self.limit and (waiting is None or len(waiting) < self.per_namespace)
+
     def put_nowait(self, event: dict[str, Any]) -> None:
         namespace = event["metadata"]["namespace"]
-        waiting = self._waiting.get(namespace)
-        if self._size >= self.limit or (waiting is not None and len(waiting) >= self.per_namespace):
+        if not self.has_room(namespace):
             raise asyncio.QueueFull
+        waiting = self._waiting.get(namespace)
         if waiting is None:
             waiting = self._waiting[namespace] = collections.deque()
             self._turns.append(namespace)
@@ -152,19 +157,29 @@ class EventRecorder:
     _buckets: dict[str, _Bucket] = field(default_factory=dict)
     _global: _Bucket | None = None
     dropped: int = 0
+    # Events refused by a full queue since the last line that said so: one line per interval, not one
+    # per event, when thousands of Pods are created at once.
+    _full_since_said: int = 0
+    _full_said_at: float = -DROPS_LOG_SECONDS
 
     def record(self, obj: dict[str, Any], kind: str, event_type: str, reason: str, note: str) -> None:
         # Warnings have a budget of their own: routine Normal events must never silence them.
         if not self._allow(f"{obj['metadata'].get('uid') or obj['metadata']['name']}/{event_type}"):
             self.dropped += 1
             return
-        now = datetime.datetime.now(datetime.UTC)
-        event = build_event(obj, kind, event_type, reason, note, instance=self.instance, now=now)
-        try:
-            self._queue.put_nowait(event)
-        except asyncio.QueueFull:
+        if not self._queue.has_room(obj["metadata"]["namespace"]):
             self.dropped += 1
-            log.warning("event dropped: queue full", extra={"reason": reason})
+            self._full_since_said += 1
+            self._say_drops(reason)
+            return
+        now = datetime.datetime.now(datetime.UTC)
+        self._queue.put_nowait(build_event(obj, kind, event_type, reason, note, instance=self.instance, now=now))
+
+    def _say_drops(self, reason: str) -> None:
+        now = asyncio.get_running_loop().time()
+        if now - self._full_said_at >= DROPS_LOG_SECONDS:
+            log.warning("events dropped: queue full", extra={"dropped": self._full_since_said, "reason": reason})
+            self._full_said_at, self._full_since_said = now, 0
 
     def _allow(self, key: str) -> bool:
         now = asyncio.get_running_loop().time()

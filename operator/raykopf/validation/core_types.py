@@ -3,6 +3,7 @@ OpenAPI schema, in its strict form (unknown fields are errors), as shipped by ku
 
 from __future__ import annotations
 
+import collections
 import difflib
 import functools
 import json
@@ -10,6 +11,7 @@ from importlib import resources
 from typing import Any
 
 import jsonschema
+import orjson
 import referencing
 import referencing.jsonschema
 
@@ -42,8 +44,29 @@ def short_name(definition: str) -> str:
     return definition.rsplit(".", 1)[-1]
 
 
+# Results of the schema check by content: a thousand RayClusters made from one template carry the same
+# pod templates, and checking one against Kubernetes' schema costs milliseconds.
+CACHE_SIZE = 512
+_checked: collections.OrderedDict[tuple[str, str, bytes], tuple[Problem, ...]] = collections.OrderedDict()
+
+
 def check_core_type(definition: str, value: Any, path: str) -> list[Problem]:
     """Every schema violation of `value` as a Kubernetes `definition`, each with its field path."""
+    try:
+        key = (definition, path, orjson.dumps(value, option=orjson.OPT_SORT_KEYS))
+    except TypeError:  # not JSON (a YAML date, a huge integer): checked every time
+        return _check(definition, value, path)
+    found = _checked.get(key)
+    if found is None:
+        found = _checked[key] = tuple(_check(definition, value, path))
+        if len(_checked) > CACHE_SIZE:
+            _checked.popitem(last=False)
+    else:
+        _checked.move_to_end(key)
+    return list(found)
+
+
+def _check(definition: str, value: Any, path: str) -> list[Problem]:
     problems: list[Problem] = []
     errors = sorted(_validator(definition).iter_errors(value), key=lambda e: list(map(str, e.absolute_path)))
     for error in errors:

@@ -1,0 +1,168 @@
+"""The two operators a head-to-head benchmark runs one after the other on the same local cluster: raykopf
+(`raykopf run`, a child process) and KubeRay's own operator (the pinned build the local cluster makes),
+each with its defaults or with settings given, each measured the same way from outside: CPU seconds and
+peak RSS from /proc, API requests from its own client metrics."""
+
+from __future__ import annotations
+
+import contextlib
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from bench.harness import process_cpu_seconds, say
+from raykopf_local import kuberay
+from raykopf_local.cluster import LocalCluster
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The knobs both operators share, by the same flag names (None: the operator's default)."""
+
+    concurrency: int | None = None
+    qps: float | None = None
+    burst: int | None = None
+
+    def flags(self) -> list[str]:
+        pairs = (("--reconcile-concurrency", self.concurrency), ("--qps", self.qps), ("--burst", self.burst))
+        return [f"{flag}={value}" for flag, value in pairs if value is not None]
+
+
+# Each operator's own defaults, printed beside its results (KubeRay v1.6's apis/config/v1alpha1 defaults).
+DEFAULTS = {"raykopf": Settings(10, 100, 200), "KubeRay": Settings(1, 100, 200)}
+
+
+class Measured:
+    """CPU, memory and requests of one operator process, read from outside."""
+
+    name: str
+    pid: int | None = None
+    metrics_url: str
+    probe_url: str
+
+    def _status_kb(self, field_name: str) -> int:
+        assert self.pid is not None
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            if line.startswith(field_name + ":"):
+                return int(line.split()[1])
+        return 0
+
+    @property
+    def rss_mb(self) -> float:
+        return self._status_kb("VmRSS") / 1024
+
+    @property
+    def peak_rss_mb(self) -> float:
+        """The kernel's high-water mark of the process's resident memory (VmHWM)."""
+        return self._status_kb("VmHWM") / 1024
+
+    @property
+    def cpu_seconds(self) -> float:
+        assert self.pid is not None
+        return process_cpu_seconds(self.pid)
+
+    def _metric_text(self) -> str:
+        with contextlib.suppress(OSError):
+            return urllib.request.urlopen(self.metrics_url, timeout=5).read().decode()
+        return ""
+
+    def start(self, namespaces: list[str], settings: Settings) -> None:
+        """Start the operator watching only `namespaces`; return once it is ready."""
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def api_requests(self) -> dict[str, float]:
+        """HTTP method -> requests the operator's client made so far."""
+        raise NotImplementedError
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        """Until the operator's readiness probe answers 200 (it has its caches and, for raykopf, the lead)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError):
+                if urllib.request.urlopen(self.probe_url, timeout=2).status == 200:
+                    return
+            time.sleep(0.2)
+        raise RuntimeError(f"{self.name} not ready after {timeout:.0f} s")
+
+
+class Raykopf(Measured):
+    name = "raykopf"
+    metrics_url = "http://127.0.0.1:8080/metrics"
+    probe_url = "http://127.0.0.1:8082/readyz"
+
+    def __init__(self, kubeconfig: Path, log: Path, extra: tuple[str, ...] = ()) -> None:
+        self.kubeconfig, self.log, self.extra = kubeconfig, log, extra
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self, namespaces: list[str], settings: Settings) -> None:
+        argv = [
+            sys.executable,
+            "-m",
+            "raykopf",
+            "run",
+            "--kubeconfig",
+            str(self.kubeconfig),
+            "--enable-metrics",
+        ]
+        argv += [f"--watch-namespace={','.join(namespaces)}", *settings.flags(), *self.extra]
+        with self.log.open("wb") as sink:
+            self.process = subprocess.Popen(argv, stdout=sink, stderr=subprocess.STDOUT)
+        self.pid = self.process.pid
+        self.wait_ready()
+
+    def api_requests(self) -> dict[str, float]:
+        # raykopf's own client (children, status); kopf's few list/watch requests per kind are not in it.
+        counts: dict[str, float] = {}
+        for family in text_string_to_metric_families(self._metric_text()):
+            for sample in family.samples:
+                if sample.name == "raykopf_api_requests_total":
+                    counts[sample.labels["method"]] = counts.get(sample.labels["method"], 0) + sample.value
+        return counts
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = self.pid = None
+
+
+class KubeRay(Measured):
+    name = "KubeRay"
+    metrics_url = f"http://127.0.0.1{kuberay.METRICS_ADDR}/metrics"
+    probe_url = f"http://127.0.0.1{kuberay.PROBE_ADDR}/readyz"
+
+    def __init__(self, cluster: LocalCluster) -> None:
+        self.cluster = cluster
+
+    @property
+    def version(self) -> str:
+        return kuberay.KubeRayPin.read().version
+
+    def start(self, namespaces: list[str], settings: Settings) -> None:
+        self.pid = self.cluster.start_kuberay(say, namespaces, extra_args=settings.flags())
+        self.wait_ready()
+
+    def api_requests(self) -> dict[str, float]:
+        # client-go's counter (controller-runtime registers it): every request, lists and watches included.
+        counts: dict[str, float] = {}
+        for family in text_string_to_metric_families(self._metric_text()):
+            for sample in family.samples:
+                if sample.name == "rest_client_requests_total":
+                    counts[sample.labels["method"]] = counts.get(sample.labels["method"], 0) + sample.value
+        return counts
+
+    def stop(self) -> None:
+        self.cluster.stop_kuberay()
+        self.pid = None
