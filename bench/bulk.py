@@ -27,6 +27,7 @@ from bench.harness import (
     STOLEN,
     CpuMeter,
     PodClock,
+    ReadyClock,
     apiserver_counters,
     bounded,
     cpu_summary,
@@ -74,11 +75,6 @@ class Run:
         return sum(self.requests.values()) / self.clusters
 
 
-async def ready_count(client: KubeClient, namespace: str) -> int:
-    listing = await client.request("GET", f"/apis/ray.io/v1/namespaces/{namespace}/rayclusters")
-    return sum(1 for rc in listing.get("items") or [] if (rc.get("status") or {}).get("state") == "ready")
-
-
 async def bulk_run(
     client: KubeClient,
     operator: Measured,
@@ -101,7 +97,10 @@ async def bulk_run(
         profiler = None if profile is None else start_profiler(operator, profile)
         path = f"/apis/ray.io/v1/namespaces/{namespace}/rayclusters"
         meter = CpuMeter()
-        async with running(PodClock(client, namespace)) as clock:
+        async with (
+            running(PodClock(client, namespace)) as clock,
+            running(ReadyClock(client, namespace)) as ready,
+        ):
             meter.start()
             started = time.monotonic()
             deadline = started + timeout
@@ -113,12 +112,11 @@ async def bulk_run(
             if len(clock.added) >= run.pods:
                 run.last_pod_s = max(clock.added.values()) - started
                 say(f"{operator.name}: {run.pods} Pods {run.last_pod_s:.1f} s after the first apply")
-            while time.monotonic() < deadline:
-                run.ready = await ready_count(client, namespace)
-                if run.ready == clusters:
-                    run.all_ready_s = time.monotonic() - started
-                    break
-                await asyncio.sleep(1)
+            while len(ready.ready) < clusters and time.monotonic() < deadline:
+                await asyncio.sleep(0.2)
+            run.ready = len(ready.ready)
+            if run.ready == clusters:
+                run.all_ready_s = max(ready.ready.values()) - started
             run.machine_cpu = meter.spent()
             say(
                 f"{operator.name}: {run.ready}/{clusters} ready; {cpu_summary(run.machine_cpu, time.monotonic() - started)}"

@@ -3,18 +3,16 @@ nodes, the operator as a child process with its memory sampled, and a Pod-arriva
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import os
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -108,7 +106,9 @@ async def delete_namespace(client: KubeClient, name: str, timeout: float = 600) 
     started = time.monotonic()
     # Pods first and at once (no grace period: simulated Pods run nothing); the namespace's own
     # deletion would otherwise take them one by one through the garbage collector.
-    await client.request("DELETE", f"/api/v1/namespaces/{name}/pods", params={"gracePeriodSeconds": 0})
+    await client.raw(
+        "DELETE", f"/api/v1/namespaces/{name}/pods", params={"gracePeriodSeconds": 0}, timeout=timeout
+    )
     await client.delete(f"/api/v1/namespaces/{name}")
     while time.monotonic() - started < timeout:
         if await client.get(f"/api/v1/namespaces/{name}") is None:
@@ -158,8 +158,32 @@ class PodClock:
             await asyncio.sleep(0.05)
 
 
+@dataclass
+class ReadyClock:
+    """Local time each RayCluster in a namespace was first seen `ready`, from a watch (listing
+    thousands of RayClusters every second would load the apiserver the benchmark measures)."""
+
+    client: KubeClient
+    namespace: str
+    ready: dict[str, float] = field(default_factory=dict)
+
+    async def run(self) -> None:
+        path = f"/apis/ray.io/v1/namespaces/{self.namespace}/rayclusters"
+        listing = await self.client.request("GET", path, params={"limit": 1})
+        version = listing["metadata"]["resourceVersion"]
+        while True:
+            async for event in self.client.watch(path, version):
+                obj = event["object"]
+                version = obj.get("metadata", {}).get("resourceVersion", version)
+                if (obj.get("status") or {}).get("state") == "ready":
+                    self.ready.setdefault(obj["metadata"]["name"], time.monotonic())
+
+
+Clock = TypeVar("Clock", PodClock, ReadyClock)
+
+
 @contextlib.asynccontextmanager
-async def running(clock: PodClock) -> AsyncIterator[PodClock]:
+async def running(clock: Clock) -> AsyncIterator[Clock]:
     task = asyncio.create_task(clock.run())
     await asyncio.sleep(0.5)  # let the watch open
     try:
@@ -239,51 +263,18 @@ def cpu_summary(spent: dict[str, float], seconds: float) -> str:
 
 @dataclass
 class Operator:
-    """`raykopf run` as a child process; `peak_rss_mb` is the kernel's high-water mark (VmHWM)."""
+    """`raykopf run` as a child process that the chaos run kills and restarts at will."""
 
     kubeconfig: Path
     concurrency: int
     log: Path
     process: subprocess.Popen[bytes] | None = None
-    extra: tuple[str, ...] = ()
 
     def start(self) -> None:
         argv = [sys.executable, "-m", "raykopf", "run", "--kubeconfig", str(self.kubeconfig)]
-        argv += ["--reconcile-concurrency", str(self.concurrency), "--enable-metrics", *self.extra]
-        with self.log.open("wb") as sink:
+        argv += ["--reconcile-concurrency", str(self.concurrency), "--enable-metrics"]
+        with self.log.open("ab") as sink:
             self.process = subprocess.Popen(argv, stdout=sink, stderr=subprocess.STDOUT)
-
-    def _status_kb(self, field_name: str) -> int:
-        assert self.process is not None
-        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
-            if line.startswith(field_name + ":"):
-                return int(line.split()[1])
-        return 0
-
-    @property
-    def rss_mb(self) -> float:
-        return self._status_kb("VmRSS") / 1024
-
-    @property
-    def peak_rss_mb(self) -> float:
-        return self._status_kb("VmHWM") / 1024
-
-    @property
-    def cpu_seconds(self) -> float:
-        assert self.process is not None
-        return process_cpu_seconds(self.process.pid)
-
-    def api_requests(self, address: str = "http://127.0.0.1:8080/metrics") -> dict[str, float]:
-        """`METHOD resource` -> responses so far, from the operator's raykopf_api_requests_total."""
-        counts: dict[str, float] = {}
-        with contextlib.suppress(OSError):
-            text = urllib.request.urlopen(address, timeout=5).read().decode()
-            for family in text_string_to_metric_families(text):
-                for sample in family.samples:
-                    if sample.name == "raykopf_api_requests_total":
-                        key = f"{sample.labels['method']} {sample.labels['resource']}"
-                        counts[key] = counts.get(key, 0) + sample.value
-        return counts
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -293,43 +284,6 @@ class Operator:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-
-
-@contextlib.asynccontextmanager
-async def session(
-    kubeconfig: Path, args: argparse.Namespace, log: Path
-) -> AsyncIterator[tuple[KubeClient, Operator]]:
-    """A client of the local cluster and an operator (not started yet) with the benchmark's operator
-    flags; both cleaned up at the end."""
-    client = KubeClient.from_kubeconfig(kubeconfig)
-    operator = Operator(kubeconfig, args.concurrency, log, extra=operator_flags(args))
-    try:
-        yield client, operator
-    finally:
-        operator.stop()
-        await client.close()
-
-
-def argument_parser(doc: str | None) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--concurrency", type=int, default=10, help="the operator's --reconcile-concurrency")
-    parser.add_argument(
-        "--qps",
-        type=float,
-        help="the operator's --qps (default: its own, KubeRay's 100); 0 = no client limit",
-    )
-    parser.add_argument("--burst", type=int, help="the operator's --burst (default: its own, 200)")
-    return parser
-
-
-def operator_flags(args: argparse.Namespace) -> tuple[str, ...]:
-    """The client-rate flags given to the benchmark, passed on to `raykopf run`."""
-    flags: list[str] = []
-    if args.qps is not None:
-        flags += ["--qps", str(args.qps)]
-    if args.burst is not None:
-        flags += ["--burst", str(args.burst)]
-    return tuple(flags)
 
 
 async def apiserver_counters(client: KubeClient) -> dict[str, float]:

@@ -1,15 +1,17 @@
-"""Do running RayJobs slow RayCluster reconciliation down? (KubeRay: 100 RayJobs block its queue,
-because it calls each dashboard synchronously inside reconcile.)
+"""Busy RayJobs: do running RayJobs slow RayCluster reconciliation down? raykopf and KubeRay one after
+the other, each at its defaults (KubeRay calls each RayJob's dashboard inside its reconcile).
 
-    python -m bench.rayjob_load [--clusters 200] [--rayjobs 100] [--concurrency 10]
+    python -m bench.rayjob_load [--clusters 200] [--rayjobs 100] [--only raykopf|KubeRay]
 
+Per operator (a fresh process, its own namespaces):
 1. `--clusters` RayClusters (head + 1 worker, simulated nodes) are applied with no RayJob around; we
-   time each head Pod's arrival after its RayCluster's apply, and the last Pod's.
+   time each head Pod's arrival and each RayCluster's `ready` after its apply, and the last Pod's.
 2. `--rayjobs` RayJobs (HTTPMode) are put on `--rayjobs` ready RayClusters via clusterSelector and wait
    in Running, their dashboards unreachable (simulated Pods run nothing): the worst case, every poll
-   waits for a timeout. The operator goes through the apiserver (`--use-kubernetes-proxy`).
+   waits for a timeout. Both operators go through the apiserver (`--use-kubernetes-proxy`).
 3. Step 1 again, in a new namespace, with those RayJobs running.
-Prints both measurements side by side.
+Prints one table: p50/p95 to head Pod and to ready, without and with the RayJobs (target for raykopf:
+p95 with them within 10% of without).
 """
 
 from __future__ import annotations
@@ -22,9 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.harness import (
-    Operator,
     PodClock,
-    argument_parser,
+    ReadyClock,
     bounded,
     create_namespace,
     delete_namespace,
@@ -32,19 +33,23 @@ from bench.harness import (
     raycluster,
     running,
     say,
-    session,
 )
+from bench.operators import KubeRay, Measured, Raykopf, Settings
 from raykopf.k8s.client import KubeClient
-
-JOBS_NS = "bench-load-jobs"
+from raykopf_local.cluster import LocalCluster
 
 
 def rayclusters(namespace: str) -> str:
     return f"/apis/ray.io/v1/namespaces/{namespace}/rayclusters"
 
 
+def percentiles(delays: list[float]) -> tuple[float, float]:
+    ordered = sorted(delays)
+    return statistics.median(ordered), ordered[int(0.95 * (len(ordered) - 1))]
+
+
 async def apply_and_time(
-    client: KubeClient, operator: Operator, namespace: str, clusters: int
+    client: KubeClient, operator: Measured, namespace: str, clusters: int
 ) -> dict[str, float]:
     await create_namespace(client, namespace)
     names = [f"rc-{i:04d}" for i in range(clusters)]
@@ -55,40 +60,50 @@ async def apply_and_time(
         await client.create(rayclusters(namespace), raycluster(name, namespace, 1))
         applied[name] = time.monotonic()
 
-    async with running(PodClock(client, namespace)) as clock:
+    async with running(PodClock(client, namespace)) as clock, running(ReadyClock(client, namespace)) as ready:
         started = time.monotonic()
         await bounded(10, [apply(n) for n in names])
         await clock.wait_added(2 * clusters, 600)
-        heads = []
-        for name in names:
-            head = next(t for pod, t in clock.added.items() if pod.startswith(f"{name}-head-"))
-            heads.append(max(head - applied[name], 0.0))
-        heads.sort()
+        deadline = time.monotonic() + 600
+        while len(ready.ready) < clusters and time.monotonic() < deadline:
+            await asyncio.sleep(0.2)
+        heads = [
+            max(
+                next(t for pod, t in clock.added.items() if pod.startswith(f"{name}-head-")) - applied[name],
+                0.0,
+            )
+            for name in names
+        ]
+        readies = [ready.ready[name] - applied[name] for name in names if name in ready.ready]
+        head_p50, head_p95 = percentiles(heads)
+        ready_p50, ready_p95 = percentiles(readies)
         result = {
             "all_pods_seconds": max(clock.added.values()) - started,
-            "head_p50_seconds": statistics.median(heads),
-            "head_p95_seconds": heads[int(0.95 * (len(heads) - 1))],
-            "head_max_seconds": heads[-1],
+            "head_p50_seconds": head_p50,
+            "head_p95_seconds": head_p95,
+            "ready_p50_seconds": ready_p50,
+            "ready_p95_seconds": ready_p95,
+            "ready": len(readies),
             "operator_cpu_seconds": operator.cpu_seconds - cpu_before,
         }
     say(
         f"{namespace}: {2 * clusters} Pods in {result['all_pods_seconds']:.1f} s; head Pod after apply "
-        f"p50 {result['head_p50_seconds']:.2f} s, p95 {result['head_p95_seconds']:.2f} s, max {result['head_max_seconds']:.2f} s; "
-        f"operator CPU {result['operator_cpu_seconds']:.1f} s"
+        f"p50 {head_p50:.2f} s, p95 {head_p95:.2f} s; ready p50 {ready_p50:.2f} s, p95 {ready_p95:.2f} s "
+        f"({len(readies)}/{clusters}); operator CPU {result['operator_cpu_seconds']:.1f} s"
     )
     return result
 
 
-async def start_rayjobs(client: KubeClient, count: int) -> None:
-    await create_namespace(client, JOBS_NS)
+async def start_rayjobs(client: KubeClient, namespace: str, count: int) -> None:
+    await create_namespace(client, namespace)
     await bounded(
         10,
         [
-            client.create(rayclusters(JOBS_NS), raycluster(f"target-{i:03d}", JOBS_NS, 0))
+            client.create(rayclusters(namespace), raycluster(f"target-{i:03d}", namespace, 0))
             for i in range(count)
         ],
     )
-    jobs_path = f"/apis/ray.io/v1/namespaces/{JOBS_NS}/rayjobs"
+    jobs_path = f"/apis/ray.io/v1/namespaces/{namespace}/rayjobs"
 
     def rayjob(i: int) -> dict[str, Any]:
         spec = {
@@ -115,30 +130,59 @@ async def start_rayjobs(client: KubeClient, count: int) -> None:
     await asyncio.sleep(10)  # let the polls reach their steady state
 
 
+async def one(client: KubeClient, operator: Measured, args: argparse.Namespace) -> dict[str, Any]:
+    prefix = f"load-{operator.name.lower()}"
+    quiet_ns, jobs_ns, busy_ns = f"{prefix}-a", f"{prefix}-jobs", f"{prefix}-b"
+    operator.start([quiet_ns, jobs_ns, busy_ns], Settings())
+    try:
+        quiet = await apply_and_time(client, operator, quiet_ns, args.clusters)
+        await start_rayjobs(client, jobs_ns, args.rayjobs)
+        busy = await apply_and_time(client, operator, busy_ns, args.clusters)
+    finally:
+        operator.stop()
+    for namespace in (quiet_ns, busy_ns, jobs_ns):
+        say(f"{namespace} deleted in {await delete_namespace(client, namespace):.0f} s")
+    return {"without_rayjobs": quiet, "with_rayjobs": busy}
+
+
 async def main(args: argparse.Namespace, kubeconfig: Path) -> dict[str, Any]:
-    async with session(kubeconfig, args, Path("/tmp/raykopf-bench-load.log")) as (
-        client,
-        operator,
-    ):
-        operator.extra = ("--use-kubernetes-proxy",)
-        operator.start()
-        await asyncio.sleep(3)
-        quiet = await apply_and_time(client, operator, "bench-load-a", args.clusters)
-        await start_rayjobs(client, args.rayjobs)
-        busy = await apply_and_time(client, operator, "bench-load-b", args.clusters)
-        say(
-            f"RESULT head Pod p50 {quiet['head_p50_seconds']:.2f} -> {busy['head_p50_seconds']:.2f} s, "
-            f"p95 {quiet['head_p95_seconds']:.2f} -> {busy['head_p95_seconds']:.2f} s, all Pods "
-            f"{quiet['all_pods_seconds']:.1f} -> {busy['all_pods_seconds']:.1f} s "
-            f"(without -> with {args.rayjobs} running RayJobs)"
-        )
-        for namespace in ("bench-load-a", "bench-load-b", JOBS_NS):
-            say(f"{namespace} deleted in {await delete_namespace(client, namespace):.0f} s")
-        return {"without_rayjobs": quiet, "with_rayjobs": busy}
+    client = KubeClient.from_kubeconfig(kubeconfig)
+    operators: list[Measured] = [
+        Raykopf(kubeconfig, Path("/tmp/raykopf-bench-load.log"), extra=("--use-kubernetes-proxy",)),
+        KubeRay(LocalCluster()),  # the peer always reaches dashboards through the apiserver
+    ]
+    results: dict[str, Any] = {}
+    try:
+        for operator in operators:
+            if args.only in (None, operator.name):
+                results[operator.name] = await one(client, operator, args)
+    finally:
+        await client.close()
+    print(
+        f"| operator | {args.clusters} RayClusters | head Pod p50 / p95 (s) | ready p50 / p95 (s) | all Pods (s) | operator CPU (s) |"
+    )
+    print("|---|---|---|---|---|---|")
+    for name, result in results.items():
+        for label, key in (
+            ("alone", "without_rayjobs"),
+            (f"with {args.rayjobs} running RayJobs", "with_rayjobs"),
+        ):
+            r = result[key]
+            print(
+                f"| {name} | {label} | {r['head_p50_seconds']:.2f} / {r['head_p95_seconds']:.2f} | "
+                f"{r['ready_p50_seconds']:.2f} / {r['ready_p95_seconds']:.2f} | {r['all_pods_seconds']:.1f} | "
+                f"{r['operator_cpu_seconds']:.1f} |"
+            )
+        ratio = result["with_rayjobs"]["ready_p95_seconds"] / result["without_rayjobs"]["ready_p95_seconds"]
+        say(f"{name}: ready p95 with the RayJobs / without: {ratio:.2f}")
+    return results
 
 
 def parse() -> argparse.Namespace:
-    parser = argument_parser(__doc__)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--only", choices=("raykopf", "KubeRay"), help="run one operator only")
     parser.add_argument("--clusters", type=int, default=200)
     parser.add_argument("--rayjobs", type=int, default=100)
     return parser.parse_args()

@@ -424,12 +424,13 @@ class SimulatedNode:
             client,
             name,
             simulated=True,
-            # Room for any sample's requests (and for both sides of a side-by-side run at once).
+            # Room for any sample's requests (and for both sides of a side-by-side run at once), and for
+            # the benchmarks' 20,000 Pods (as many as the simulated address range holds, 32,766).
             allocatable={
                 **ALLOCATABLE,
                 "cpu": "2000",
                 "memory": "8Ti",
-                "pods": "10000",
+                "pods": "32000",
                 "ephemeral-storage": "100Ti",
             },
         )

@@ -110,3 +110,19 @@ def test_a_noisy_namespace_waits_its_turn_and_cannot_fill_the_queue() -> None:
 
 def _event(namespace: str, number: int) -> dict[str, Any]:
     return {"metadata": {"namespace": namespace, "name": f"e{number}"}}
+
+
+def test_events_refused_by_a_full_queue_are_counted_and_said_in_one_line(caplog: pytest.LogCaptureFixture) -> None:
+    """Thousands of Pods created at once must not write a log line per event they could not report."""
+
+    async def scenario() -> EventRecorder:
+        recorder = EventRecorder(Recording(), _queue=FairQueue(limit=10))  # type: ignore[arg-type]
+        for i in range(200):  # a namespace holds a tenth of the queue: 1 event, then it is full
+            other = {**CLUSTER, "metadata": {**CLUSTER["metadata"], "uid": f"u{i}", "name": f"c{i}"}}
+            recorder.record(other, "RayCluster", "Normal", "CreatedHeadPod", "Created Pod ns/h")
+        return recorder
+
+    with caplog.at_level("WARNING", logger="raykopf"):
+        recorder = asyncio.run(scenario())
+    assert recorder.dropped == 199
+    assert [r.getMessage() for r in caplog.records] == ["events dropped: queue full"]

@@ -110,3 +110,35 @@ def test_a_field_of_the_wrong_json_type_is_an_error_not_a_crash() -> None:
     found = messages(manifest)
     assert found["spec.workerGroupSpecs"] == "expected array, got object {'groupName': 'x'}"
     assert found["spec.headGroupSpec.template"].startswith("expected object")
+
+
+def test_templates_with_the_same_content_are_checked_against_the_schema_once() -> None:
+    from unittest import mock
+
+    from raykopf.validation import core_types
+
+    core_types._checked.clear()
+    first, same, other = raycluster(), raycluster(), raycluster()
+    same["metadata"]["name"] = "another-name"
+    other["spec"]["headGroupSpec"]["template"]["spec"]["containers"][0]["imagePullPolicyy"] = "Always"
+    with mock.patch.object(core_types, "_check", wraps=core_types._check) as check:
+        assert messages(first) == {}
+        checked_once = check.call_count
+        assert messages(same) == {}
+        assert check.call_count - checked_once == 1  # only its metadata (the name differs) was checked again
+        # A change inside a template is checked, not answered from the cache.
+        assert messages(other) == {
+            "spec.headGroupSpec.template.spec.containers[0].imagePullPolicyy": "unknown field 'imagePullPolicyy' (did you mean 'imagePullPolicy'?)"
+        }
+
+
+def test_values_json_cannot_hold_are_checked_without_the_cache() -> None:
+    """YAML read by `raykopf validate` can hold a date where a string belongs: reported, not a crash."""
+    import datetime
+
+    manifest = raycluster()
+    manifest["spec"]["headGroupSpec"]["template"]["spec"]["containers"][0]["args"] = [datetime.date(2020, 1, 2)]
+    assert list(messages(manifest)) == ["spec.headGroupSpec.template.spec.containers[0].args[0]"]
+    assert messages(manifest)["spec.headGroupSpec.template.spec.containers[0].args[0]"].startswith(
+        "expected string, got date"
+    )
