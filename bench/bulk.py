@@ -57,6 +57,7 @@ class Run:
     cpu_s: float = 0.0
     peak_rss_mb: float = 0.0
     requests: dict[str, float] = field(default_factory=dict)
+    reconciles: float = 0.0
     machine_cpu: dict[str, float] = field(default_factory=dict)
     apiserver: dict[str, float] = field(default_factory=dict)
     label: str = ""
@@ -93,6 +94,7 @@ async def bulk_run(
     operator.start([namespace], settings)
     try:
         cpu_before, requests_before = operator.cpu_seconds, operator.api_requests()
+        reconciles_before = operator.reconciles()
         server_before = await apiserver_counters(client)
         profiler = None if profile is None else start_profiler(operator, profile)
         path = f"/apis/ray.io/v1/namespaces/{namespace}/rayclusters"
@@ -128,6 +130,7 @@ async def bulk_run(
             k: v - server_before.get(k, 0.0) for k, v in server_after.items() if v > server_before.get(k, 0.0)
         }
         run.cpu_s = operator.cpu_seconds - cpu_before
+        run.reconciles = operator.reconciles() - reconciles_before
         run.peak_rss_mb = operator.peak_rss_mb
         after = operator.api_requests()
         run.requests = {
@@ -187,6 +190,7 @@ def table(runs: list[Run], pairs: list[tuple[str, Run, Run]]) -> str:
         ("operator CPU (s)", lambda r: f"{r.cpu_s:.1f}"),
         ("operator CPU per RayCluster (ms)", lambda r: f"{r.cpu_ms_per_cluster:.1f}"),
         ("operator peak RSS (MB)", lambda r: f"{r.peak_rss_mb:.0f}"),
+        ("RayCluster reconciles per RayCluster", lambda r: f"{r.reconciles / r.clusters:.1f}"),
         ("API requests per RayCluster", lambda r: f"{r.requests_per_cluster:.2f}"),
         (
             "  by method",

@@ -82,6 +82,18 @@ class Measured:
         """HTTP method -> requests the operator's client made so far."""
         raise NotImplementedError
 
+    def _sum(self, metric: str, **labels: str) -> float:
+        total = 0.0
+        for family in text_string_to_metric_families(self._metric_text()):
+            for sample in family.samples:
+                if sample.name == metric and all(sample.labels.get(k) == v for k, v in labels.items()):
+                    total += sample.value
+        return total
+
+    def reconciles(self) -> float:
+        """RayCluster reconciles so far."""
+        raise NotImplementedError
+
     def wait_ready(self, timeout: float = 60) -> None:
         """Until the operator's readiness probe answers 200 (it has its caches and, for raykopf, the lead)."""
         deadline = time.monotonic() + timeout
@@ -127,6 +139,9 @@ class Raykopf(Measured):
                     counts[sample.labels["method"]] = counts.get(sample.labels["method"], 0) + sample.value
         return counts
 
+    def reconciles(self) -> float:
+        return self._sum("raykopf_reconcile_total", kind="RayCluster")
+
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
@@ -162,6 +177,10 @@ class KubeRay(Measured):
                 if sample.name == "rest_client_requests_total":
                     counts[sample.labels["method"]] = counts.get(sample.labels["method"], 0) + sample.value
         return counts
+
+    def reconciles(self) -> float:
+        # controller-runtime's counter; the controller is named after the kind it is For (lowercase).
+        return self._sum("controller_runtime_reconcile_total", controller="raycluster")
 
     def stop(self) -> None:
         self.cluster.stop_kuberay()
