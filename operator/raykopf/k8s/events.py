@@ -173,12 +173,16 @@ class EventRecorder:
             self._say_drops(reason)
             return
         now = datetime.datetime.now(datetime.UTC)
-        self._queue.put_nowait(build_event(obj, kind, event_type, reason, note, instance=self.instance, now=now))
+        self._queue.put_nowait(
+            build_event(obj, kind, event_type, reason, note, instance=self.instance, now=now)
+        )
 
     def _say_drops(self, reason: str) -> None:
         now = asyncio.get_running_loop().time()
         if now - self._full_said_at >= DROPS_LOG_SECONDS:
-            log.warning("events dropped: queue full", extra={"dropped": self._full_since_said, "reason": reason})
+            log.warning(
+                "events dropped: queue full", extra={"dropped": self._full_since_said, "reason": reason}
+            )
             self._full_said_at, self._full_since_said = now, 0
 
     def _allow(self, key: str) -> bool:

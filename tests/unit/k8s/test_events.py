@@ -112,7 +112,9 @@ def _event(namespace: str, number: int) -> dict[str, Any]:
     return {"metadata": {"namespace": namespace, "name": f"e{number}"}}
 
 
-def test_events_refused_by_a_full_queue_are_counted_and_said_in_one_line(caplog: pytest.LogCaptureFixture) -> None:
+def test_events_refused_by_a_full_queue_are_counted_and_said_in_one_line(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     """Thousands of Pods created at once must not write a log line per event they could not report."""
 
     async def scenario() -> EventRecorder:

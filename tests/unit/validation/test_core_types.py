@@ -137,7 +137,9 @@ def test_values_json_cannot_hold_are_checked_without_the_cache() -> None:
     import datetime
 
     manifest = raycluster()
-    manifest["spec"]["headGroupSpec"]["template"]["spec"]["containers"][0]["args"] = [datetime.date(2020, 1, 2)]
+    manifest["spec"]["headGroupSpec"]["template"]["spec"]["containers"][0]["args"] = [
+        datetime.date(2020, 1, 2)
+    ]
     assert list(messages(manifest)) == ["spec.headGroupSpec.template.spec.containers[0].args[0]"]
     assert messages(manifest)["spec.headGroupSpec.template.spec.containers[0].args[0]"].startswith(
         "expected string, got date"
