@@ -321,9 +321,8 @@ class KubeClient:
 
 
 def encode(body: Any) -> bytes:
-    """A request body as JSON. orjson rather than the standard library: decoding watch events and
-    answers was a sixth of the operator's CPU while it created thousands of Pods, and orjson takes about
-    a third of that time."""
+    """A request body as JSON. orjson rather than the standard library throughout the client: it
+    decodes a Pod watch event 2.5 times faster (`python -m bench.hotpaths`)."""
     return orjson.dumps(body, option=orjson.OPT_NON_STR_KEYS)
 
 
