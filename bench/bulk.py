@@ -280,7 +280,7 @@ async def main(args: argparse.Namespace, kubeconfig: Path) -> list[Run]:
     best = {config: min(runs, key=lambda r: r.all_ready_s or float("inf")) for config, runs in every.items()}
     for config, runs in every.items():
         best[config].rounds = [r.all_ready_s for r in runs]
-    pairs = [
+    pairs: list[tuple[str, Run, Run]] = [
         (kind, best[mine], best[theirs])
         for kind in ("defaults", "equal")
         for mine in plan
@@ -326,10 +326,11 @@ def parse() -> argparse.Namespace:
     return parser.parse_args()
 
 
+def write_json(path: Path | None, runs: list[Run]) -> None:
+    if path is not None:
+        path.write_text(json.dumps([vars(r) | {"settings": vars(r.settings)} for r in runs], indent=2))
+
+
 if __name__ == "__main__":
     arguments = parse()
-    measured = asyncio.run(main(arguments, ensure_cluster()))
-    if arguments.json:
-        arguments.json.write_text(
-            json.dumps([vars(r) | {"settings": vars(r.settings)} for r in measured], indent=2)
-        )
+    write_json(arguments.json, asyncio.run(main(arguments, ensure_cluster())))

@@ -25,9 +25,8 @@ from bench.harness import (
     running,
     say,
 )
-from bench.operators import DEFAULTS, KubeRay, Measured, Raykopf, Settings
+from bench.operators import DEFAULTS, Measured, Settings, each_operator
 from raykopf.k8s.client import KubeClient
-from raykopf_local.cluster import LocalCluster
 
 
 async def state(client: KubeClient, path: str) -> str | None:
@@ -72,19 +71,13 @@ async def one(
 
 
 async def main(args: argparse.Namespace, kubeconfig: Path) -> dict[str, dict[str, float]]:
-    client = KubeClient.from_kubeconfig(kubeconfig)
-    operators: list[Measured] = [
-        Raykopf(kubeconfig, Path("/tmp/raykopf-bench-fairness.log")),
-        KubeRay(LocalCluster()),
-    ]
     settings = Settings() if args.concurrency is None else Settings(concurrency=args.concurrency)
-    results: dict[str, dict[str, float]] = {}
-    try:
-        for operator in operators:
-            if args.only in (None, operator.name):
-                results[operator.name] = await one(client, operator, settings, args)
-    finally:
-        await client.close()
+    results = await each_operator(
+        kubeconfig,
+        args.only,
+        lambda client, operator: one(client, operator, settings, args),
+        log=Path("/tmp/raykopf-bench-fairness.log"),
+    )
     print(
         "| operator (reconciles at once) | newcomer's head Pod after its apply (s) | big's workers by then | big's 500 workers (s) |"
     )

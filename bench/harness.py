@@ -127,6 +127,18 @@ async def bounded(concurrency: int, jobs: list[Any]) -> list[Any]:
     return await asyncio.gather(*(one(j) for j in jobs))
 
 
+async def watch_forever(client: KubeClient, path: str) -> AsyncIterator[tuple[str, dict[str, Any]]]:
+    """(event type, object) of every change in `path` from now on; the watch is reopened where the
+    last one ended."""
+    listing = await client.request("GET", path, params={"limit": 1})
+    version = listing["metadata"]["resourceVersion"]
+    while True:
+        async for event in client.watch(path, version):
+            obj = event["object"]
+            version = obj.get("metadata", {}).get("resourceVersion", version)
+            yield event["type"], obj
+
+
 @dataclass
 class PodClock:
     """Local arrival time of every Pod ADDED in a namespace (creationTimestamp has 1 s resolution)."""
@@ -137,18 +149,12 @@ class PodClock:
     ready: dict[str, float] = field(default_factory=dict)
 
     async def run(self) -> None:
-        path = f"/api/v1/namespaces/{self.namespace}/pods"
-        listing = await self.client.request("GET", path, params={"limit": 1})
-        version = listing["metadata"]["resourceVersion"]
-        while True:
-            async for event in self.client.watch(path, version):
-                obj = event["object"]
-                version = obj.get("metadata", {}).get("resourceVersion", version)
-                name = obj.get("metadata", {}).get("name")
-                if event["type"] == "ADDED":
-                    self.added.setdefault(name, time.monotonic())
-                if obj.get("status", {}).get("phase") == "Running":
-                    self.ready.setdefault(name, time.monotonic())
+        async for kind, obj in watch_forever(self.client, f"/api/v1/namespaces/{self.namespace}/pods"):
+            name = obj.get("metadata", {}).get("name")
+            if kind == "ADDED":
+                self.added.setdefault(name, time.monotonic())
+            if obj.get("status", {}).get("phase") == "Running":
+                self.ready.setdefault(name, time.monotonic())
 
     async def wait_added(self, count: int, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -169,14 +175,9 @@ class ReadyClock:
 
     async def run(self) -> None:
         path = f"/apis/ray.io/v1/namespaces/{self.namespace}/rayclusters"
-        listing = await self.client.request("GET", path, params={"limit": 1})
-        version = listing["metadata"]["resourceVersion"]
-        while True:
-            async for event in self.client.watch(path, version):
-                obj = event["object"]
-                version = obj.get("metadata", {}).get("resourceVersion", version)
-                if (obj.get("status") or {}).get("state") == "ready":
-                    self.ready.setdefault(obj["metadata"]["name"], time.monotonic())
+        async for _, obj in watch_forever(self.client, path):
+            if (obj.get("status") or {}).get("state") == "ready":
+                self.ready.setdefault(obj["metadata"]["name"], time.monotonic())
 
 
 Clock = TypeVar("Clock", PodClock, ReadyClock)
@@ -277,13 +278,18 @@ class Operator:
             self.process = subprocess.Popen(argv, stdout=sink, stderr=subprocess.STDOUT)
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
+
+
+def stop_process(process: subprocess.Popen[bytes] | None, grace: float = 20) -> None:
+    """SIGTERM, then SIGKILL after `grace` seconds."""
+    if process is not None and process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(grace)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 async def apiserver_counters(client: KubeClient) -> dict[str, float]:

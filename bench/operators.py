@@ -10,12 +10,15 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from bench.harness import process_cpu_seconds, say
+from bench.harness import process_cpu_seconds, say, stop_process
+from raykopf.k8s.client import KubeClient
 from raykopf_local import kuberay
 from raykopf_local.cluster import LocalCluster
 
@@ -68,7 +71,8 @@ class Measured:
 
     def _metric_text(self) -> str:
         with contextlib.suppress(OSError):
-            return urllib.request.urlopen(self.metrics_url, timeout=5).read().decode()
+            text: str = urllib.request.urlopen(self.metrics_url, timeout=5).read().decode()
+            return text
         return ""
 
     def start(self, namespaces: list[str], settings: Settings) -> None:
@@ -143,13 +147,7 @@ class Raykopf(Measured):
         return self._sum("raykopf_reconcile_total", kind="RayCluster")
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
         self.process = self.pid = None
 
 
@@ -185,3 +183,28 @@ class KubeRay(Measured):
     def stop(self) -> None:
         self.cluster.stop_kuberay()
         self.pid = None
+
+
+Result = TypeVar("Result")
+
+
+async def each_operator(
+    kubeconfig: Path,
+    only: str | None,
+    one: Callable[[KubeClient, Measured], Awaitable[Result]],
+    *,
+    log: Path,
+    raykopf_flags: tuple[str, ...] = (),
+) -> dict[str, Result]:
+    """`one(client, operator)` for raykopf, then KubeRay (or only the one named), with one client of the
+    local cluster for both."""
+    client = KubeClient.from_kubeconfig(kubeconfig)
+    operators: list[Measured] = [Raykopf(kubeconfig, log, extra=raykopf_flags), KubeRay(LocalCluster())]
+    results: dict[str, Result] = {}
+    try:
+        for operator in operators:
+            if only in (None, operator.name):
+                results[operator.name] = await one(client, operator)
+    finally:
+        await client.close()
+    return results

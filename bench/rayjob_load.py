@@ -34,9 +34,8 @@ from bench.harness import (
     running,
     say,
 )
-from bench.operators import KubeRay, Measured, Raykopf, Settings
+from bench.operators import Measured, Settings, each_operator
 from raykopf.k8s.client import KubeClient
-from raykopf_local.cluster import LocalCluster
 
 
 def rayclusters(namespace: str) -> str:
@@ -147,18 +146,13 @@ async def one(client: KubeClient, operator: Measured, args: argparse.Namespace) 
 
 
 async def main(args: argparse.Namespace, kubeconfig: Path) -> dict[str, Any]:
-    client = KubeClient.from_kubeconfig(kubeconfig)
-    operators: list[Measured] = [
-        Raykopf(kubeconfig, Path("/tmp/raykopf-bench-load.log"), extra=("--use-kubernetes-proxy",)),
-        KubeRay(LocalCluster()),  # the peer always reaches dashboards through the apiserver
-    ]
-    results: dict[str, Any] = {}
-    try:
-        for operator in operators:
-            if args.only in (None, operator.name):
-                results[operator.name] = await one(client, operator, args)
-    finally:
-        await client.close()
+    results = await each_operator(
+        kubeconfig,
+        args.only,
+        lambda client, operator: one(client, operator, args),
+        log=Path("/tmp/raykopf-bench-load.log"),
+        raykopf_flags=("--use-kubernetes-proxy",),  # the KubeRay peer always has it
+    )
     print(
         f"| operator | {args.clusters} RayClusters | head Pod p50 / p95 (s) | ready p50 / p95 (s) | all Pods (s) | operator CPU (s) |"
     )

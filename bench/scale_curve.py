@@ -14,10 +14,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 from pathlib import Path
 
-from bench.bulk import Run, bulk_run
+from bench.bulk import Run, bulk_run, write_json
 from bench.harness import ensure_cluster, say
 from bench.operators import KubeRay, Measured, Raykopf, Settings
 from raykopf.k8s.client import KubeClient
@@ -89,8 +88,4 @@ def parse() -> argparse.Namespace:
 
 if __name__ == "__main__":
     arguments = parse()
-    measured = asyncio.run(main(arguments, ensure_cluster()))
-    if arguments.json:
-        arguments.json.write_text(
-            json.dumps([vars(r) | {"settings": vars(r.settings)} for r in measured], indent=2)
-        )
+    write_json(arguments.json, asyncio.run(main(arguments, ensure_cluster())))

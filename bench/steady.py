@@ -15,6 +15,7 @@ import argparse
 import asyncio
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,9 +30,8 @@ from bench.harness import (
     running,
     say,
 )
-from bench.operators import KubeRay, Measured, Raykopf, Settings
+from bench.operators import Measured, Settings, each_operator
 from raykopf.k8s.client import KubeClient
-from raykopf_local.cluster import LocalCluster
 
 
 def _delta(after: dict[str, float], before: dict[str, float]) -> dict[str, float]:
@@ -80,25 +80,19 @@ async def one(client: KubeClient, operator: Measured, args: argparse.Namespace) 
 
 
 async def main(args: argparse.Namespace, kubeconfig: Path) -> dict[str, Any]:
-    client = KubeClient.from_kubeconfig(kubeconfig)
-    operators: list[Measured] = [
-        Raykopf(kubeconfig, Path("/tmp/raykopf-bench-steady.log")),
-        KubeRay(LocalCluster()),
-    ]
-    results: dict[str, Any] = {}
-    try:
-        for operator in operators:
-            if args.only in (None, operator.name):
-                results[operator.name] = await one(client, operator, args)
-    finally:
-        await client.close()
+    results = await each_operator(
+        kubeconfig,
+        args.only,
+        lambda client, operator: one(client, operator, args),
+        log=Path("/tmp/raykopf-bench-steady.log"),
+    )
     print(
         f"| {args.clusters} ready RayClusters, {args.minutes:g} min without changes | "
         + " | ".join(results)
         + " |"
     )
     print("|---|" + "---|" * len(results))
-    rows = (
+    rows: tuple[tuple[str, Callable[[dict[str, Any]], str]], ...] = (
         ("operator CPU (s per minute)", lambda r: f"{r['cpu_seconds_per_minute']:.2f}"),
         ("operator API requests per minute", lambda r: f"{sum(r['requests_per_minute'].values()):.0f}"),
         (
