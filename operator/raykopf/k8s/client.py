@@ -92,6 +92,13 @@ class RateLimit:
                 self._tokens = 1
             self._tokens -= 1
 
+    def spare(self) -> bool:
+        """Whether at least half the burst is unused: nothing is being created in bulk right now.
+        Without a limit there is no telling, so never."""
+        if self.qps <= 0:
+            return False
+        return min(self.burst, self._tokens + (time.monotonic() - self._at) * self.qps) >= self.burst / 2
+
 
 class AnswerTooLarge(Exception):
     pass

@@ -25,8 +25,9 @@ REFILL_SECONDS = 300.0
 QUEUE_LIMIT = 10_000
 DROPS_LOG_SECONDS = 10.0
 POSTERS = 2
-# All events together: at most this many per second (bursts of BURST_ALL), queued rather than
-# competing with Pod creates for the apiserver during a large scale-up.
+# All events together, while the client is busy (less than half its burst left): at most this many per
+# second (bursts of BURST_ALL), queued rather than competing with Pod creates for the apiserver during a
+# large scale-up. When it is not, events go out at once (each one still counts against its limit).
 EVENTS_PER_SECOND = 5.0
 BURST_ALL = 50
 
@@ -205,6 +206,9 @@ class EventRecorder:
                 task.cancel()
 
     async def _pace(self) -> None:
+        rate = getattr(self.client, "rate", None)
+        if rate is not None and rate.spare():
+            return  # the client is idle: the backlog goes out now, not minutes after what it reports
         now = asyncio.get_running_loop().time()
         bucket = self._global = self._global or _Bucket(BURST_ALL, EVENTS_PER_SECOND, now)
         bucket.refill(now)

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from raykopf.k8s.events import BURST, EventRecorder, FairQueue, _Bucket, action_of, build_event
+from raykopf.k8s.events import BURST, BURST_ALL, EventRecorder, FairQueue, _Bucket, action_of, build_event
 
 CLUSTER = {"apiVersion": "ray.io/v1", "metadata": {"name": "c1", "namespace": "ns", "uid": "u1"}}
 
@@ -128,3 +128,35 @@ def test_events_refused_by_a_full_queue_are_counted_and_said_in_one_line(
         recorder = asyncio.run(scenario())
     assert recorder.dropped == 199
     assert [r.getMessage() for r in caplog.records] == ["events dropped: queue full"]
+
+
+class WithRate(Recording):
+    def __init__(self, rate: Any) -> None:
+        super().__init__()
+        self.rate = rate
+
+
+def _record_for(recorder: EventRecorder, objects: int) -> None:
+    for i in range(objects):
+        other = {**CLUSTER, "metadata": {**CLUSTER["metadata"], "uid": f"u{i}", "name": f"c{i}"}}
+        recorder.record(other, "RayCluster", "Normal", "CreatedHeadPod", "Created Pod ns/h")
+
+
+def test_while_the_client_is_idle_a_backlog_goes_out_at_once_and_while_busy_at_the_pace() -> None:
+    """A bulk create queues thousands of events; once the creates are done, they must not trickle out
+    at 5 a second for minutes after what they report."""
+    from raykopf.k8s.client import RateLimit
+
+    async def scenario(rate: RateLimit, timeout: float) -> int:
+        client = WithRate(rate)
+        recorder = EventRecorder(client)  # type: ignore[arg-type]
+        poster = asyncio.create_task(recorder.run())
+        _record_for(recorder, 200)
+        await recorder.flush(timeout)
+        poster.cancel()
+        return len(client.posted)
+
+    assert asyncio.run(scenario(RateLimit(100, 200), timeout=10)) == 200  # a full bucket: idle
+    busy = RateLimit(1, 200)
+    busy._tokens = 0  # every token just spent on creates
+    assert BURST_ALL <= asyncio.run(scenario(busy, timeout=0.3)) <= BURST_ALL + 3
