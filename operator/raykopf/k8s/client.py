@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import ssl
 import tempfile
 import time
@@ -45,7 +46,7 @@ class ApiError(Exception):
 
 def _status_object(body: str) -> dict[str, Any]:
     try:
-        decoded = orjson.loads(body)
+        decoded = decode(body)
     except ValueError:
         return {}
     if not isinstance(decoded, dict) or not isinstance(decoded.get("message", ""), str):
@@ -222,7 +223,7 @@ class KubeClient:
         )
         if status >= 400:
             raise ApiError(status, content.decode(errors="replace"), retry_after)
-        result: dict[str, Any] = orjson.loads(content) if content else {}
+        result: dict[str, Any] = decode(content) if content else {}
         return result
 
     async def raw(
@@ -324,7 +325,17 @@ class KubeClient:
                 pending = bytearray(rest)
                 for line in lines:
                     if line.strip():
-                        yield orjson.loads(line)
+                        yield decode(line)
+
+
+def decode(data: bytes | str) -> Any:
+    """JSON from the apiserver. orjson stops at 1,024 levels of nesting; the apiserver stores deeper
+    objects (a hostile spec), and those must still be read to be reported, so the standard library
+    reads what orjson refuses (and raises ValueError for what is not JSON at all)."""
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return json.loads(data)
 
 
 def encode(body: Any) -> bytes:
