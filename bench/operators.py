@@ -94,6 +94,14 @@ class Measured:
                     total += sample.value
         return total
 
+    def _by_method(self, metric: str) -> dict[str, float]:
+        counts: dict[str, float] = {}
+        for family in text_string_to_metric_families(self._metric_text()):
+            for sample in family.samples:
+                if sample.name == metric:
+                    counts[sample.labels["method"]] = counts.get(sample.labels["method"], 0) + sample.value
+        return counts
+
     def reconciles(self) -> float:
         """RayCluster reconciles so far."""
         raise NotImplementedError
@@ -136,12 +144,7 @@ class Raykopf(Measured):
 
     def api_requests(self) -> dict[str, float]:
         # raykopf's own client (children, status); kopf's few list/watch requests per kind are not in it.
-        counts: dict[str, float] = {}
-        for family in text_string_to_metric_families(self._metric_text()):
-            for sample in family.samples:
-                if sample.name == "raykopf_api_requests_total":
-                    counts[sample.labels["method"]] = counts.get(sample.labels["method"], 0) + sample.value
-        return counts
+        return self._by_method("raykopf_api_requests_total")
 
     def reconciles(self) -> float:
         return self._sum("raykopf_reconcile_total", kind="RayCluster")
@@ -169,12 +172,7 @@ class KubeRay(Measured):
 
     def api_requests(self) -> dict[str, float]:
         # client-go's counter (controller-runtime registers it): every request, lists and watches included.
-        counts: dict[str, float] = {}
-        for family in text_string_to_metric_families(self._metric_text()):
-            for sample in family.samples:
-                if sample.name == "rest_client_requests_total":
-                    counts[sample.labels["method"]] = counts.get(sample.labels["method"], 0) + sample.value
-        return counts
+        return self._by_method("rest_client_requests_total")
 
     def reconciles(self) -> float:
         # controller-runtime's counter; the controller is named after the kind it is For (lowercase).
