@@ -79,7 +79,7 @@ async def main(args: argparse.Namespace, kubeconfig: Path) -> dict[str, dict[str
         log=Path("/tmp/raykopf-bench-fairness.log"),
     )
     print(
-        "| operator (reconciles at once) | newcomer's head Pod after its apply (s) | big's workers by then | big's 500 workers (s) |"
+        f"| operator (reconciles at once) | newcomer's head Pod after its apply (s) | big's workers by then | big's {args.workers} workers (s) |"
     )
     print("|---|---|---|---|")
     for name, result in results.items():
