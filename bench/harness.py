@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
 
 from raykopf.k8s.client import ApiError, KubeClient
@@ -106,9 +107,16 @@ async def delete_namespace(client: KubeClient, name: str, timeout: float = 600) 
     started = time.monotonic()
     # Pods first and at once (no grace period: simulated Pods run nothing); the namespace's own
     # deletion would otherwise take them one by one through the garbage collector.
-    await client.raw(
-        "DELETE", f"/api/v1/namespaces/{name}/pods", params={"gracePeriodSeconds": 0}, timeout=timeout
-    )
+    # A collection of thousands outlasts the apiserver's 60 s request timeout, which cuts the answer
+    # short after deleting part of it: ask again for the rest.
+    for _ in range(10):
+        try:
+            await client.raw(
+                "DELETE", f"/api/v1/namespaces/{name}/pods", params={"gracePeriodSeconds": 0}, timeout=timeout
+            )
+            break
+        except (TimeoutError, aiohttp.ClientError) as error:
+            say(f"namespace {name}: deleting its Pods: {error.__class__.__name__}; again")
     await client.delete(f"/api/v1/namespaces/{name}")
     while time.monotonic() - started < timeout:
         if await client.get(f"/api/v1/namespaces/{name}") is None:

@@ -159,15 +159,19 @@ class KubeRay(Measured):
     metrics_url = f"http://127.0.0.1{kuberay.METRICS_ADDR}/metrics"
     probe_url = f"http://127.0.0.1{kuberay.PROBE_ADDR}/readyz"
 
-    def __init__(self, cluster: LocalCluster) -> None:
-        self.cluster = cluster
+    def __init__(self, cluster: LocalCluster, lease_namespace: str = "default") -> None:
+        # Leader election on, as KubeRay's defaults and chart have it, its Lease where raykopf's is
+        # outside a cluster: both operators pay for their renewals.
+        self.cluster, self.lease_namespace = cluster, lease_namespace
 
     @property
     def version(self) -> str:
         return kuberay.KubeRayPin.read().version
 
     def start(self, namespaces: list[str], settings: Settings) -> None:
-        self.pid = self.cluster.start_kuberay(say, namespaces, extra_args=settings.flags())
+        self.pid = self.cluster.start_kuberay(
+            say, namespaces, leader_election_namespace=self.lease_namespace, extra_args=settings.flags()
+        )
         self.wait_ready()
 
     def api_requests(self) -> dict[str, float]:
