@@ -40,6 +40,7 @@ from e2e.conformance.real_ray import (
 )
 from e2e.conftest import RAY_KINDS, HostOperator, Kubectl, create_namespace, drop_ray_finalizers, wait_for
 from e2e.serve_traffic import greet
+from raykopf_local import kuberay
 from raykopf_local.cluster import LocalCluster
 
 SETTLE_POLLS = 3  # unchanged on both sides for this many polls in a row
@@ -386,6 +387,114 @@ def test_operator_env_knobs_match_kuberay(
     assert workers, sample
     assert not any(pod["spec"].get("initContainers") for pod in workers), workers
     assert "cluster.example" in json.dumps(workers[0]["spec"]["containers"][0]), workers[0]
+
+
+# KubeRay's Configuration file: what it adds to Pods (v1.6.1's fields; the pinned peer has no
+# defaultPodLabels/defaultPodAnnotations, which the unit tests check against the reference).
+POD_DEFAULTS: dict[str, Any] = {
+    "headSidecarContainers": [{"name": "fluentbit", "image": "fluent/fluent-bit:1.9.6"}],
+    "workerSidecarContainers": [
+        {"name": "log-shipper", "image": "busybox:1.36", "command": ["sh", "-c", "sleep infinity"]}
+    ],
+    "defaultContainerEnvs": [
+        {"name": "TEST_DEFAULT_ENV_NAME", "value": "TEST_ENV_VALUE"},
+        {"name": "NODE_NAME_DEFAULT", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}},
+    ],
+}
+CONFIG_CASES = ("kr-sample", "kr-autoscaler", "kr-job-sample")
+
+
+@contextlib.contextmanager
+def operators_configured_by_file(
+    local_cluster: LocalCluster, ours: HostOperator, slots: list[Slot], folder: Path
+) -> Iterator[None]:
+    """Both operators restarted with `--config` files that differ only in where each runs (as KubeRay,
+    the file replaces the flags: namespaces, addresses, leader election); restarted as before after."""
+    header = {"apiVersion": "config.ray.io/v1alpha1", "kind": "Configuration", **POD_DEFAULTS}
+    kuberay_file, raykopf_file = folder / "kuberay.yaml", folder / "raykopf.yaml"
+    kuberay_file.write_text(
+        yaml.safe_dump(
+            {
+                **header,
+                "watchNamespace": ",".join(slot.kuberay for slot in slots),
+                "metricsAddr": kuberay.METRICS_ADDR,
+                "probeAddr": kuberay.PROBE_ADDR,
+                "enableLeaderElection": False,
+                "useKubernetesProxy": True,
+            }
+        )
+    )
+    raykopf_file.write_text(
+        yaml.safe_dump(
+            {
+                **header,
+                "watchNamespace": ",".join(slot.raykopf for slot in slots),
+                "leaderElectionNamespace": "default",
+                "useKubernetesProxy": True,
+            }
+        )
+    )
+    before = ours.extra
+    ours.stop()
+    ours.extra = ["--config", str(raykopf_file)]
+    ours.start()
+    local_cluster.start_kuberay(
+        say, [slot.kuberay for slot in slots], extra_args=["--config", str(kuberay_file)]
+    )
+    try:
+        yield
+    finally:
+        ours.stop()
+        ours.extra = before
+        ours.start()
+        local_cluster.start_kuberay(say, [slot.kuberay for slot in slots])
+
+
+def test_operator_configuration_file_matches_kuberay(
+    kubectl: Kubectl,
+    local_cluster: LocalCluster,
+    ours: HostOperator,
+    slots: list[Slot],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """Both operators started with KubeRay's `--config` file (head and worker sidecars, default container
+    env vars with a value and a fieldRef): a RayCluster, an autoscaled one and a RayJob compared."""
+    by_name = {case.name: case for case in all_cases()}
+    config_slots = pack([by_name[name] for name in CONFIG_CASES])
+    clear(kubectl, slots)
+    declared = load_declared()
+    folder = tmp_path_factory.mktemp("operator-config")
+    with (
+        operators_configured_by_file(local_cluster, ours, slots, folder),
+        process_node_cordoned(kubectl),
+    ):
+        for slot in config_slots:
+            apply_cases(kubectl, slot)
+        listings = settle(kubectl, config_slots)
+        clear(kubectl, config_slots)
+    judge(
+        "operator configuration file",
+        compare_slots(config_slots, listings, declared, " with the operator's config file"),
+        declared,
+        tmp_path_factory,
+    )
+    # The file reached KubeRay: equal output is raykopf honouring it, not both ignoring it.
+    pods = [item for item in listings[config_slots[0].kuberay][0] if item["kind"] == "Pod"]
+    by_cluster = {
+        cluster: [pod for pod in pods if pod["metadata"]["labels"].get("ray.io/cluster") == cluster]
+        for cluster in ("kr-sample", "kr-autoscaler")
+    }
+    head = next(
+        pod for pod in by_cluster["kr-autoscaler"] if pod["metadata"]["labels"]["ray.io/node-type"] == "head"
+    )
+    assert [c["name"] for c in head["spec"]["containers"]][1:] == ["autoscaler", "fluentbit"], head["spec"]
+    worker = next(
+        pod for pod in by_cluster["kr-sample"] if pod["metadata"]["labels"]["ray.io/node-type"] == "worker"
+    )
+    assert worker["spec"]["containers"][-1]["name"] == "log-shipper", worker["spec"]
+    assert {"name": "TEST_DEFAULT_ENV_NAME", "value": "TEST_ENV_VALUE"} in worker["spec"]["containers"][0][
+        "env"
+    ]
 
 
 # Real Ray on two shared cores slows down far more than linearly with the number of Ray nodes

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import shutil
 import sys
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from raykopf import __version__
 from raykopf.manifests import expand, read_documents
 from raykopf.validation import KINDS, validate
+from raykopf.validation.configuration import BATCH_SCHEDULERS
 
 
 def _validate_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -64,19 +66,124 @@ def _local_executable() -> str | None:
     return shutil.which("raykopf-local")
 
 
+# KubeRay's flags a `--config` file replaces (main.go reads them only without one), by the file's field.
+CONFIG_FIELDS = {
+    "metricsAddr": "metrics_addr",
+    "probeAddr": "health_probe_bind_address",
+    "enableLeaderElection": "enable_leader_election",
+    "leaderElectionNamespace": "leader_election_namespace",
+    "reconcileConcurrency": "reconcile_concurrency",
+    "watchNamespace": "watch_namespace",
+    "logFile": "log_file_path",
+    "logFileEncoder": "log_file_encoder",
+    "logStdoutEncoder": "log_stdout_encoder",
+    "batchScheduler": "batch_scheduler",
+    "enableBatchScheduler": "enable_batch_scheduler",
+    "useKubernetesProxy": "use_kubernetes_proxy",
+    "enableMetrics": "enable_metrics",
+    "qps": "qps",
+    "burst": "burst",
+}
+# zap's level names, as controller-runtime's --zap-log-level takes them (an integer n is debug level n).
+ZAP_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "error": logging.ERROR, "panic": logging.CRITICAL}
+
+
+class ConfigError(Exception):
+    """The operator cannot start as configured; the message says what to change."""
+
+
+def _read_config_file(args: argparse.Namespace) -> tuple[dict[str, Any], list[str]]:
+    """The checked `--config` document, and the warnings to log once logging is set up."""
+    from raykopf.manifests import read_documents
+    from raykopf.validation.configuration import check_configuration
+
+    path = args.config
+    documents = list(read_documents(path))
+    for failed in (doc for doc in documents if doc.error is not None):
+        raise ConfigError(f"--config {path}: {failed.error}")
+    if len(documents) != 1:
+        raise ConfigError(f"--config {path}: expected one Configuration document, found {len(documents)}")
+    document = documents[0].body
+    problems = check_configuration(document)
+    errors = [f"--config {path}: {problem}" for problem in problems if problem.is_error]
+    if errors:
+        raise ConfigError("\n".join(errors))
+    return document, [f"--config {path}: {problem}" for problem in problems]
+
+
+def settle_flags(args: argparse.Namespace) -> tuple[dict[str, Any] | None, list[str]]:
+    """Apply `--config` over the flags it replaces (flags given beside it are ignored, as by KubeRay,
+    and said); refuse what raykopf does not do. Returns the document and the warnings to log."""
+    document, warnings = None, []
+    if args.config:
+        document, warnings = _read_config_file(args)
+        defaults = argparse.ArgumentParser()
+        _add_run_flags(defaults)
+        ignored = []
+        for key, dest in CONFIG_FIELDS.items():
+            default = defaults.get_default(dest)
+            if getattr(args, dest) != default:
+                ignored.append("--" + dest.replace("_", "-"))
+            value = document.get(key)
+            setattr(args, dest, default if value is None else value)
+        if ignored:
+            warnings.append(
+                f"--config is set, so these flags are ignored (as by KubeRay): {', '.join(ignored)}"
+            )
+    if args.enable_batch_scheduler and args.batch_scheduler:
+        raise ConfigError(
+            "both --enable-batch-scheduler (deprecated) and --batch-scheduler are set; use --batch-scheduler only"
+        )
+    if args.batch_scheduler and args.batch_scheduler not in BATCH_SCHEDULERS:
+        raise ConfigError(
+            f"--batch-scheduler {args.batch_scheduler!r}: expected one of {', '.join(BATCH_SCHEDULERS)}"
+        )
+    if args.batch_scheduler or args.enable_batch_scheduler:
+        name = args.batch_scheduler or "volcano"
+        raise ConfigError(
+            f"batch scheduling ({name}) is not implemented by raykopf: its Pods would be created without the "
+            "scheduler's PodGroups and labels; remove --batch-scheduler/--enable-batch-scheduler (or "
+            "batchScheduler/enableBatchScheduler in the --config file), or keep KubeRay for gang scheduling"
+        )
+    if args.forced_cluster_upgrade:
+        warnings.append("--forced-cluster-upgrade is deprecated and has no effect (as in KubeRay)")
+    for flag in ("zap_encoder", "zap_stacktrace_level", "zap_time_encoding"):
+        if getattr(args, flag):
+            warnings.append(
+                f"--{flag.replace('_', '-')} has no effect: --log-stdout-encoder sets the log format"
+            )
+    return document, warnings
+
+
+def _log_level(args: argparse.Namespace) -> int:
+    level = (args.zap_log_level or ("debug" if args.zap_devel else "info")).lower()
+    if level.isdigit():
+        return logging.DEBUG
+    return ZAP_LEVELS.get(level, logging.INFO)
+
+
 def _run_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     import asyncio
     import dataclasses
-    import logging
 
-    from raykopf.config import OperatorConfig, kubeconfig_path, parse_feature_gates
+    from raykopf.config import OperatorConfig, kubeconfig_path, parse_feature_gates, with_configuration
     from raykopf.k8s.leader import LostLeadership, RivalOperator
     from raykopf.runtime import logs
     from raykopf.runtime.run import RunOptions, run
 
-    logs.configure(encoder=args.log_stdout_encoder)
-    gates, warnings = parse_feature_gates(args.feature_gates)
-    for warning in warnings:
+    try:
+        document, warnings = settle_flags(args)
+    except ConfigError as error:
+        print(f"raykopf run: error: {error}", file=err)
+        return 1
+    logs.configure(
+        _log_level(args),
+        encoder=args.log_stdout_encoder,
+        file=args.log_file_path,
+        file_encoder=args.log_file_encoder,
+    )
+    gates, gate_warnings = parse_feature_gates(args.feature_gates)
+    for warning in [*warnings, *gate_warnings]:
         logging.getLogger("raykopf").warning(warning)
     options = RunOptions(
         kubeconfig=kubeconfig_path(args.kubeconfig),
@@ -97,6 +204,8 @@ def _run_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         feature_gates=tuple(sorted(gates.items())),
         max_pods_per_cluster=args.max_pods_per_cluster,
     )
+    if document is not None:
+        config = with_configuration(config, document)
     try:
         asyncio.run(run(options, config))
     except (LostLeadership, RivalOperator):
@@ -128,10 +237,11 @@ def _add_run_flags(run: argparse.ArgumentParser) -> None:
         "else ~/.kube/config)",
     )
     run.add_argument("--watch-namespace", default="", help="comma-separated namespaces to watch; empty: all")
-    run.add_argument(
+    _bool_flag(
+        run,
         "--use-kubernetes-proxy",
-        action="store_true",
-        help="reach Ray dashboards through the apiserver's service proxy (for an operator outside the cluster)",
+        False,
+        "reach Ray dashboards through the apiserver's service proxy (for an operator outside the cluster)",
     )
     run.add_argument(
         "--reconcile-concurrency", type=int, default=10, help="keys reconciled at once per kind (default 10)"
@@ -182,6 +292,35 @@ def _add_run_flags(run: argparse.ArgumentParser) -> None:
         default="json",
         help="log line format (default json: one object per line)",
     )
+    run.add_argument(
+        "--log-file-path", default="", help="also write the log to this file (rotated at 500 MB)"
+    )
+    run.add_argument(
+        "--log-file-encoder", choices=("json", "console"), default="json", help="the log file's line format"
+    )
+    run.add_argument(
+        "--config",
+        type=Path,
+        help="KubeRay's operator Configuration file (config.ray.io/v1alpha1); as KubeRay, it replaces the "
+        "flags it has fields for",
+    )
+    run.add_argument(
+        "--batch-scheduler",
+        default="",
+        help=f"KubeRay's batch scheduler integration ({', '.join(BATCH_SCHEDULERS)}): not implemented by "
+        "raykopf, which refuses to start with it rather than ignore it",
+    )
+    _bool_flag(
+        run, "--enable-batch-scheduler", False, "deprecated form of --batch-scheduler=volcano (refused)"
+    )
+    _bool_flag(run, "--forced-cluster-upgrade", False, "deprecated, no effect (as in KubeRay)")
+    # controller-runtime's zap flags, which KubeRay's operator takes: the level is honoured; the log
+    # format comes from --log-stdout-encoder, as in KubeRay, where it overrides --zap-encoder.
+    _bool_flag(run, "--zap-devel", False, "debug level unless --zap-log-level says otherwise")
+    run.add_argument("--zap-log-level", default="", help="debug, info, error, panic, or an integer (debug)")
+    run.add_argument("--zap-encoder", default="", help="accepted; no effect (see --log-stdout-encoder)")
+    run.add_argument("--zap-stacktrace-level", default="", help="accepted; no effect")
+    run.add_argument("--zap-time-encoding", default="", help="accepted; no effect")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+import copy
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 
 def _flag(environ: Mapping[str, str], name: str, default: bool) -> bool:
@@ -84,7 +86,12 @@ class OperatorConfig:
     cluster_domain: str = "cluster.local"
     # --use-kubernetes-proxy: reach Ray dashboards through the apiserver (an operator outside the cluster).
     use_kubernetes_proxy: bool = False
-    default_container_envs: tuple[tuple[str, str], ...] = field(default=())
+    # From KubeRay's configuration file (`--config`): added to every head and worker Pod.
+    default_container_envs: tuple[dict[str, Any], ...] = field(default=())
+    head_sidecar_containers: tuple[dict[str, Any], ...] = field(default=())
+    worker_sidecar_containers: tuple[dict[str, Any], ...] = field(default=())
+    default_pod_annotations: tuple[tuple[str, str], ...] = field(default=())
+    default_pod_labels: tuple[tuple[str, str], ...] = field(default=())
     # raykopf's own (`--max-pods-per-cluster`): a RayCluster that asks for more Pods is refused.
     max_pods_per_cluster: int = 10_000
     feature_gates: tuple[tuple[str, bool], ...] = field(default=tuple(sorted(FEATURE_GATES.items())))
@@ -110,6 +117,27 @@ class OperatorConfig:
             rayjob_status_check_timeout_seconds=_int(env, "RAYJOB_STATUS_CHECK_TIMEOUT_SECONDS", 300),
             cluster_domain=env.get("CLUSTER_DOMAIN") or "cluster.local",
         )
+
+
+def with_configuration(config: OperatorConfig, document: Mapping[str, Any]) -> OperatorConfig:
+    """`config` with what a checked KubeRay Configuration (`--config`) says about Pods and RayJobs. As
+    KubeRay, the file's deleteRayJobAfterJobFinishes replaces the environment's."""
+
+    def items(key: str) -> tuple[dict[str, Any], ...]:
+        return tuple(copy.deepcopy(item) for item in document.get(key) or [])
+
+    def pairs(key: str) -> tuple[tuple[str, str], ...]:
+        return tuple(sorted((document.get(key) or {}).items()))
+
+    return replace(
+        config,
+        default_container_envs=items("defaultContainerEnvs"),
+        head_sidecar_containers=items("headSidecarContainers"),
+        worker_sidecar_containers=items("workerSidecarContainers"),
+        default_pod_annotations=pairs("defaultPodAnnotations"),
+        default_pod_labels=pairs("defaultPodLabels"),
+        delete_rayjob_cr_after_job_finishes=bool(document.get("deleteRayJobAfterJobFinishes")),
+    )
 
 
 def kubeconfig_path(flag: Path | None) -> Path | None:

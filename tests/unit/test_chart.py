@@ -174,3 +174,57 @@ def test_a_network_policy_lets_only_prometheus_in_and_only_on_the_metrics_port(h
     (closed,) = find(objects(helm, "metrics.enabled=false"), "NetworkPolicy")
     assert closed["spec"]["ingress"] == []  # nothing may come in at all
     assert find(objects(helm, "networkPolicy.enabled=false"), "NetworkPolicy") == []
+
+
+def test_configuration_enabled_starts_the_operator_with_a_config_file_it_accepts(
+    helm: Path, tmp_path: Path
+) -> None:
+    from raykopf.cli import build_parser, settle_flags
+
+    docs = objects(
+        helm,
+        "configuration.enabled=true",
+        "configuration.defaultPodLabels.team=ml",
+        "configuration.headSidecarContainers[0].name=fluentbit",
+        "configuration.headSidecarContainers[0].image=fluent/fluent-bit:1.9.6",
+        "watchNamespace={a,b}",
+        "reconcileConcurrency=3",
+        namespace="ops",
+    )
+    (config_map,) = find(docs, "ConfigMap", "raykopf-operator-config")
+    (deployment,) = find(docs, "Deployment", "raykopf-operator")
+    pod = deployment["spec"]["template"]
+    (container,) = pod["spec"]["containers"]
+    assert container["args"][:2] == ["run", "--config=/etc/raykopf/config.yaml"]
+    assert not any(
+        a.startswith(("--watch-namespace", "--qps", "--reconcile-concurrency")) for a in container["args"]
+    )
+    assert container["volumeMounts"] == [{"name": "config", "mountPath": "/etc/raykopf", "readOnly": True}]
+    assert pod["spec"]["volumes"][0]["configMap"]["name"] == "raykopf-operator-config"
+    assert "checksum/config" in pod["metadata"]["annotations"]
+    # The operator reads the rendered file as it would in the Pod: no error, no warning, same settings.
+    path = tmp_path / "config.yaml"
+    path.write_text(config_map["data"]["config.yaml"])
+    args = build_parser().parse_args(["run", f"--config={path}", *container["args"][2:]])
+    document, warnings = settle_flags(args)
+    assert warnings == []
+    assert (args.watch_namespace, args.reconcile_concurrency, args.leader_election_namespace) == (
+        "a,b",
+        3,
+        "ops",
+    )
+    assert args.enable_metrics is True
+    assert args.enable_leader_election is True
+    assert document is not None
+    assert document["defaultPodLabels"] == {"team": "ml"}
+    assert document["headSidecarContainers"] == [{"name": "fluentbit", "image": "fluent/fluent-bit:1.9.6"}]
+    assert find(objects(helm), "ConfigMap") == []
+
+
+@pytest.mark.parametrize("value", ["batchScheduler.enabled=true", "batchScheduler.name=volcano"])
+def test_a_batch_scheduler_is_refused_by_the_chart_not_ignored(helm: Path, value: str) -> None:
+    result = subprocess.run(
+        [str(helm), "template", "raykopf", str(CHART), "--set", value], capture_output=True, text=True
+    )
+    assert result.returncode != 0
+    assert "batch scheduler integration is not implemented by raykopf" in result.stderr

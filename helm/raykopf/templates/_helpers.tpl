@@ -99,3 +99,43 @@ Service of the namespaces, so an operator that calls dashboards directly does no
   resources: [events]
   verbs: [create, patch]
 {{- end -}}
+
+{{/* KubeRay's operator Configuration (config.ray.io/v1alpha1) for `--config`: the same settings the
+flags carry without it, plus the Pod defaults of `configuration`. */}}
+{{- define "raykopf.configuration" -}}
+apiVersion: config.ray.io/v1alpha1
+kind: Configuration
+metricsAddr: ":8080"
+probeAddr: ":8082"
+enableMetrics: {{ .Values.metrics.enabled }}
+enableLeaderElection: {{ .Values.leaderElectionEnabled }}
+leaderElectionNamespace: {{ .Release.Namespace }}
+reconcileConcurrency: {{ .Values.reconcileConcurrency | int }}
+watchNamespace: {{ include "raykopf.watchNamespaces" . | quote }}
+qps: {{ .Values.kubeClient.qps }}
+burst: {{ .Values.kubeClient.burst | int }}
+logStdoutEncoder: {{ .Values.logging.stdoutEncoder }}
+useKubernetesProxy: {{ .Values.useKubernetesProxy }}
+{{- with .Values.configuration }}
+{{- with .defaultContainerEnvs }}
+defaultContainerEnvs:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .defaultPodAnnotations }}
+defaultPodAnnotations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .defaultPodLabels }}
+defaultPodLabels:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .headSidecarContainers }}
+headSidecarContainers:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .workerSidecarContainers }}
+workerSidecarContainers:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end }}
+{{- end -}}

@@ -379,8 +379,9 @@ def _finish_pod(
         _add_env(init, c.FQ_RAY_IP, fqdn)
         _add_env(init, c.RAY_IP, fqdn.split(".")[0])
     # KubeRay's order (common.setContainerEnvVars): the operator's defaults first, then its own.
-    for name, value in config.default_container_envs:
-        _add_env(ray, name, value, only_if_absent=True)
+    for default in config.default_container_envs:
+        if not _env_exists(ray, default["name"]):
+            ray.setdefault("env", []).append(copy.deepcopy(default))
     if node_type == c.WORKER_NODE:
         _add_env(ray, c.FQ_RAY_IP, fqdn)
         _add_env(ray, c.RAY_IP, fqdn.split(".")[0])
@@ -406,6 +407,11 @@ def _finish_pod(
     _add_env(ray, c.RAY_DASHBOARD_ENABLE_K8S_DISK_USAGE, "1", only_if_absent=True)
     if config.enable_probes_injection:
         _probes(ray, node_type, creator, params, cluster.spec.ray_version)
+    # The operator configuration's defaults never replace a key the Pod already has.
+    for key, value in config.default_pod_labels:
+        labels.setdefault(key, value)
+    for key, value in config.default_pod_annotations:
+        pod["metadata"].setdefault("annotations", {}).setdefault(key, value)
     if not pod["metadata"].get("annotations"):
         pod["metadata"].pop("annotations", None)
     return pod
@@ -461,6 +467,7 @@ def build_head_pod(
     _configure_gcs_ft(template, cluster, c.HEAD_NODE, params)
     _add_metrics_port(containers[c.RAY_CONTAINER_INDEX])
     _configure_token_auth(template, cluster, [containers[c.RAY_CONTAINER_INDEX]])
+    containers.extend(copy.deepcopy(list(config.head_sidecar_containers)))  # after the autoscaler
     return _finish_pod(
         template,
         cluster=cluster,
@@ -566,6 +573,7 @@ def build_worker_pod(
             if i.get("name") == c.WAIT_GCS_READY_CONTAINER_NAME
         ],
     )
+    containers.extend(copy.deepcopy(list(config.worker_sidecar_containers)))
     return _finish_pod(
         template,
         cluster=cluster,

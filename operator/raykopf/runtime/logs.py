@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import logging.handlers
 from typing import Any
 
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
@@ -39,10 +40,31 @@ class ConsoleFormatter(JsonFormatter):
         return head + "".join(f" {key}={value}" for key, value in entry.items())
 
 
-def configure(level: int = logging.INFO, encoder: str = "json") -> None:
+# As KubeRay's log file (lumberjack: 500 MB per file, 10 old files kept).
+LOG_FILE_BYTES = 500 * 1024 * 1024
+LOG_FILE_BACKUPS = 10
+
+
+def _formatter(encoder: str) -> logging.Formatter:
+    return ConsoleFormatter() if encoder == "console" else JsonFormatter()
+
+
+def configure(
+    level: int = logging.INFO, encoder: str = "json", file: str = "", file_encoder: str = "json"
+) -> None:
+    """Log lines to stderr in `encoder`'s format and, with `file`, also to that file (rotated) in
+    `file_encoder`'s, at INFO and above as KubeRay's file log."""
     handler = logging.StreamHandler()
-    handler.setFormatter(ConsoleFormatter() if encoder == "console" else JsonFormatter())
-    logging.basicConfig(level=level, handlers=[handler], force=True)
+    handler.setFormatter(_formatter(encoder))
+    handlers: list[logging.Handler] = [handler]
+    if file:
+        to_file = logging.handlers.RotatingFileHandler(
+            file, maxBytes=LOG_FILE_BYTES, backupCount=LOG_FILE_BACKUPS, encoding="utf-8"
+        )
+        to_file.setFormatter(_formatter(file_encoder))
+        to_file.setLevel(logging.INFO)
+        handlers.append(to_file)
+    logging.basicConfig(level=level, handlers=handlers, force=True)
     logging.getLogger("aiohttp").setLevel(logging.WARNING)
     # kopf logs every handled event at INFO ("Handler ... succeeded"): one line per Pod change at scale.
     logging.getLogger("kopf.objects").setLevel(logging.WARNING)
