@@ -262,12 +262,12 @@ def test_the_log_file_gets_every_info_line_in_its_own_format(tmp_path: Path) -> 
             handler.flush()
         lines = path.read_text().splitlines()
         assert len(lines) == 1
-        assert lines[0].endswith("INFO    reconciled object=ns/demo")
+        assert lines[0].endswith("\tINFO\traykopf\treconciled object=ns/demo")
         logs.configure(encoder="json", file=str(path), file_encoder="json")
         logging.getLogger("raykopf").warning("again")
         for handler in logging.getLogger().handlers:
             handler.flush()
-        assert json.loads(path.read_text().splitlines()[-1])["message"] == "again"
+        assert json.loads(path.read_text().splitlines()[-1])["msg"] == "again"
     finally:
         logs.configure()
 

@@ -1,24 +1,37 @@
-"""One JSON object per log line, with the fields passed through `extra=` (namespace, name, error...)."""
+"""One JSON object per log line with KubeRay's keys (zap's production encoder, as its operator logs:
+`level`, `ts`, `logger`, `caller`, `msg`), then the fields passed through `extra=` (namespace, name,
+error...), so that log queries written for KubeRay's operator keep working."""
 
 from __future__ import annotations
 
+import datetime
 import json
 import logging
 import logging.handlers
+import os
 from typing import Any
 
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
 # kopf attaches its whole settings object and a skip flag to every record: never worth a log line.
 _DROPPED = {"settings", "k8s_skip"}
+# zap's lowercase level names.
+_LEVELS = {"WARNING": "warn", "CRITICAL": "fatal"}
+
+
+def _iso8601(created: float) -> str:
+    """zap's ISO8601TimeEncoder: milliseconds and the zone offset, e.g. 2026-12-03T17:02:24.123Z."""
+    stamp = datetime.datetime.fromtimestamp(created, datetime.UTC)
+    return stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}Z"
 
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
-            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
-            "level": record.levelname.lower(),
+            "level": _LEVELS.get(record.levelname, record.levelname.lower()),
+            "ts": _iso8601(record.created),
             "logger": record.name,
-            "message": record.getMessage(),
+            "caller": f"{os.path.basename(os.path.dirname(record.pathname))}/{record.filename}:{record.lineno}",
+            "msg": record.getMessage(),
         }
         extras = {k: v for k, v in vars(record).items() if k not in _STANDARD and k not in _DROPPED}
         reference = extras.pop("k8s_ref", None)
@@ -26,17 +39,17 @@ class JsonFormatter(logging.Formatter):
             extras["object"] = f"{reference.get('namespace')}/{reference.get('name')}"
         entry.update(extras)
         if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
+            entry["stacktrace"] = self.formatException(record.exc_info)
         return json.dumps(entry, default=str)
 
 
 class ConsoleFormatter(JsonFormatter):
-    """`--log-stdout-encoder console`: time, level, message, then the fields as key=value."""
+    """`--log-stdout-encoder console`: time, level, logger, message, then the fields as key=value."""
 
     def format(self, record: logging.LogRecord) -> str:
         entry = json.loads(super().format(record))
-        head = f"{entry.pop('time')} {entry.pop('level').upper():<7} {entry.pop('message')}"
-        entry.pop("logger", None)
+        head = f"{entry.pop('ts')}\t{entry.pop('level').upper()}\t{entry.pop('logger')}\t{entry.pop('msg')}"
+        entry.pop("caller", None)
         return head + "".join(f" {key}={value}" for key, value in entry.items())
 
 
