@@ -1,7 +1,8 @@
 # syntax=docker/dockerfile:1
 # Two images from one file:
-#   docker build --target operator -t raykopf/operator .   the operator (non-root, read-only rootfs friendly)
-#   docker build --target runtime  -t raykopf/ray .        the Ray runtime, from localcluster/raykopf_local/ray-runtime.txt
+#   docker build --target operator -t localhost/raykopf/operator:0.1.0 .   the operator (non-root, read-only rootfs friendly)
+#   docker build --target runtime  -t localhost/raykopf/ray:2.60.0 .       the Ray runtime, from localcluster/raykopf_local/ray-runtime.txt
+# (`localhost/` names a local build; tag and push to your own registry for a real cluster.)
 # Release builds pin the base image by digest, resolved when the release is cut:
 #   --build-arg PYTHON_IMAGE=python:3.11-slim@sha256:<digest of `docker buildx imagetools inspect python:3.11-slim`>
 ARG PYTHON_IMAGE=python:3.11-slim

@@ -124,7 +124,7 @@ def test_helm_install_leads_reconciles_hands_over_upgrades_and_uninstalls(
     pods = wait_operators_ready(kubectl, ns, 2)
     for pod in pods:
         assert pod["spec"]["serviceAccountName"] == "raykopf-operator"
-        assert pod["spec"]["containers"][0]["image"] == "raykopf/operator:0.1.0"
+        assert pod["spec"]["containers"][0]["image"] == "localhost/raykopf/operator:0.1.0"
     wait_for(lambda: lease_holder(kubectl, ns) in {p["metadata"]["name"] for p in pods}, 30, "a leader")
     leader = lease_holder(kubectl, ns)
     standby = next(p["metadata"]["name"] for p in pods if p["metadata"]["name"] != leader)

@@ -48,7 +48,7 @@ def test_default_install_is_cluster_wide_with_kuberays_flags_and_a_hardened_pod(
     (deployment,) = find(docs, "Deployment", "raykopf-operator")
     pod = deployment["spec"]["template"]["spec"]
     (container,) = pod["containers"]
-    assert container["image"] == "raykopf/operator:0.1.0"
+    assert container["image"] == "localhost/raykopf/operator:0.1.0"
     assert container["command"] == ["raykopf"]
     assert container["args"] == [
         "run",
