@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.unit.runtime.test_serving import dashboard_metrics
 
 from e2e.conftest import ROOT, Kubectl, create_namespace, wait_for
 from raykopf_local.cluster import LocalCluster
@@ -163,6 +164,13 @@ def test_helm_install_leads_reconciles_hands_over_upgrades_and_uninstalls(
     wait_cluster_ready(kubectl, namespace, "raycluster-sample")
     uids = pod_uids(kubectl, namespace, "raycluster-sample")
     assert len(uids) == 2
+    # Every metric the chart's Grafana dashboard queries is served (RayService panels aside: no
+    # RayService here), by the names KubeRay's operator uses.
+    served = {
+        line.split("{")[0].split(" ")[0] for line in scrape(kubectl, ns).splitlines() if line[:1] != "#"
+    }
+    wanted = {name for name in dashboard_metrics() if not name.startswith("kuberay_service_")}
+    assert sorted(wanted - served) == []
 
     # Deleting the leader's Pod hands the Lease over within the lease duration (15 s); the new leader
     # reconciles nothing twice: one cluster and one submitter ever created for the RayJob.

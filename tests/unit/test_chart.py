@@ -3,6 +3,7 @@ kuberay-operator's, and manifests/install/ rendered from it."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -228,3 +229,13 @@ def test_a_batch_scheduler_is_refused_by_the_chart_not_ignored(helm: Path, value
     )
     assert result.returncode != 0
     assert "batch scheduler integration is not implemented by raykopf" in result.stderr
+
+
+def test_the_grafana_dashboard_ships_as_a_configmap_for_the_sidecar(helm: Path) -> None:
+    assert find(objects(helm), "ConfigMap") == []
+    (dashboard,) = find(objects(helm, "grafanaDashboard.enabled=true", namespace="ops"), "ConfigMap")
+    assert dashboard["metadata"]["name"] == "raykopf-operator-dashboard"
+    assert dashboard["metadata"]["namespace"] == "ops"
+    assert dashboard["metadata"]["labels"]["grafana_dashboard"] == "1"
+    shipped = (CHART / "dashboards" / "raykopf-operator.json").read_text()
+    assert json.loads(dashboard["data"]["raykopf-operator.json"]) == json.loads(shipped)

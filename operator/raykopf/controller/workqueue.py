@@ -94,6 +94,11 @@ class WorkQueue:
         self._held[key] = (now + backoff, now + retry_after)
         self.add_after(key, max(backoff, retry_after))
 
+    @property
+    def depth(self) -> int:
+        """Keys waiting for a worker (client-go's queue depth; those being reconciled not counted)."""
+        return len(self._queued)
+
     def __len__(self) -> int:
         return len(self._queued) + len(self._processing)
 

@@ -204,6 +204,9 @@ async def operate(
         on_success=lambda key: rayservices.clear_failure(cast(Key, key)),
     )
 
+    for kind, queue in (("RayCluster", cluster_queue), ("RayJob", job_queue), ("RayService", service_queue)):
+        metrics.add_controller(kind, concurrency, lambda queue=queue: queue.depth)
+
     def cluster_changed(namespace: str, cluster: str) -> None:
         rayjob = rayjobs.rayjob_of(namespace, cluster)
         if rayjob is not None:

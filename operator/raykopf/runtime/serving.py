@@ -11,6 +11,7 @@ from aiohttp import web
 from prometheus_client import (
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     ProcessCollector,
     disable_created_metrics,
@@ -62,6 +63,28 @@ class ObjectMetrics(Collector):
         yield from families.values()
 
 
+class QueueMetrics(Collector):
+    """client-go's `workqueue_depth` (keys waiting, not those being reconciled), read at scrape time."""
+
+    def __init__(self) -> None:
+        self.queues: dict[str, Callable[[], int]] = {}
+
+    def collect(self) -> Iterator[Metric]:
+        depth = GaugeMetricFamily(
+            "workqueue_depth", "Current depth of workqueue", labels=["name", "controller"]
+        )
+        for controller, queue in self.queues.items():
+            depth.add_metric([controller, controller], queue())
+        yield depth
+
+
+# controller-runtime's buckets for controller_runtime_reconcile_time_seconds.
+CONTROLLER_RUNTIME_BUCKETS = (
+    *(0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0),
+    *(1.25, 1.5, 1.75, 2.0, 2.5, 3.0, 3.5, 4.0, 4.5, 5, 6, 7, 8, 9, 10, 15, 20, 25, 30, 40, 50, 60),
+)
+
+
 @dataclass
 class OperatorMetrics:
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
@@ -90,6 +113,53 @@ class OperatorMetrics:
             registry=self.registry,
         )
 
+        # controller-runtime's names, as KubeRay's operator exports them (controller = the kind in
+        # lowercase), so that its Grafana dashboard and alerts work unchanged.
+        self.cr_reconciles = Counter(
+            "controller_runtime_reconcile_total",
+            "Total number of reconciliations per controller",
+            ["controller", "result"],
+            registry=self.registry,
+        )
+        self.cr_errors = Counter(
+            "controller_runtime_reconcile_errors_total",
+            "Total number of reconciliation errors per controller",
+            ["controller"],
+            registry=self.registry,
+        )
+        self.cr_latency = Histogram(
+            "controller_runtime_reconcile_time_seconds",
+            "Length of time per reconciliation per controller",
+            ["controller"],
+            registry=self.registry,
+            buckets=CONTROLLER_RUNTIME_BUCKETS,
+        )
+        self.cr_workers = Gauge(
+            "controller_runtime_max_concurrent_reconciles",
+            "Maximum number of concurrent reconciles per controller",
+            ["controller"],
+            registry=self.registry,
+        )
+        self.cr_active = Gauge(
+            "controller_runtime_active_workers",
+            "Number of currently used workers per controller",
+            ["controller"],
+            registry=self.registry,
+        )
+        self.queues = QueueMetrics()
+        self.registry.register(self.queues)
+
+    def add_controller(self, kind: str, concurrency: int, depth: Callable[[], int]) -> None:
+        """Export `kind`'s controller-runtime series from the start (at zero, as controller-runtime
+        does) and its work queue's depth."""
+        controller = kind.lower()
+        for result in ("error", "requeue_after", "requeue", "success"):
+            self.cr_reconciles.labels(controller, result)
+        self.cr_errors.labels(controller)
+        self.cr_workers.labels(controller).set(concurrency)
+        self.cr_active.labels(controller).set(0)
+        self.queues.queues[controller] = depth
+
     def count_request(self, method: str, resource: str, code: int) -> None:
         self.requests.labels(method, resource, str(code)).inc()
 
@@ -98,16 +168,28 @@ class OperatorMetrics:
     ) -> Callable[[Any], Awaitable[float | None]]:
         """`reconcile`, counted and timed under `kind`."""
 
+        controller = kind.lower()
+
         async def measured(key: Any) -> float | None:
             started = time.monotonic()
             result = "error"
+            self.cr_active.labels(controller).inc()
             try:
                 requeue = await reconcile(key)
                 result = "success" if requeue is None else "requeue"
                 return requeue
             finally:
-                self.latency.labels(kind).observe(time.monotonic() - started)
+                elapsed = time.monotonic() - started
+                self.cr_active.labels(controller).dec()
+                self.latency.labels(kind).observe(elapsed)
                 self.reconciles.labels(kind, result).inc()
+                self.cr_latency.labels(controller).observe(elapsed)
+                # A pass that asks to come back after a delay is controller-runtime's RequeueAfter.
+                self.cr_reconciles.labels(
+                    controller, "requeue_after" if result == "requeue" else result
+                ).inc()
+                if result == "error":
+                    self.cr_errors.labels(controller).inc()
 
         return measured
 

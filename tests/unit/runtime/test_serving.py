@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import re
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -108,6 +111,79 @@ def test_reconciles_are_counted_per_kind_and_result() -> None:
     assert 'raykopf_reconcile_total{kind="RayJob",result="requeue"} 1.0' in text
     assert 'raykopf_reconcile_total{kind="RayJob",result="error"} 1.0' in text
     assert 'raykopf_reconcile_duration_seconds_count{kind="RayJob"} 2.0' in text
+
+
+def test_controller_runtime_series_as_kuberays_operator_exports_them() -> None:
+    """controller-runtime v0.22's names, labels and results (internal/controller/metrics), controller
+    named after the kind in lowercase (KubeRay's `raycluster`, `rayjob`, `rayservice`)."""
+    metrics = OperatorMetrics()
+    waiting = [("ns", "b"), ("ns", "c")]
+    metrics.add_controller("RayJob", 10, lambda: len(waiting))
+    before = metrics.text().decode()
+    for result in ("error", "requeue_after", "requeue", "success"):  # initMetrics: every result at 0
+        assert f'controller_runtime_reconcile_total{{controller="rayjob",result="{result}"}} 0.0' in before
+    assert 'controller_runtime_max_concurrent_reconciles{controller="rayjob"} 10.0' in before
+    assert 'workqueue_depth{controller="rayjob",name="rayjob"} 2.0' in before
+    busy: list[str] = []
+
+    async def requeue(_: Any) -> float | None:
+        busy.append(metrics.text().decode())
+        return 5.0
+
+    async def done(_: Any) -> float | None:
+        return None
+
+    async def fail(_: Any) -> float | None:
+        raise RuntimeError("boom")
+
+    async def main() -> None:
+        await metrics.timed("RayJob", requeue)(("ns", "a"))
+        await metrics.timed("RayJob", done)(("ns", "a"))
+        with contextlib.suppress(RuntimeError):
+            await metrics.timed("RayJob", fail)(("ns", "a"))
+
+    asyncio.run(main())
+    waiting.clear()
+    text = metrics.text().decode()
+    assert 'controller_runtime_active_workers{controller="rayjob"} 1.0' in busy[0]
+    assert 'controller_runtime_active_workers{controller="rayjob"} 0.0' in text
+    assert 'controller_runtime_reconcile_total{controller="rayjob",result="requeue_after"} 1.0' in text
+    assert 'controller_runtime_reconcile_total{controller="rayjob",result="success"} 1.0' in text
+    assert 'controller_runtime_reconcile_total{controller="rayjob",result="error"} 1.0' in text
+    assert 'controller_runtime_reconcile_errors_total{controller="rayjob"} 1.0' in text
+    assert 'controller_runtime_reconcile_time_seconds_count{controller="rayjob"} 3.0' in text
+    assert 'controller_runtime_reconcile_time_seconds_bucket{controller="rayjob",le="0.15"} 3.0' in text
+    assert 'workqueue_depth{controller="rayjob",name="rayjob"} 0.0' in text
+
+
+DASHBOARD = Path(__file__).resolve().parents[3] / "helm" / "raykopf" / "dashboards" / "raykopf-operator.json"
+OWN_METRIC = re.compile(r"\b(?:kuberay|controller_runtime|workqueue|raykopf)_[a-z_]+\b")
+
+
+def dashboard_metrics() -> set[str]:
+    """Every operator metric the shipped dashboard's queries and variables name."""
+    text = json.dumps(json.loads(DASHBOARD.read_text()))
+    return set(OWN_METRIC.findall(text))
+
+
+def test_every_metric_the_shipped_dashboard_queries_is_exported_after_a_reconcile() -> None:
+    metrics = OperatorMetrics()
+    metrics.objects.watch(*stores())
+    for kind in ("RayCluster", "RayJob", "RayService"):
+        metrics.add_controller(kind, 10, lambda: 0)
+
+    async def done(_: Any) -> float | None:
+        return None
+
+    asyncio.run(metrics.timed("RayCluster", done)(("ns", "a")))
+    metrics.count_request("POST", "pods", 201)
+    exported = {
+        line.split("{")[0].split(" ")[0] for line in metrics.text().decode().splitlines() if line[:1] != "#"
+    }
+    queried = dashboard_metrics()
+    assert len(queried) >= 12, queried
+    assert "controller_runtime_reconcile_time_seconds_bucket" in queried
+    assert sorted(queried - exported) == []
 
 
 def test_api_responses_are_counted_per_method_resource_and_code() -> None:
