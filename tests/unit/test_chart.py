@@ -158,7 +158,8 @@ def test_rbac_off_and_service_monitor_on(helm: Path) -> None:
     docs = objects(helm, "rbacEnable=false", "metrics.serviceMonitor.enabled=true")
     assert not [d for d in docs if d["kind"] in ("ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding")]
     (monitor,) = find(docs, "ServiceMonitor")
-    assert monitor["spec"]["endpoints"][0]["port"] == "http-metrics"
+    # KubeRay's chart: the endpoint by target port `http`, extra labels from additionalLabels.
+    assert monitor["spec"]["endpoints"][0]["targetPort"] == "http"
 
 
 def test_a_network_policy_lets_only_prometheus_in_and_only_on_the_metrics_port(helm: Path) -> None:
@@ -168,10 +169,10 @@ def test_a_network_policy_lets_only_prometheus_in_and_only_on_the_metrics_port(h
     assert policy["spec"]["podSelector"]["matchLabels"].items() <= pod_labels.items()
     assert policy["spec"]["policyTypes"] == ["Ingress"]
     assert policy["spec"]["ingress"] == [
-        {"ports": [{"port": "http-metrics", "protocol": "TCP"}], "from": [{"namespaceSelector": {}}]}
+        {"ports": [{"port": "http", "protocol": "TCP"}], "from": [{"namespaceSelector": {}}]}
     ]
     ports = {p["name"] for p in deployment["spec"]["template"]["spec"]["containers"][0]["ports"]}
-    assert "http-metrics" in ports
+    assert "http" in ports
     (closed,) = find(objects(helm, "metrics.enabled=false"), "NetworkPolicy")
     assert closed["spec"]["ingress"] == []  # nothing may come in at all
     assert find(objects(helm, "networkPolicy.enabled=false"), "NetworkPolicy") == []
@@ -239,3 +240,137 @@ def test_the_grafana_dashboard_ships_as_a_configmap_for_the_sidecar(helm: Path) 
     assert dashboard["metadata"]["labels"]["grafana_dashboard"] == "1"
     shipped = (CHART / "dashboards" / "raykopf-operator.json").read_text()
     assert json.loads(dashboard["data"]["raykopf-operator.json"]) == json.loads(shipped)
+
+
+# The kuberay-operator chart's values (v1.7 line, helm-chart/kuberay-operator/values.yaml) with their
+# defaults, as a user's KubeRay values file carries them.
+KUBERAY_CHART_VALUES = """
+nameOverride: kuberay-operator
+fullnameOverride: kuberay-operator
+componentOverride: kuberay-operator
+replicas: 1
+image: {repository: quay.io/kuberay/operator, tag: nightly, pullPolicy: IfNotPresent}
+imagePullSecrets: []
+nodeSelector: {}
+priorityClassName: ""
+labels: {}
+annotations: {}
+affinity: {}
+tolerations: []
+serviceAccount: {create: true, name: kuberay-operator}
+logging: {stdoutEncoder: json, fileEncoder: json, baseDir: "", fileName: "", sizeLimit: ""}
+batchScheduler: {enabled: false, name: ""}
+configuration:
+  enabled: false
+  defaultContainerEnvs: []
+  defaultPodAnnotations: {}
+  defaultPodLabels: {}
+  headSidecarContainers: []
+  workerSidecarContainers: []
+featureGates:
+- {name: RayClusterStatusConditions, enabled: true}
+- {name: RayJobDeletionPolicy, enabled: true}
+- {name: RayMultiHostIndexing, enabled: true}
+- {name: RayServiceIncrementalUpgrade, enabled: true}
+- {name: RayCronJob, enabled: false}
+- {name: RayClusterMTLS, enabled: false}
+- {name: RayClusterNetworkPolicy, enabled: false}
+- {name: RayClusterHistoryServer, enabled: false}
+metrics:
+  enabled: true
+  serviceMonitor: {enabled: false, interval: 30s, honorLabels: true, additionalLabels: {}, namespace: ""}
+operatorCommand: /manager
+useKubernetesProxy: false
+leaderElectionEnabled: true
+reconcileConcurrency: 1
+kubeClient: {qps: 100.0, burst: 200}
+rbacEnable: true
+crNamespacedRbacEnable: true
+singleNamespaceInstall: false
+watchNamespace: []
+env:
+resources: {limits: {cpu: 100m, memory: 512Mi}}
+livenessProbe: {initialDelaySeconds: 10, periodSeconds: 5, failureThreshold: 5}
+readinessProbe: {initialDelaySeconds: 10, periodSeconds: 5, failureThreshold: 5}
+hostUsers:
+podSecurityContext: {}
+securityContext:
+  allowPrivilegeEscalation: false
+  readOnlyRootFilesystem: true
+  capabilities: {drop: [ALL]}
+  runAsNonRoot: true
+  seccompProfile: {type: RuntimeDefault}
+service: {type: ClusterIP, port: 8080}
+"""
+
+
+def render_with(helm: Path, values: Path, *sets: str) -> subprocess.CompletedProcess[str]:
+    argv = [str(helm), "template", "raykopf", str(CHART), "-n", "ray-system", "-f", str(values)]
+    for value in sets:
+        argv += ["--set", value]
+    return subprocess.run([*argv, "--kube-version", "1.36.0"], capture_output=True, text=True)
+
+
+def test_a_kuberay_values_file_installs_raykopf_with_every_key_honoured(helm: Path, tmp_path: Path) -> None:
+    values = tmp_path / "kuberay-values.yaml"
+    values.write_text(KUBERAY_CHART_VALUES)
+    sets = (
+        "annotations.team=ml",
+        "metrics.serviceMonitor.enabled=true",
+        "metrics.serviceMonitor.additionalLabels.release=prometheus",
+        "logging.baseDir=/var/log/kuberay",
+        "logging.fileName=operator.log",
+        "logging.fileEncoder=console",
+        "logging.sizeLimit=1Gi",
+        "hostUsers=false",
+        "service.type=NodePort",
+        "service.port=9090",
+        "image.repository=registry.example/raykopf/operator",
+        "image.tag=0.1.0",
+    )
+    rendered = render_with(helm, values, *sets)
+    assert rendered.returncode == 0, rendered.stderr
+    docs = [d for d in yaml.safe_load_all(rendered.stdout) if d]
+    (deployment,) = find(docs, "Deployment", "kuberay-operator")
+    template = deployment["spec"]["template"]
+    (container,) = template["spec"]["containers"]
+    assert template["metadata"]["annotations"] == {"team": "ml"}  # on the Pod, as KubeRay's chart
+    assert "annotations" not in deployment["metadata"]
+    assert template["spec"]["hostUsers"] is False
+    assert container["command"] == ["raykopf"]  # operatorCommand /manager is KubeRay's binary
+    assert "--reconcile-concurrency=1" in container["args"]
+    assert "--log-file-path=/var/log/kuberay/operator.log" in container["args"]
+    assert "--log-file-encoder=console" in container["args"]
+    assert {"name": "logs", "mountPath": "/var/log/kuberay"} in container["volumeMounts"]
+    assert {"name": "logs", "emptyDir": {"sizeLimit": "1Gi"}} in template["spec"]["volumes"]
+    assert {"name": "http", "containerPort": 8080, "protocol": "TCP"} in container["ports"]
+    (service,) = find(docs, "Service", "kuberay-operator")
+    assert service["spec"]["type"] == "NodePort"
+    assert service["spec"]["ports"] == [
+        {"name": "http", "port": 9090, "targetPort": "http", "protocol": "TCP"}
+    ]
+    (monitor,) = find(docs, "ServiceMonitor")
+    assert monitor["metadata"]["labels"]["release"] == "prometheus"
+    assert container["image"] == "registry.example/raykopf/operator:0.1.0"
+    # The defaults alone render too: a KubeRay values file is a drop-in.
+    assert render_with(helm, values).returncode == 0
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("webhook.enabled=true", "additional properties 'webhook' not allowed"),
+        (
+            "metrics.serviceMonitor.selector.a=b",
+            "at '/metrics/serviceMonitor': additional properties 'selector'",
+        ),
+        ("logging.stdoutEncoder=text", "at '/logging/stdoutEncoder'"),
+        ("reconcileConcurrency=0", "at '/reconcileConcurrency'"),
+    ],
+)
+def test_a_key_the_chart_does_not_implement_is_refused_by_name(helm: Path, value: str, message: str) -> None:
+    result = subprocess.run(
+        [str(helm), "template", "raykopf", str(CHART), "--set", value], capture_output=True, text=True
+    )
+    assert result.returncode != 0
+    assert message in result.stderr, result.stderr

@@ -115,6 +115,10 @@ watchNamespace: {{ include "raykopf.watchNamespaces" . | quote }}
 qps: {{ .Values.kubeClient.qps }}
 burst: {{ .Values.kubeClient.burst | int }}
 logStdoutEncoder: {{ .Values.logging.stdoutEncoder }}
+{{- with include "raykopf.logFile" . }}
+logFile: {{ . }}
+logFileEncoder: {{ $.Values.logging.fileEncoder }}
+{{- end }}
 useKubernetesProxy: {{ .Values.useKubernetesProxy }}
 {{- with .Values.configuration }}
 {{- with .defaultContainerEnvs }}
@@ -138,4 +142,11 @@ workerSidecarContainers:
   {{- toYaml . | nindent 2 }}
 {{- end }}
 {{- end }}
+{{- end -}}
+
+{{/* The operator's log file, as KubeRay's chart: logging.baseDir/logging.fileName (both set), on an emptyDir. */}}
+{{- define "raykopf.logFile" -}}
+{{- if and .Values.logging.baseDir .Values.logging.fileName -}}
+{{- printf "%s/%s" .Values.logging.baseDir .Values.logging.fileName -}}
+{{- end -}}
 {{- end -}}
