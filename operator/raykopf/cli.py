@@ -166,7 +166,8 @@ def _run_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     import asyncio
     import dataclasses
 
-    from raykopf.config import OperatorConfig, kubeconfig_path, parse_feature_gates, with_configuration
+    from raykopf.config import OperatorConfig, parse_feature_gates, with_configuration
+    from raykopf.k8s.credentials import kubeconfig_paths
     from raykopf.k8s.leader import LostLeadership, RivalOperator
     from raykopf.runtime import logs
     from raykopf.runtime.run import RunOptions, run
@@ -186,7 +187,8 @@ def _run_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     for warning in [*warnings, *gate_warnings]:
         logging.getLogger("raykopf").warning(warning)
     options = RunOptions(
-        kubeconfig=kubeconfig_path(args.kubeconfig),
+        kubeconfig=kubeconfig_paths(args.kubeconfig),
+        context=args.context or None,
         namespaces=[n.strip() for n in (args.watch_namespace or "").split(",") if n.strip()],
         concurrency=args.reconcile_concurrency,
         leader_election=args.enable_leader_election,
@@ -235,6 +237,9 @@ def _add_run_flags(run: argparse.ArgumentParser) -> None:
         type=Path,
         help="kubeconfig of the cluster to manage (default: $KUBECONFIG, else the Pod's service account, "
         "else ~/.kube/config)",
+    )
+    run.add_argument(
+        "--context", default="", help="the kubeconfig context to use (default: its current-context)"
     )
     run.add_argument("--watch-namespace", default="", help="comma-separated namespaces to watch; empty: all")
     _bool_flag(

@@ -7,7 +7,6 @@ import copy
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any
 
 
@@ -138,18 +137,6 @@ def with_configuration(config: OperatorConfig, document: Mapping[str, Any]) -> O
         default_pod_labels=pairs("defaultPodLabels"),
         delete_rayjob_cr_after_job_finishes=bool(document.get("deleteRayJobAfterJobFinishes")),
     )
-
-
-def kubeconfig_path(flag: Path | None) -> Path | None:
-    """As controller-runtime: the flag, $KUBECONFIG, the Pod's service account (None), ~/.kube/config."""
-    if flag is not None:
-        return flag
-    if os.environ.get("KUBECONFIG"):
-        return Path(os.environ["KUBECONFIG"].split(os.pathsep)[0])
-    if os.environ.get("KUBERNETES_SERVICE_HOST"):
-        return None
-    home = Path.home() / ".kube" / "config"
-    return home if home.exists() else None
 
 
 def in_cluster_server() -> str | None:

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
-import ssl
-import tempfile
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -14,9 +11,9 @@ from typing import Any
 
 import aiohttp
 import orjson
-import yaml
 
 from raykopf.config import in_cluster_server
+from raykopf.k8s.credentials import Credentials, Kubeconfig, ServiceAccount, SharedCredentials, Static
 
 
 class ApiError(Exception):
@@ -54,21 +51,7 @@ def _status_object(body: str) -> dict[str, Any]:
     return decoded
 
 
-def _ssl_context(cluster: dict[str, Any], user: dict[str, Any], scratch: Path) -> ssl.SSLContext:
-    context = ssl.create_default_context(
-        cadata=base64.b64decode(cluster["certificate-authority-data"]).decode()
-    )
-    if "client-certificate-data" not in user:
-        return context  # a token user
-    cert, key = scratch / "client.crt", scratch / "client.key"
-    cert.write_bytes(base64.b64decode(user["client-certificate-data"]))
-    key.write_bytes(base64.b64decode(user["client-key-data"]))
-    context.load_cert_chain(str(cert), str(key))
-    return context
-
-
 SERVICE_ACCOUNT = Path("/var/run/secrets/kubernetes.io/serviceaccount")
-TOKEN_REREAD_SECONDS = 60  # kubelet rotates projected tokens; the old one stays valid meanwhile
 
 
 class RateLimit:
@@ -149,18 +132,8 @@ class KubeClient:
     """aiohttp rather than httpx: httpcore's pool re-checks every connection for every request, which
     was a third of the operator's CPU while it created thousands of Pods."""
 
-    def __init__(
-        self,
-        server: str,
-        context: ssl.SSLContext,
-        *,
-        token: str | None = None,
-        token_file: Path | None = None,
-        rate: RateLimit | None = None,
-    ) -> None:
-        self.server = server.rstrip("/")
-        self._ssl = context
-        self._token, self._token_file, self._token_read = token, token_file, 0.0
+    def __init__(self, credentials: SharedCredentials, rate: RateLimit | None = None) -> None:
+        self.credentials = credentials
         self.rate = rate or RateLimit(0, 1)
         self.observe: Callable[[str, str, int], None] | None = None
         """Called with (method, resource, HTTP code) for every response, e.g. to count requests."""
@@ -172,20 +145,16 @@ class KubeClient:
     def _http(self) -> aiohttp.ClientSession:
         # Created on first use: a session belongs to the running event loop.
         if self._session is None:
-            connector = aiohttp.TCPConnector(ssl=self._ssl, limit=MAX_CONNECTIONS + WATCHES)
+            connector = aiohttp.TCPConnector(limit=MAX_CONNECTIONS + WATCHES)
             self._session = aiohttp.ClientSession(connector=connector, timeout=TIMEOUT)
         return self._session
 
     @classmethod
-    def from_kubeconfig(cls, path: Path, rate: RateLimit | None = None) -> KubeClient:
-        config = yaml.safe_load(path.read_text())
-        context_name = config["current-context"]
-        context = next(c["context"] for c in config["contexts"] if c["name"] == context_name)
-        cluster = next(c["cluster"] for c in config["clusters"] if c["name"] == context["cluster"])
-        user = next(u["user"] for u in config["users"] if u["name"] == context["user"])
-        with tempfile.TemporaryDirectory() as scratch:
-            ssl_context = _ssl_context(cluster, user, Path(scratch))
-        return cls(cluster["server"], ssl_context, token=user.get("token"), rate=rate)
+    def from_kubeconfig(
+        cls, path: Path | list[Path], rate: RateLimit | None = None, *, context: str | None = None
+    ) -> KubeClient:
+        """A kubeconfig (several: merged as kubectl merges $KUBECONFIG), read on first use."""
+        return cls(SharedCredentials(Kubeconfig(path if isinstance(path, list) else [path], context)), rate)
 
     @classmethod
     def in_cluster(cls, rate: RateLimit | None = None, account: Path = SERVICE_ACCOUNT) -> KubeClient:
@@ -195,13 +164,17 @@ class KubeClient:
             raise RuntimeError(
                 "not in a cluster (no KUBERNETES_SERVICE_HOST/PORT or service-account token): pass --kubeconfig"
             )
-        context = ssl.create_default_context(cafile=str(account / "ca.crt"))
-        return cls(server, context, token_file=account / "token", rate=rate)
+        return cls(SharedCredentials(ServiceAccount(server, account)), rate)
 
-    def _authorization(self) -> dict[str, str]:
-        if self._token_file is not None and time.monotonic() - self._token_read > TOKEN_REREAD_SECONDS:
-            self._token, self._token_read = self._token_file.read_text().strip(), time.monotonic()
-        return {"Authorization": f"Bearer {self._token}"} if self._token else {}
+    @classmethod
+    def to(cls, server: str, token: str | None = None) -> KubeClient:
+        """A server with fixed credentials (plain HTTP in tests)."""
+        authorization = f"Bearer {token}" if token else None
+        return cls(SharedCredentials(Static(Credentials(server.rstrip("/"), authorization))))
+
+    def sharing_credentials(self, rate: RateLimit | None = None) -> KubeClient:
+        """Another client (its own connections and rate) with this one's credentials."""
+        return KubeClient(self.credentials, rate)
 
     async def close(self) -> None:
         if self._session is not None:
@@ -255,25 +228,34 @@ class KubeClient:
         timeout: float | None = None,
         limit: int | None = None,
     ) -> tuple[int, bytes, float | None]:
-        headers = {"Content-Type": content_type} if data is not None else {}
-        headers.update(self._authorization())
         deadline = TIMEOUT if timeout is None else aiohttp.ClientTimeout(total=timeout)
-        await self.rate.wait()
-        async with (
-            self._slots,
-            self._http.request(
-                method,
-                self.server + path,
-                data=data,
-                params=_query(params),
-                headers=headers,
-                timeout=deadline,
-            ) as response,
-        ):
-            if self.observe is not None:
-                self.observe(method, resource_of(path), response.status)
-            body = await response.read() if limit is None else await read_bounded(response, limit)
-            return response.status, body, _retry_after(response.headers.get("Retry-After"))
+        credentials = await self.credentials.current()
+        for attempt in (1, 2):
+            headers = {"Content-Type": content_type} if data is not None else {}
+            headers.update(credentials.headers())
+            await self.rate.wait()
+            async with (
+                self._slots,
+                self._http.request(
+                    method,
+                    credentials.server + path,
+                    data=data,
+                    params=_query(params),
+                    headers=headers,
+                    timeout=deadline,
+                    ssl=credentials.ssl_context(),
+                    proxy=credentials.proxy,
+                ) as response,
+            ):
+                if self.observe is not None:
+                    self.observe(method, resource_of(path), response.status)
+                body = await response.read() if limit is None else await read_bounded(response, limit)
+                if response.status == 401 and attempt == 1:
+                    # Expired or revoked: load them again (a plugin runs again) and try once more.
+                    credentials = await self.credentials.renew(credentials)
+                    continue
+                return response.status, body, _retry_after(response.headers.get("Retry-After"))
+        raise AssertionError("unreachable")
 
     async def get(self, path: str, **params: Any) -> dict[str, Any] | None:
         try:
@@ -310,9 +292,17 @@ class KubeClient:
             "allowWatchBookmarks": "true",
             "timeoutSeconds": str(WATCH_SECONDS),
         }
+        credentials = await self.credentials.current()
         async with self._http.get(
-            self.server + path, params=_query(query), timeout=WATCH_TIMEOUT, headers=self._authorization()
+            credentials.server + path,
+            params=_query(query),
+            timeout=WATCH_TIMEOUT,
+            headers=credentials.headers(),
+            ssl=credentials.ssl_context(),
+            proxy=credentials.proxy,
         ) as response:
+            if response.status == 401:
+                await self.credentials.renew(credentials)  # the caller's next watch uses the new ones
             if response.status >= 400:
                 raise ApiError(response.status, (await response.read()).decode(errors="replace"))
             # One JSON document per line; lines can be far longer than aiohttp's readline limit.

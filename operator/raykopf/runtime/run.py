@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
+import datetime
 import logging
 import signal
 import sys
@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
+import aiohttp
 import kopf
-import yaml
 
 from raykopf import constants as c
 from raykopf.config import OperatorConfig, pod_name
@@ -25,6 +25,7 @@ from raykopf.controller.rayjob import RayJobReconciler
 from raykopf.controller.rayservice import RayServiceReconciler
 from raykopf.controller.workqueue import WorkQueue
 from raykopf.k8s.client import SERVICE_ACCOUNT, KubeClient, RateLimit
+from raykopf.k8s.credentials import RENEW_BEFORE, CredentialError, Credentials
 from raykopf.k8s.dashboard import Dashboard, DirectTransport, JobTracker, ProxyTransport
 from raykopf.k8s.events import EventRecorder
 from raykopf.k8s.executor import Cache, Executor
@@ -40,27 +41,26 @@ log = logging.getLogger("raykopf")
 Key = tuple[str, str]  # (namespace, name): what the work queues hold
 
 
-def connection_info(kubeconfig: Path) -> kopf.ConnectionInfo:
-    config = yaml.safe_load(kubeconfig.read_text())
-    context = next(c["context"] for c in config["contexts"] if c["name"] == config["current-context"])
-    cluster = next(c["cluster"] for c in config["clusters"] if c["name"] == context["cluster"])
-    user = next(u["user"] for u in config["users"] if u["name"] == context["user"])
-    return kopf.ConnectionInfo(
-        server=cluster["server"],
-        ca_data=base64.b64decode(cluster["certificate-authority-data"]),
-        certificate_data=base64.b64decode(user["client-certificate-data"])
-        if "client-certificate-data" in user
-        else None,
-        private_key_data=base64.b64decode(user["client-key-data"]) if "client-key-data" in user else None,
-        token=user.get("token"),
+def kopf_session(credentials: Credentials) -> kopf.AiohttpSession:
+    """kopf's connection from the operator's own credentials: the same TLS context (CA, client
+    certificate, `tls-server-name`), Authorization header and proxy as raykopf's client."""
+    session = aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=0, ssl=credentials.ssl_context()),
+        headers=credentials.headers(),
+        proxy=credentials.proxy,
     )
+    expires = None
+    if credentials.expires is not None:  # kopf logs in again at this time
+        expires = datetime.datetime.fromtimestamp(credentials.expires - RENEW_BEFORE, datetime.UTC)
+    return kopf.AiohttpSession(aiohttp_session=session, server=credentials.server, expiration=expires)
 
 
 @dataclass(frozen=True)
 class RunOptions:
     """`raykopf run`'s flags, with KubeRay's defaults (reference §3.1)."""
 
-    kubeconfig: Path | None = None  # None: in-cluster (the Pod's service account)
+    kubeconfig: list[Path] | None = None  # merged in order; None: in-cluster (the Pod's service account)
+    context: str | None = None  # the kubeconfig's context; None: its current-context
     namespaces: list[str] = field(default_factory=list)
     concurrency: int = 10
     leader_election: bool = True
@@ -73,8 +73,10 @@ class RunOptions:
     burst: int = 200
 
 
-def kube_client(kubeconfig: Path | None, rate: RateLimit | None = None) -> KubeClient:
-    return KubeClient.from_kubeconfig(kubeconfig, rate) if kubeconfig else KubeClient.in_cluster(rate)
+def kube_client(options: RunOptions, rate: RateLimit | None = None) -> KubeClient:
+    if options.kubeconfig:
+        return KubeClient.from_kubeconfig(options.kubeconfig, rate, context=options.context)
+    return KubeClient.in_cluster(rate)
 
 
 def lease_namespace(options: RunOptions) -> str:
@@ -106,7 +108,11 @@ async def run(
 ) -> None:
     """Serve the probes (and metrics), wait for the Lease if elected, then operate until stopped."""
     allow_apiserver_depth()
-    client = kube_client(options.kubeconfig, RateLimit(options.qps, options.burst))
+    client = kube_client(options, RateLimit(options.qps, options.burst))
+    try:  # a missing file or context, a failing plugin: said at once, in one line
+        await client.credentials.current()
+    except CredentialError as error:
+        raise RuntimeError(str(error)) from error
     stop_flag = stop or asyncio.Event()
     readiness, metrics = Readiness(), OperatorMetrics()
     client.observe = metrics.count_request
@@ -125,7 +131,7 @@ async def run(
         # Its own client, as controller-runtime's: renewals never queue behind a burst of Pod creates
         # in the rate limiter (a late renewal would cost the Lease).
         elector = LeaderElector(
-            kube_client(options.kubeconfig), lease_namespace(options), identity, watches=options.namespaces
+            client.sharing_credentials(), lease_namespace(options), identity, watches=options.namespaces
         )
     guard = (
         None
@@ -167,7 +173,7 @@ async def operate(
     elector: LeaderElector | None,
     guard: RivalGuard | None = None,
 ) -> None:
-    kubeconfig, namespaces, concurrency = options.kubeconfig, options.namespaces, options.concurrency
+    namespaces, concurrency = options.namespaces, options.concurrency
     resync = float(config.raycluster_default_requeue_seconds)
 
     async def reconcile_cluster(key: Any) -> float | None:
@@ -228,7 +234,9 @@ async def operate(
     caches: dict[str, Cache] = {"Pod": pods, "Service": services, "Job": jobs, **bodies}
     executor = Executor(client, events, caches)
     clusters = RayClusterReconciler(client, executor, pods, services, config, bodies["RayCluster"])
-    transport = ProxyTransport(kube_client(kubeconfig)) if config.use_kubernetes_proxy else DirectTransport()
+    transport = (
+        ProxyTransport(client.sharing_credentials()) if config.use_kubernetes_proxy else DirectTransport()
+    )
     dashboard = Dashboard(transport)
     tracker = JobTracker(dashboard, job_queue.add)
     rayjobs = RayJobReconciler(
@@ -252,8 +260,14 @@ async def operate(
     )
 
     @kopf.on.login(registry=registry)
-    def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
-        return connection_info(kubeconfig) if kubeconfig else kopf.login_with_service_account(**kwargs)
+    async def login(**_: Any) -> kopf.AiohttpSession:
+        # kopf logs in at start, at the expiry given, and after a 401: the last two need new ones.
+        given = logins[-1] if logins else None
+        credentials = await (client.credentials.renew(given) if given else client.credentials.current())
+        logins.append(credentials)
+        return kopf_session(credentials)
+
+    logins: list[Credentials] = []
 
     @kopf.on.startup(registry=registry)
     def configure(settings: kopf.OperatorSettings, **_: Any) -> None:

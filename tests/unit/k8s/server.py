@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ssl
 from collections.abc import AsyncIterator
 
 from aiohttp import web
@@ -16,7 +15,7 @@ async def client_for(app: web.Application) -> AsyncIterator[KubeClient]:
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    client = KubeClient(f"http://127.0.0.1:{port}", ssl.create_default_context())
+    client = KubeClient.to(f"http://127.0.0.1:{port}")
     try:
         yield client
     finally:

@@ -15,7 +15,9 @@ import pytest
 from aiohttp import web
 
 from raykopf.k8s import client as client_module
+from raykopf.k8s import credentials as credentials_module
 from raykopf.k8s.client import ApiError, KubeClient, RateLimit, resource_of
+from raykopf.k8s.credentials import Credentials, ServiceAccount, SharedCredentials
 from tests.unit.k8s.server import client_for
 
 BIG_LIST = {
@@ -46,6 +48,18 @@ async def watch(request: web.Request) -> web.StreamResponse:
     await response.write(b"".join(json.dumps(e).encode() + b"\n" for e in SHORT))
     await response.write_eof()
     return response
+
+
+async def only_t2(request: web.Request) -> web.Response:
+    if request.headers.get("Authorization") != "Bearer t2":
+        return web.json_response({"kind": "Status", "message": "Unauthorized", "code": 401}, status=401)
+    return web.json_response({"authorization": request.headers["Authorization"]})
+
+
+async def only_t1(request: web.Request) -> web.Response:
+    if request.headers.get("Authorization") != "Bearer t1":
+        return web.json_response({"kind": "Status", "message": "Unauthorized", "code": 401}, status=401)
+    return web.json_response({})
 
 
 async def whoami(request: web.Request) -> web.Response:
@@ -84,6 +98,8 @@ async def serve() -> AsyncIterator[KubeClient]:
     app.router.add_get("/api/v1/watched", watch)
     app.router.add_get("/api/v1/missing", missing)
     app.router.add_get("/whoami", whoami)
+    app.router.add_get("/only-t2", only_t2)
+    app.router.add_get("/only-t1", only_t1)
     app.router.add_patch("/api/v1/conflict", conflict)
     async for client in client_for(app):
         yield client
@@ -134,14 +150,47 @@ def test_a_service_account_token_is_sent_and_reread_as_kubelet_rotates_it(
 ) -> None:
     token = tmp_path / "token"
     token.write_text("first\n")
-    monkeypatch.setattr(client_module, "TOKEN_REREAD_SECONDS", 0)
+    monkeypatch.setattr(credentials_module, "TOKEN_REREAD_SECONDS", -credentials_module.RENEW_BEFORE)
 
     async def check(client: KubeClient) -> None:
+        server = (await client.credentials.current()).server
+        client.credentials = SharedCredentials(ServiceAccount(server, tmp_path))
         assert await client.request("GET", "/whoami") == {"authorization": "Bearer first"}
         token.write_text("second")
         assert await client.request("GET", "/whoami") == {"authorization": "Bearer second"}
 
-    run(check, _token_file=token)
+    run(check)
+
+
+def test_a_refused_token_is_loaded_again_once_and_the_request_retried() -> None:
+    """A 401 (an expired exec-plugin token, a revoked one) loads the credentials again, once, for every
+    client sharing them; a second 401 is the caller's."""
+
+    class Rotating:
+        def __init__(self, server: str) -> None:
+            self.server, self.loads = server, 0
+
+        async def load(self) -> Credentials:
+            self.loads += 1
+            return Credentials(self.server, authorization=f"Bearer t{self.loads}")
+
+    async def check(client: KubeClient) -> None:
+        source = Rotating((await client.credentials.current()).server)
+        client.credentials = SharedCredentials(source)
+        other = client.sharing_credentials()
+        assert await client.request("GET", "/only-t2") == {"authorization": "Bearer t2"}
+        assert source.loads == 2
+        assert await other.request("GET", "/only-t2") == {
+            "authorization": "Bearer t2"
+        }  # shared, not reloaded
+        assert source.loads == 2
+        await other.close()
+        with pytest.raises(ApiError) as refused:
+            await client.request("GET", "/only-t1")  # t2 refused, t3 refused: said, not looped
+        assert refused.value.status == 401
+        assert source.loads == 3
+
+    run(check)
 
 
 def test_in_cluster_needs_the_service_account(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
