@@ -114,7 +114,8 @@ def _read_config_file(args: argparse.Namespace) -> tuple[dict[str, Any], list[st
 def settle_flags(args: argparse.Namespace) -> tuple[dict[str, Any] | None, list[str]]:
     """Apply `--config` over the flags it replaces (flags given beside it are ignored, as by KubeRay,
     and said); refuse what raykopf does not do. Returns the document and the warnings to log."""
-    document, warnings = None, []
+    document: dict[str, Any] | None = None
+    warnings: list[str] = []
     if args.config:
         document, warnings = _read_config_file(args)
         defaults = argparse.ArgumentParser()

@@ -81,7 +81,7 @@ class _NamedContext(ssl.SSLContext):
         server_side: bool = False,
         server_hostname: Any = None,
         session: Any = None,
-    ) -> ssl.SSLObject:  # type: ignore[override]
+    ) -> ssl.SSLObject:
         return super().wrap_bio(incoming, outgoing, server_side, self.server_name or server_hostname, session)
 
 
@@ -244,7 +244,7 @@ def _timestamp(value: Any) -> float | None:
     if isinstance(value, datetime.datetime):
         if value.tzinfo is None:
             value = value.replace(tzinfo=datetime.UTC)
-        return value.timestamp()
+        return float(value.timestamp())
     return None
 
 

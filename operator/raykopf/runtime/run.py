@@ -210,8 +210,9 @@ async def operate(
         on_success=lambda key: rayservices.clear_failure(cast(Key, key)),
     )
 
-    for kind, queue in (("RayCluster", cluster_queue), ("RayJob", job_queue), ("RayService", service_queue)):
-        metrics.add_controller(kind, concurrency, lambda queue=queue: queue.depth)
+    metrics.add_controller("RayCluster", concurrency, lambda: cluster_queue.depth)
+    metrics.add_controller("RayJob", concurrency, lambda: job_queue.depth)
+    metrics.add_controller("RayService", concurrency, lambda: service_queue.depth)
 
     def cluster_changed(namespace: str, cluster: str) -> None:
         rayjob = rayjobs.rayjob_of(namespace, cluster)
