@@ -13,7 +13,7 @@ from typing import Any, TextIO
 from raykopf import __version__
 from raykopf.manifests import expand, read_documents
 from raykopf.validation import KINDS, validate
-from raykopf.validation.configuration import BATCH_SCHEDULERS
+from raykopf.validation.configuration import BATCH_SCHEDULERS, check_configuration
 
 
 def _validate_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -94,9 +94,6 @@ class ConfigError(Exception):
 
 def _read_config_file(args: argparse.Namespace) -> tuple[dict[str, Any], list[str]]:
     """The checked `--config` document, and the warnings to log once logging is set up."""
-    from raykopf.manifests import read_documents
-    from raykopf.validation.configuration import check_configuration
-
     path = args.config
     documents = list(read_documents(path))
     for failed in (doc for doc in documents if doc.error is not None):
@@ -158,9 +155,11 @@ def settle_flags(args: argparse.Namespace) -> tuple[dict[str, Any] | None, list[
 
 def _log_level(args: argparse.Namespace) -> int:
     level = (args.zap_log_level or ("debug" if args.zap_devel else "info")).lower()
-    if level.isdigit():
-        return logging.DEBUG
-    return ZAP_LEVELS.get(level, logging.INFO)
+    if level.isdigit():  # zap's custom debug levels: 1, 2, ... (0 is info)
+        return logging.DEBUG if int(level) > 0 else logging.INFO
+    if level not in ZAP_LEVELS:
+        raise ConfigError(f"--zap-log-level {level!r}: expected debug, info, error, panic or an integer")
+    return ZAP_LEVELS[level]
 
 
 def _run_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -175,11 +174,12 @@ def _run_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
     try:
         document, warnings = settle_flags(args)
+        level = _log_level(args)
     except ConfigError as error:
         print(f"raykopf run: error: {error}", file=err)
         return 1
     logs.configure(
-        _log_level(args),
+        level,
         encoder=args.log_stdout_encoder,
         file=args.log_file_path,
         file_encoder=args.log_file_encoder,

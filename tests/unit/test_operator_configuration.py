@@ -272,6 +272,13 @@ def test_the_log_file_gets_every_info_line_in_its_own_format(tmp_path: Path) -> 
         logs.configure()
 
 
+def test_an_unknown_zap_log_level_stops_the_start() -> None:
+    from raykopf.cli import _log_level
+
+    with pytest.raises(ConfigError, match="--zap-log-level 'verbose': expected debug, info, error, panic"):
+        _log_level(parse("--zap-log-level=verbose"))
+
+
 @pytest.mark.parametrize(
     ("flags", "level"),
     [
@@ -279,6 +286,7 @@ def test_the_log_file_gets_every_info_line_in_its_own_format(tmp_path: Path) -> 
         (["--zap-devel"], logging.DEBUG),
         (["--zap-log-level=error"], logging.ERROR),
         (["--zap-log-level=3"], logging.DEBUG),
+        (["--zap-log-level=0"], logging.INFO),
     ],
 )
 def test_zap_log_level_is_honoured(flags: list[str], level: int) -> None:
