@@ -35,6 +35,7 @@ class Credentials:
     tls_server_name: str | None = None
     proxy: str | None = None
     expires: float | None = None  # time.time() after which these must not be used
+    reread_at: float | None = None  # time.time() after which their files are read again (still valid)
     _context: list[ssl.SSLContext] = field(default_factory=list, compare=False, repr=False)
 
     @property
@@ -44,7 +45,9 @@ class Credentials:
         return None
 
     def stale(self, now: float | None = None) -> bool:
-        return self.expires is not None and (now or time.time()) >= self.expires - RENEW_BEFORE
+        now = now or time.time()
+        expiring = self.expires is not None and now >= self.expires - RENEW_BEFORE
+        return expiring or (self.reread_at is not None and now >= self.reread_at)
 
     def ssl_context(self) -> ssl.SSLContext | bool:
         """The TLS settings of every connection (False: not TLS, or verification off as
@@ -143,7 +146,7 @@ class ServiceAccount:
             self.server,
             authorization=f"Bearer {token}",
             ca_file=str(self.folder / "ca.crt"),
-            expires=time.time() + TOKEN_REREAD_SECONDS + RENEW_BEFORE,
+            reread_at=time.time() + TOKEN_REREAD_SECONDS,
         )
 
 

@@ -150,7 +150,7 @@ def test_a_service_account_token_is_sent_and_reread_as_kubelet_rotates_it(
 ) -> None:
     token = tmp_path / "token"
     token.write_text("first\n")
-    monkeypatch.setattr(credentials_module, "TOKEN_REREAD_SECONDS", -credentials_module.RENEW_BEFORE)
+    monkeypatch.setattr(credentials_module, "TOKEN_REREAD_SECONDS", 0)
 
     async def check(client: KubeClient) -> None:
         server = (await client.credentials.current()).server

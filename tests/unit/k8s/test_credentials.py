@@ -16,6 +16,7 @@ import yaml
 
 from raykopf.k8s.credentials import (
     CredentialError,
+    Credentials,
     Kubeconfig,
     SharedCredentials,
     kubeconfig_paths,
@@ -188,3 +189,20 @@ def test_kubeconfig_paths_merge_kubeconfig_as_client_go(
     monkeypatch.delenv("KUBECONFIG")
     monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "10.0.0.1")
     assert kubeconfig_paths(None) is None
+
+
+def test_kopf_logs_in_again_before_an_expiry_but_not_at_each_token_reread() -> None:
+    from raykopf.runtime.run import kopf_session
+
+    async def main() -> None:
+        expiring = Credentials(SERVER, authorization="Bearer t", insecure=True, expires=2_000_000_000.0)
+        session = kopf_session(expiring)
+        assert session.expiration == datetime.datetime.fromtimestamp(2_000_000_000.0 - 60, datetime.UTC)
+        assert session.aiohttp_session.headers["Authorization"] == "Bearer t"
+        assert session.server == SERVER
+        await session.aiohttp_session.close()
+        reread = kopf_session(Credentials(SERVER, authorization="Bearer t", insecure=True, reread_at=1.0))
+        assert reread.expiration is None  # a service account's token file is read again; kopf keeps going
+        await reread.aiohttp_session.close()
+
+    asyncio.run(main())
