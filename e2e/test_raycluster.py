@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import re
+import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -216,3 +218,36 @@ def test_suspend_deletes_every_pod_and_resume_brings_the_cluster_back(
         for c in raycluster(kubectl, namespace, "raycluster-sample")["status"]["conditions"]
     }
     assert conditions["RayClusterSuspended"] == "False"
+
+
+def dashboard_status(head_ip: str, headers: dict[str, str]) -> int:
+    request = urllib.request.Request(f"http://{head_ip}:8265/nodes?view=summary", headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as error:
+        return int(error.code)
+    except OSError:
+        return -1
+
+
+def test_a_token_auth_raycluster_is_ready_and_its_dashboard_wants_the_token(
+    kubectl: Kubectl, namespace: str, operator: Path
+) -> None:
+    """`authOptions.mode: token`: the operator creates the token Secret (KubeRay's name and key) and
+    wires it into every Ray container; real Ray then refuses a dashboard request without it."""
+    sample = yaml.safe_load(SAMPLE.read_text())
+    sample["spec"]["authOptions"] = {"mode": "token"}
+    kubectl.apply(yaml.safe_dump(sample), namespace)
+    wait_ready(kubectl, namespace)
+    secret = kubectl.json("get", "secret", "raycluster-sample", "-n", namespace)
+    assert secret["metadata"]["ownerReferences"][0]["kind"] == "RayCluster"
+    token = base64.b64decode(secret["data"]["auth_token"]).decode()
+    assert len(base64.b64decode(token, validate=True)) == 32, "32 random bytes, base64, as KubeRay's"
+    head_ip = raycluster(kubectl, namespace, "raycluster-sample")["status"]["head"]["podIP"]
+    with_token = {"Authorization": f"Bearer {token}"}
+    assert wait_for(
+        lambda: dashboard_status(head_ip, with_token) == 200, 60, "the dashboard to answer with the token"
+    )
+    assert dashboard_status(head_ip, {}) == 401
+    assert dashboard_status(head_ip, {"Authorization": "Bearer not-the-token"}) == 403
