@@ -19,6 +19,7 @@ from typing import Any
 import aiohttp
 import pytest
 import yaml
+from tests.unit.k8s.test_credentials import calls, exec_plugin
 
 from e2e.conformance.cases import simulated_raycluster_spec
 from e2e.conftest import ROOT, Kubectl, wait_for
@@ -85,41 +86,14 @@ def write(
     return path
 
 
-def plugin(folder: Path, tokens: list[str]) -> dict[str, Any]:
-    """An exec credential plugin handing out `tokens` in turn (the last one for good), counting runs."""
-    script = folder / "plugin.py"
-    script.write_text(
-        "import json, pathlib\n"
-        f"calls = pathlib.Path({str(folder / 'calls')!r})\n"
-        "n = len(calls.read_text()) if calls.exists() else 0\n"
-        "calls.write_text('x' * (n + 1))\n"
-        f"tokens = {tokens!r}\n"
-        "print(json.dumps({'apiVersion': 'client.authentication.k8s.io/v1', 'kind': 'ExecCredential',"
-        " 'status': {'token': tokens[min(n, len(tokens) - 1)]}}))\n"
-    )
-    return {
-        "exec": {
-            "apiVersion": "client.authentication.k8s.io/v1",
-            "command": sys.executable,
-            "args": [str(script)],
-            "interactiveMode": "Never",
-        }
-    }
-
-
-def runs(folder: Path) -> int:
-    path = folder / "calls"
-    return len(path.read_text()) if path.exists() else 0
-
-
 def test_an_exec_plugin_token_is_used_and_renewed_on_a_401(
     cluster: dict[str, Any], token: str, tmp_path: Path
 ) -> None:
     path = write(
-        tmp_path / "config", cluster, {"eks": plugin(tmp_path, ["expired-or-revoked", token])}, "eks"
+        tmp_path / "config", cluster, {"eks": exec_plugin(tmp_path, ("expired-or-revoked", token))}, "eks"
     )
     assert who(KubeClient.from_kubeconfig(path)) == SERVICE_ACCOUNT_USER
-    assert runs(tmp_path) == 2  # the first token got a 401; the plugin ran again; the request was retried
+    assert calls(tmp_path) == 2  # the first token got a 401; the plugin ran again; the request was retried
 
 
 def test_certificate_and_key_files(
@@ -258,7 +232,7 @@ def test_the_operator_runs_on_an_exec_plugin_kubeconfig(
     tmp_path: Path,
 ) -> None:
     """raykopf's client, its Lease and kopf's watches all authenticate through the one plugin run."""
-    path = write(tmp_path / "config", cluster, {"aks": plugin(tmp_path, [token])}, "aks")
+    path = write(tmp_path / "config", cluster, {"aks": exec_plugin(tmp_path, (token,))}, "aks")
     log = (tmp_path / "operator.log").open("wb")
     process = subprocess.Popen(
         [
@@ -291,7 +265,7 @@ def test_the_operator_runs_on_an_exec_plugin_kubeconfig(
             60,
             "Pods created by the operator",
         )
-        assert runs(tmp_path) == 1
+        assert calls(tmp_path) == 1
     finally:
         process.terminate()
         process.wait(30)

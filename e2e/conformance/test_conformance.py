@@ -350,6 +350,31 @@ def operators_with(
         restart({})
 
 
+def compare_under(
+    operators: contextlib.AbstractContextManager[None],
+    cases: tuple[str, ...],
+    title: str,
+    kubectl: Kubectl,
+    slots: list[Slot],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[list[Slot], dict[str, Any]]:
+    """`cases` applied to both sides while `operators` holds (both restarted with some setting), each
+    compared; the slots they ran in and the last listing of each side."""
+    by_name = {case.name: case for case in all_cases()}
+    case_slots = pack([by_name[name] for name in cases])
+    clear(kubectl, slots)
+    declared = load_declared()
+    with operators, process_node_cordoned(kubectl):
+        for slot in case_slots:
+            apply_cases(kubectl, slot)
+        listings = settle(kubectl, case_slots)
+        clear(kubectl, case_slots)
+    judge(
+        title, compare_slots(case_slots, listings, declared, f" with the {title}"), declared, tmp_path_factory
+    )
+    return case_slots, listings
+
+
 def test_operator_env_knobs_match_kuberay(
     kubectl: Kubectl,
     local_cluster: LocalCluster,
@@ -360,19 +385,12 @@ def test_operator_env_knobs_match_kuberay(
     """Both operators with KubeRay's ENABLE_* knobs and CLUSTER_DOMAIN turned from their defaults:
     a RayCluster, a custom head Service, the autoscaler, GCS fault tolerance, a RayJob and a
     RayService compared."""
-    by_name = {case.name: case for case in all_cases()}
-    knob_slots = pack([by_name[name] for name in KNOB_CASES])
-    clear(kubectl, slots)
-    declared = load_declared()
-    with operators_with(KNOBS, local_cluster, ours, slots), process_node_cordoned(kubectl):
-        for slot in knob_slots:
-            apply_cases(kubectl, slot)
-        listings = settle(kubectl, knob_slots)
-        clear(kubectl, knob_slots)
-    judge(
+    knob_slots, listings = compare_under(
+        operators_with(KNOBS, local_cluster, ours, slots),
+        KNOB_CASES,
         "operator env knobs",
-        compare_slots(knob_slots, listings, declared, " with the operator's knobs"),
-        declared,
+        kubectl,
+        slots,
         tmp_path_factory,
     )
     # The knobs reached KubeRay, so equal output is raykopf honouring them, not both ignoring them.
@@ -459,23 +477,13 @@ def test_operator_configuration_file_matches_kuberay(
 ) -> None:
     """Both operators started with KubeRay's `--config` file (head and worker sidecars, default container
     env vars with a value and a fieldRef): a RayCluster, an autoscaled one and a RayJob compared."""
-    by_name = {case.name: case for case in all_cases()}
-    config_slots = pack([by_name[name] for name in CONFIG_CASES])
-    clear(kubectl, slots)
-    declared = load_declared()
     folder = tmp_path_factory.mktemp("operator-config")
-    with (
+    config_slots, listings = compare_under(
         operators_configured_by_file(local_cluster, ours, slots, folder),
-        process_node_cordoned(kubectl),
-    ):
-        for slot in config_slots:
-            apply_cases(kubectl, slot)
-        listings = settle(kubectl, config_slots)
-        clear(kubectl, config_slots)
-    judge(
+        CONFIG_CASES,
         "operator configuration file",
-        compare_slots(config_slots, listings, declared, " with the operator's config file"),
-        declared,
+        kubectl,
+        slots,
         tmp_path_factory,
     )
     # The file reached KubeRay: equal output is raykopf honouring it, not both ignoring it.

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -49,19 +48,22 @@ def kubeconfig(
 
 
 def exec_plugin(
-    folder: Path, token: str = "exec-token", expires: str | None = None, exit_code: int = 0
+    folder: Path, tokens: tuple[str, ...] = ("exec-token",), expires: str | None = None, exit_code: int = 0
 ) -> dict[str, Any]:
-    """An exec credential plugin (as `aws eks get-token`): prints an ExecCredential, counts its runs."""
+    """An exec credential plugin (as `aws eks get-token`): prints an ExecCredential with `tokens` in
+    turn (the last one for good), counts its runs in `folder/calls`."""
     script = folder / "plugin.py"
-    status: dict[str, Any] = {"token": token}
-    if expires:
-        status["expirationTimestamp"] = expires
-    credential = {"apiVersion": "client.authentication.k8s.io/v1", "kind": "ExecCredential", "status": status}
+    extra = {"expirationTimestamp": expires} if expires else {}
     script.write_text(
-        "import sys\n"
-        f"open({str(folder / 'calls')!r}, 'a').write('x')\n"
+        "import json, pathlib, sys\n"
+        f"calls = pathlib.Path({str(folder / 'calls')!r})\n"
+        "n = len(calls.read_text()) if calls.exists() else 0\n"
+        "calls.write_text('x' * (n + 1))\n"
+        f"tokens = {list(tokens)!r}\n"
+        f"status = dict(token=tokens[min(n, len(tokens) - 1)], **{extra!r})\n"
+        "print(json.dumps({'apiVersion': 'client.authentication.k8s.io/v1', 'kind': 'ExecCredential',"
+        " 'status': status}))\n"
         f"sys.stderr.write('plugin says no') if {exit_code} else None\n"
-        f"print({json.dumps(json.dumps(credential))})\n"
         f"sys.exit({exit_code})\n"
     )
     return {
