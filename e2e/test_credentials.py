@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import queue
 import subprocess
 import sys
 import threading
@@ -133,16 +134,20 @@ def test_tls_server_name_is_what_the_certificate_is_checked_against(
 
 @contextlib.contextmanager
 def connect_proxy() -> Iterator[tuple[str, list[str]]]:
-    """An HTTP CONNECT proxy on localhost that records each tunnel it opens."""
+    """An HTTP CONNECT proxy on localhost, in a thread of its own, that records each tunnel it opens;
+    it closes its sockets and its event loop on the way out."""
     tunnels: list[str] = []
-    loop = asyncio.new_event_loop()
+    started: queue.Queue[tuple[asyncio.AbstractEventLoop, asyncio.Event, int]] = queue.Queue()
 
     async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        with contextlib.suppress(Exception):
+        try:
             while data := await reader.read(65536):
                 writer.write(data)
                 await writer.drain()
-        writer.close()
+        except (OSError, asyncio.CancelledError):
+            pass
+        finally:
+            writer.close()
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         request = await reader.readuntil(b"\r\n\r\n")
@@ -154,15 +159,26 @@ def connect_proxy() -> Iterator[tuple[str, list[str]]]:
         await writer.drain()
         await asyncio.gather(pipe(reader, upstream_writer), pipe(upstream_reader, writer))
 
-    server = loop.run_until_complete(asyncio.start_server(handle, "127.0.0.1", 0))
-    port = server.sockets[0].getsockname()[1]
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    async def serve() -> None:
+        stop = asyncio.Event()
+        server = await asyncio.start_server(handle, "127.0.0.1", 0)
+        started.put((asyncio.get_running_loop(), stop, server.sockets[0].getsockname()[1]))
+        await stop.wait()
+        server.close()
+        await server.wait_closed()
+        others = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+        for task in others:
+            task.cancel()
+        await asyncio.gather(*others, return_exceptions=True)
+
+    thread = threading.Thread(target=asyncio.run, args=(serve(),), daemon=True)
     thread.start()
+    loop, stop, port = started.get(timeout=10)
     try:
         yield f"http://127.0.0.1:{port}", tunnels
     finally:
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(5)
+        loop.call_soon_threadsafe(stop.set)
+        thread.join(10)
 
 
 def test_proxy_url_carries_the_connection(cluster: dict[str, Any], token: str, tmp_path: Path) -> None:
@@ -233,25 +249,28 @@ def test_the_operator_runs_on_an_exec_plugin_kubeconfig(
 ) -> None:
     """raykopf's client, its Lease and kopf's watches all authenticate through the one plugin run."""
     path = write(tmp_path / "config", cluster, {"aks": exec_plugin(tmp_path, (token,))}, "aks")
-    log = (tmp_path / "operator.log").open("wb")
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "raykopf",
-            "run",
-            f"--kubeconfig={path}",
-            "--use-kubernetes-proxy",
-            f"--watch-namespace={namespace}",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    with (tmp_path / "operator.log").open("wb") as log:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "raykopf",
+                "run",
+                f"--kubeconfig={path}",
+                "--use-kubernetes-proxy",
+                f"--watch-namespace={namespace}",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     try:
 
         def ready() -> bool:
-            with contextlib.suppress(OSError):
-                return urllib.request.urlopen("http://127.0.0.1:8082/readyz", timeout=2).status == 200
+            with (
+                contextlib.suppress(OSError),
+                urllib.request.urlopen("http://127.0.0.1:8082/readyz", timeout=2) as answer,
+            ):
+                return bool(answer.status == 200)
             return False
 
         wait_for(ready, 60, "the operator to be ready")

@@ -166,8 +166,7 @@ def _run_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     import asyncio
     import dataclasses
 
-    from raykopf.config import OperatorConfig, parse_feature_gates, with_configuration
-    from raykopf.k8s.credentials import kubeconfig_paths
+    from raykopf.config import OperatorConfig, kubeconfig_paths, parse_feature_gates, with_configuration
     from raykopf.k8s.leader import LostLeadership, RivalOperator
     from raykopf.runtime import logs
     from raykopf.runtime.run import RunOptions, run

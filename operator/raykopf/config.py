@@ -7,6 +7,7 @@ import copy
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 
@@ -137,6 +138,20 @@ def with_configuration(config: OperatorConfig, document: Mapping[str, Any]) -> O
         default_pod_labels=pairs("defaultPodLabels"),
         delete_rayjob_cr_after_job_finishes=bool(document.get("deleteRayJobAfterJobFinishes")),
     )
+
+
+def kubeconfig_paths(flag: Path | None) -> list[Path] | None:
+    """As client-go: the flag, else every file of $KUBECONFIG (merged), else None in a cluster (the
+    service account), else ~/.kube/config."""
+    if flag is not None:
+        return [flag]
+    listed = [Path(p) for p in os.environ.get("KUBECONFIG", "").split(os.pathsep) if p]
+    if listed:
+        return listed
+    if os.environ.get("KUBERNETES_SERVICE_HOST"):
+        return None
+    home = Path.home() / ".kube" / "config"
+    return [home] if home.exists() else None
 
 
 def in_cluster_server() -> str | None:

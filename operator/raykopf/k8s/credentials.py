@@ -249,17 +249,3 @@ def _timestamp(value: Any) -> float | None:
             value = value.replace(tzinfo=datetime.UTC)
         return float(value.timestamp())
     return None
-
-
-def kubeconfig_paths(flag: Path | None) -> list[Path] | None:
-    """As client-go: the flag, else every file of $KUBECONFIG (merged), else None (in a cluster: the
-    service account), else ~/.kube/config."""
-    if flag is not None:
-        return [flag]
-    listed = [Path(p) for p in os.environ.get("KUBECONFIG", "").split(os.pathsep) if p]
-    if listed:
-        return listed
-    if os.environ.get("KUBERNETES_SERVICE_HOST"):
-        return None
-    home = Path.home() / ".kube" / "config"
-    return [home] if home.exists() else None

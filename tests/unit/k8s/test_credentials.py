@@ -13,12 +13,12 @@ from typing import Any
 import pytest
 import yaml
 
+from raykopf.config import kubeconfig_paths
 from raykopf.k8s.credentials import (
     CredentialError,
     Credentials,
     Kubeconfig,
     SharedCredentials,
-    kubeconfig_paths,
 )
 
 SERVER = "https://10.0.0.1:6443"
