@@ -189,14 +189,17 @@ class Kubeconfig:
         from kubernetes_asyncio.config.kube_config import KubeConfigLoader, KubeConfigMerger
 
         try:
-            merged = KubeConfigMerger(self.describe()).config
+            merger = KubeConfigMerger(self.describe())
         except Exception as error:  # a file that is not a kubeconfig at all
             raise CredentialError(f"kubeconfig {self.describe()}: not a kubeconfig: {error}") from error
+        merged = merger.config
         if merged is None or not isinstance(merged.value, dict):
             raise CredentialError(f"kubeconfig {self.describe()}: not a kubeconfig")
         config = merged.value
         contexts = [str(item["name"]) for item in config.get("contexts") or []]
-        wanted = self.context or config.get("current-context")
+        # kubectl's rule: the first file that sets a current-context wins (the loader keeps the last).
+        first_set = (merger.config_files[path].get("current-context") for path in merger.paths)
+        wanted = self.context or next((name for name in first_set if name), None)
         if not wanted:
             raise CredentialError(
                 f"kubeconfig {self.describe()}: no current-context; pass --context (one of: {', '.join(contexts)})"

@@ -170,6 +170,28 @@ def test_merged_files_and_a_chosen_context(tmp_path: Path) -> None:
         load(first, second, context="missing")
     with pytest.raises(CredentialError, match="no current-context; pass --context"):
         load(first)
+    # kubectl's rule: the first file that sets a current-context wins.
+    two = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "c", "cluster": {"server": SERVER, "insecure-skip-tls-verify": True}}],
+        "users": [{"name": "alice", "user": {"token": "alice"}}, {"name": "bob", "user": {"token": "bob"}}],
+        "contexts": [
+            {"name": "as-alice", "context": {"cluster": "c", "user": "alice"}},
+            {"name": "as-bob", "context": {"cluster": "c", "user": "bob"}},
+        ],
+        "current-context": "as-bob",
+    }
+    both = tmp_path / "c"
+    both.write_text(yaml.safe_dump(two))
+    later = tmp_path / "d"
+    later.write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "Config", "current-context": "as-alice"}))
+    assert load(both, later).authorization == "Bearer bob"
+    assert load(later, both).authorization == "Bearer alice"
+    broken = tmp_path / "e"
+    broken.write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "Config", "current-context": "gone"}))
+    with pytest.raises(CredentialError, match="no context 'gone'"):
+        load(broken, both)
 
 
 def test_an_unreadable_file_is_named(tmp_path: Path) -> None:
