@@ -167,10 +167,9 @@ class KubeClient:
         return cls(SharedCredentials(ServiceAccount(server, account)), rate)
 
     @classmethod
-    def to(cls, server: str, token: str | None = None) -> KubeClient:
-        """A server with fixed credentials (plain HTTP in tests)."""
-        authorization = f"Bearer {token}" if token else None
-        return cls(SharedCredentials(Static(Credentials(server.rstrip("/"), authorization))))
+    def to(cls, server: str) -> KubeClient:
+        """A server without credentials (plain HTTP in tests)."""
+        return cls(SharedCredentials(Static(Credentials(server.rstrip("/")))))
 
     def sharing_credentials(self, rate: RateLimit | None = None) -> KubeClient:
         """Another client (its own connections and rate) with this one's credentials."""
@@ -243,7 +242,7 @@ class KubeClient:
                     params=_query(params),
                     headers=headers,
                     timeout=deadline,
-                    ssl=credentials.ssl_context(),
+                    ssl=credentials.ssl_context,
                     proxy=credentials.proxy,
                 ) as response,
             ):
@@ -298,7 +297,7 @@ class KubeClient:
             params=_query(query),
             timeout=WATCH_TIMEOUT,
             headers=credentials.headers(),
-            ssl=credentials.ssl_context(),
+            ssl=credentials.ssl_context,
             proxy=credentials.proxy,
         ) as response:
             if response.status == 401:

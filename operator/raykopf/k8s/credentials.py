@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import functools
 import os
 import ssl
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -36,35 +37,28 @@ class Credentials:
     proxy: str | None = None
     expires: float | None = None  # time.time() after which these must not be used
     reread_at: float | None = None  # time.time() after which their files are read again (still valid)
-    _context: list[ssl.SSLContext] = field(default_factory=list, compare=False, repr=False)
-
-    @property
-    def token(self) -> str | None:
-        if self.authorization and self.authorization.startswith("Bearer "):
-            return self.authorization.removeprefix("Bearer ")
-        return None
 
     def stale(self, now: float | None = None) -> bool:
         now = now or time.time()
         expiring = self.expires is not None and now >= self.expires - RENEW_BEFORE
         return expiring or (self.reread_at is not None and now >= self.reread_at)
 
+    @functools.cached_property
     def ssl_context(self) -> ssl.SSLContext | bool:
         """The TLS settings of every connection (False: not TLS, or verification off as
-        `insecure-skip-tls-verify`); with `tls-server-name`, certificates are checked against that name."""
+        `insecure-skip-tls-verify`); with `tls-server-name`, certificates are checked against that name.
+        Built once per credentials: aiohttp pools connections by it."""
         if not self.server.startswith("https") or self.insecure:
             return False
-        if not self._context:
-            context = _NamedContext(ssl.PROTOCOL_TLS_CLIENT)
-            context.server_name = self.tls_server_name
-            if self.ca_file:
-                context.load_verify_locations(cafile=self.ca_file)
-            else:
-                context.load_default_certs()
-            if self.cert_file and self.key_file:
-                context.load_cert_chain(self.cert_file, self.key_file)
-            self._context.append(context)
-        return self._context[0]
+        context = _NamedContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.server_name = self.tls_server_name
+        if self.ca_file:
+            context.load_verify_locations(cafile=self.ca_file)
+        else:
+            context.load_default_certs()
+        if self.cert_file and self.key_file:
+            context.load_cert_chain(self.cert_file, self.key_file)
+        return context
 
     def headers(self) -> dict[str, str]:
         return {"Authorization": self.authorization} if self.authorization else {}
@@ -179,7 +173,7 @@ class Kubeconfig:
     async def load(self) -> Credentials:
         for path in self.paths:
             try:
-                path.read_bytes()
+                path.open("rb").close()  # said here in one line; the loader reads it
             except OSError as error:
                 raise CredentialError(
                     f"kubeconfig {path}: cannot read it: {error.strerror or error}"

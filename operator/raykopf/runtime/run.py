@@ -45,7 +45,7 @@ def kopf_session(credentials: Credentials) -> kopf.AiohttpSession:
     """kopf's connection from the operator's own credentials: the same TLS context (CA, client
     certificate, `tls-server-name`), Authorization header and proxy as raykopf's client."""
     session = aiohttp.ClientSession(
-        connector=aiohttp.TCPConnector(limit=0, ssl=credentials.ssl_context()),
+        connector=aiohttp.TCPConnector(limit=0, ssl=credentials.ssl_context),
         headers=credentials.headers(),
         proxy=credentials.proxy,
     )

@@ -157,7 +157,7 @@ def test_token_file_tls_server_name_proxy_and_insecure(tmp_path: Path) -> None:
         "http://proxy.example:3128",
         True,
     )
-    assert got.ssl_context() is False  # insecure-skip-tls-verify
+    assert got.ssl_context is False  # insecure-skip-tls-verify
 
 
 def test_merged_files_and_a_chosen_context(tmp_path: Path) -> None:
