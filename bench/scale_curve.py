@@ -1,6 +1,6 @@
 """Scale curve: the bulk run at 1,000, 3,000 and 10,000 RayClusters, raykopf and KubeRay at their defaults.
 
-    python -m bench.scale_curve [--sizes 1000,3000,10000] [--workers 1] [--kuberay-limit 1800]
+    python -m bench.scale_curve [--sizes 1000,3000,10000] [--workers 1] [--kuberay-limit 1800] [--only raykopf]
 
 Each size is applied at once (as in `bench.bulk`) with each operator in turn, a fresh process and
 namespace each time. RayClusters have 1 head + `--workers` workers (1 by default: 10,000 clusters are
@@ -62,6 +62,8 @@ async def main(args: argparse.Namespace, kubeconfig: Path) -> list[Run]:
     try:
         for size in args.sizes:
             for operator, limit in operators:
+                if args.only not in (None, operator.name):
+                    continue
                 say(f"{size:,} RayClusters with {operator.name}")
                 namespace = f"curve-{operator.name.lower()}-{size}"
                 runs.append(
@@ -82,6 +84,7 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--sizes", type=lambda t: [int(n) for n in t.split(",")], default=[1000, 3000, 10000])
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--kuberay-limit", type=float, default=1800.0, help="seconds KubeRay gets per size")
+    parser.add_argument("--only", choices=["raykopf", "KubeRay"], help="run one operator")
     parser.add_argument("--json", type=Path, help="also write the numbers to this file")
     return parser.parse_args()
 

@@ -19,6 +19,7 @@ from raykopf.reconcile.lease import (
     LeaseStep,
     Observed,
     Rival,
+    micro_time,
     next_step,
     released,
     rivals,
@@ -58,6 +59,11 @@ class LeaderElector:
         self.is_leader = False
         self._observed: Observed | None = None
         self._version: str | None = None
+        self._written: dict[str, Any] | None = None  # the Lease as this replica last wrote it
+        self.failure = ""
+        """Why the last attempt did not leave this replica holding the Lease."""
+        self.loop_lag = 0.0
+        """The longest the event loop overslept a retry period while this replica led (seconds)."""
 
     async def acquire(self, stop: asyncio.Event) -> bool:
         """Try every retry period until this replica leads (True) or `stop` is set (False)."""
@@ -77,20 +83,29 @@ class LeaderElector:
     async def hold(self) -> None:
         """Renew every retry period; raise LostLeadership once renewing failed for the renew deadline.
         Each attempt gets only the time left before that deadline: a renewal that hangs must not keep
-        this replica acting past the point where a standby may take the Lease (the Lease duration)."""
+        this replica acting past the point where a standby may take the Lease (the Lease duration).
+        After the event loop stalled past the deadline, one attempt still runs (for a retry period):
+        its write is conditional on the resourceVersion this replica last wrote, so it succeeds only
+        if no standby took the Lease meanwhile."""
         last_renewed = time.monotonic()
         while True:
+            asleep = time.monotonic()
             await asyncio.sleep(self.retry_period)
-            left = self.renew_deadline - (time.monotonic() - last_renewed)
-            renewed = False
-            if left > 0:
-                with contextlib.suppress(TimeoutError):
-                    renewed = await asyncio.wait_for(self._try(), left)
+            now = time.monotonic()
+            self.loop_lag = max(self.loop_lag, now - asleep - self.retry_period)
+            budget = max(self.renew_deadline - (now - last_renewed), self.retry_period)
+            try:
+                renewed = await asyncio.wait_for(self._try(), budget)
+            except TimeoutError:
+                renewed, self.failure = False, f"no answer within {budget:.1f} s"
             if renewed:
                 last_renewed = time.monotonic()
             elif time.monotonic() - last_renewed >= self.renew_deadline:
                 self.is_leader = False
-                raise LostLeadership(f"could not renew Lease {self.name} for {self.renew_deadline:.0f} s")
+                raise LostLeadership(
+                    f"could not renew Lease {self.name} for {self.renew_deadline:.0f} s (last attempt: "
+                    f"{self.failure}; longest event-loop stall while leading: {self.loop_lag:.1f} s)"
+                )
 
     async def release(self) -> None:
         if not self.is_leader:
@@ -106,8 +121,12 @@ class LeaderElector:
             log.warning("could not release the leader Lease", extra={"error": str(error)})
 
     async def _try(self) -> bool:
-        """One read and at most one write; True when this replica holds the Lease afterwards."""
+        """True when this replica holds the Lease afterwards. The holder writes its renewal straight
+        over the Lease it last wrote (one request, as client-go does); a candidate, or a holder whose
+        write met a conflict, reads first and writes at most once."""
         try:
+            if self.is_leader and self._written is not None and await self._renew(self._written):
+                return True
             current = await self.client.get(self.path)
             self._observe(current)
             step: LeaseStep = next_step(
@@ -118,6 +137,8 @@ class LeaderElector:
                 duration=self.duration,
             )
             if step.spec is None:
+                holder = (self._observed.spec.get("holderIdentity") if self._observed else "") or ""
+                self.failure = f"held by {holder}"
                 return False
             body = {
                 "apiVersion": "coordination.k8s.io/v1",
@@ -131,14 +152,27 @@ class LeaderElector:
             }
             # The resourceVersion makes the write conditional: of two candidates, one gets 409.
             if current is None:
-                await self.client.create(self.collection, body)
+                self._written = await self.client.create(self.collection, body)
             else:
-                await self.client.request("PUT", self.path, body=body)
+                self._written = await self.client.request("PUT", self.path, body=body)
             return True
         except (TimeoutError, ApiError, OSError, aiohttp.ClientError) as error:
+            self._written, self.failure = None, str(error) or type(error).__name__
             if not (isinstance(error, ApiError) and error.status == 409):
                 log.warning("leader Lease request failed", extra={"lease": self.name, "error": str(error)})
             return False
+
+    async def _renew(self, written: dict[str, Any]) -> bool:
+        """Write the renewal over `written`; False (and a read next) when someone else wrote since."""
+        spec = {**written["spec"], "renewTime": micro_time(datetime.now(UTC))}
+        try:
+            self._written = await self.client.request("PUT", self.path, body={**written, "spec": spec})
+        except ApiError as error:
+            if error.status != 409:
+                raise
+            self._written = None
+            return False
+        return True
 
     def _observe(self, current: dict[str, Any] | None) -> None:
         if current is None:

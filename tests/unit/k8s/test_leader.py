@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -23,8 +24,10 @@ class FakeLeases:
         self.writes: list[str] = []
         self.down = False
         self.hang = False
+        self.reads = 0
 
     async def get(self, request: web.Request) -> web.Response:
+        self.reads += 1
         while self.hang:  # an apiserver that takes the request and does not answer
             await asyncio.sleep(0.05)
         if self.down:
@@ -39,12 +42,25 @@ class FakeLeases:
         return self._store(await request.json())
 
     async def replace(self, request: web.Request) -> web.Response:
+        while self.hang:
+            await asyncio.sleep(0.05)
         if self.down:
             return web.json_response({"reason": "ServiceUnavailable"}, status=503)
         body = await request.json()
         if self.lease is None or body["metadata"].get("resourceVersion") != str(self.version):
             return web.json_response({"reason": "Conflict"}, status=409)
         return self._store(body)
+
+    def take(self, identity: str) -> None:
+        """Another candidate's write, as the apiserver would store it."""
+        assert self.lease is not None
+        self._store(
+            {
+                **self.lease,
+                "metadata": dict(self.lease["metadata"]),
+                "spec": {**self.lease["spec"], "holderIdentity": identity},
+            }
+        )
 
     def _store(self, body: dict[str, Any]) -> web.Response:
         self.version += 1
@@ -152,5 +168,60 @@ def test_a_waiting_candidate_stops_when_asked() -> None:
         stop.set()
         assert await asyncio.wait_for(waiting, 1) is False
         holding.cancel()
+
+    run(check)
+
+
+def test_a_holder_renews_with_one_write_and_no_read() -> None:
+    """client-go's renewal: the holder writes over the Lease it last wrote, it does not read it first
+    (half the requests, and half the waiting on a loaded apiserver)."""
+
+    async def check(client: KubeClient, fake: FakeLeases) -> None:
+        a, stop = elector(client, "a"), asyncio.Event()
+        assert await a.acquire(stop)
+        reads, writes = fake.reads, len(fake.writes)
+        holding = asyncio.create_task(a.hold())
+        await asyncio.sleep(0.5)
+        holding.cancel()
+        assert len(fake.writes) - writes >= 5  # renewed about every 0.05 s
+        assert fake.reads == reads
+
+    run(check)
+
+
+def test_a_holder_whose_event_loop_stalled_keeps_the_lease_nobody_took() -> None:
+    """A stall longer than the renew deadline does not by itself cost the lead: the first renewal
+    afterwards is conditional on the Lease being as this replica wrote it, and it is."""
+
+    async def check(client: KubeClient, fake: FakeLeases) -> None:
+        a, stop = elector(client, "a"), asyncio.Event()
+        assert await a.acquire(stop)
+        holding = asyncio.create_task(a.hold())
+        await asyncio.sleep(0.1)
+        time.sleep(0.7)  # the whole loop blocked past the renew deadline (0.5 s)
+        writes = len(fake.writes)
+        await asyncio.sleep(0.3)
+        assert not holding.done()
+        assert a.is_leader
+        assert len(fake.writes) > writes
+        assert a.loop_lag >= 0.5
+        holding.cancel()
+
+    run(check)
+
+
+def test_a_holder_whose_event_loop_stalled_while_a_standby_took_the_lease_steps_down() -> None:
+    async def check(client: KubeClient, fake: FakeLeases) -> None:
+        a, stop = elector(client, "a"), asyncio.Event()
+        assert await a.acquire(stop)
+        holding = asyncio.create_task(a.hold())
+        await asyncio.sleep(0.1)
+        time.sleep(0.7)
+        fake.take("b")  # meanwhile a standby saw the Lease go stale and took it
+        with pytest.raises(LostLeadership, match="held by b"):
+            await asyncio.wait_for(holding, 2)
+        assert not a.is_leader
+        assert fake.lease is not None
+        assert fake.lease["spec"]["holderIdentity"] == "b"
 
     run(check)
