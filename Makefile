@@ -3,7 +3,7 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
 
-.PHONY: setup demo lint test unit local-prepare local-up local-down crds manifests validate-samples clean
+.PHONY: setup demo lint test unit e2e local-prepare local-up local-down crds manifests validate-samples clean
 
 setup: $(VENV)/.installed
 
@@ -34,7 +34,14 @@ unit: lint
 	$(BIN)/python -m pytest tests
 
 local-prepare: setup
-	$(BIN)/raykopf local prepare --with-kuberay
+	$(BIN)/raykopf local prepare --with-kuberay --with-kueue
+
+# The e2e suite against any cluster (kind, a cloud cluster) with the operator the chart installed
+# there: `make e2e KUBECONFIG=~/.kube/config`. Tests that need the local cluster are skipped, each
+# with its reason (docs/development.md).
+e2e: setup
+	@test -n "$(KUBECONFIG)" || { echo "usage: make e2e KUBECONFIG=<path to the cluster's kubeconfig>"; exit 2; }
+	RAYKOPF_E2E_KUBECONFIG="$(KUBECONFIG)" $(BIN)/python -m pytest -rs e2e
 
 local-up: setup
 	$(BIN)/raykopf local up

@@ -166,7 +166,7 @@ class KubeRay(Measured):
 
     @property
     def version(self) -> str:
-        return kuberay.KubeRayPin.read().version
+        return kuberay.OPERATOR.version
 
     def start(self, namespaces: list[str], settings: Settings) -> None:
         self.pid = self.cluster.start_kuberay(

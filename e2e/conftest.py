@@ -1,10 +1,17 @@
 """Fixtures for tests on the local cluster: one cluster per session (reused when already running),
-one namespace per test, and a dump of pods, events and logs when a test fails."""
+one namespace per test, and a dump of pods, events and logs when a test fails.
+
+With RAYKOPF_E2E_KUBECONFIG set (`make e2e KUBECONFIG=...`) the suite runs against that cluster
+instead, with the operator the chart installed there: tests that need the local cluster (its node
+agent, simulated nodes, an operator or a peer run as processes on the host) are skipped with the
+reason, and so are tests that reach Pod or Service IPs from the test process unless
+RAYKOPF_E2E_POD_NETWORK=1 says this machine routes to them."""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -18,6 +25,14 @@ import pytest
 from raykopf_local.cluster import LocalCluster, operator_args
 
 ROOT = Path(__file__).resolve().parents[1]
+EXTERNAL = os.environ.get("RAYKOPF_E2E_KUBECONFIG", "")
+# Fixtures that exist only on the local cluster, and why a test that uses one cannot run elsewhere.
+LOCAL_FIXTURES = {
+    "local_cluster": "it drives the local cluster itself (its node agent, simulated nodes or processes)",
+    "host_operator": "it runs, stops or restarts the operator as a process on the host",
+    "no_host_operator": "it installs its own operator and needs the host's stopped",
+}
+OPERATOR_SELECTOR = "app.kubernetes.io/name=raykopf-operator"
 
 
 class Kubectl:
@@ -83,14 +98,42 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     return report
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "local_only(reason): runs only on the local cluster, for the reason given"
+    )
+    config.addinivalue_line(
+        "markers",
+        "pod_network: reaches Pod or Service IPs from the test process (skipped on another cluster unless RAYKOPF_E2E_POD_NETWORK=1)",
+    )
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if Path(str(item.fspath)).is_relative_to(Path(__file__).parent):
             item.add_marker(pytest.mark.e2e)
+            if EXTERNAL:
+                skip_off_the_local_cluster(item)
             # A bound for a hung test only: each wait names what it waited for when it times out,
             # and on a slow machine the longest tests take twice their usual 250 s.
             if item.get_closest_marker("timeout") is None:
                 item.add_marker(pytest.mark.timeout(600))
+
+
+def skip_off_the_local_cluster(item: pytest.Item) -> None:
+    needs = [why for name, why in LOCAL_FIXTURES.items() if name in getattr(item, "fixturenames", ())]
+    marked = item.get_closest_marker("local_only")
+    if marked:
+        needs.insert(0, str(marked.args[0]))
+    if needs:
+        item.add_marker(pytest.mark.skip(reason=f"local cluster only: {needs[0]}"))
+    elif item.get_closest_marker("pod_network") and os.environ.get("RAYKOPF_E2E_POD_NETWORK") != "1":
+        item.add_marker(
+            pytest.mark.skip(
+                reason="reaches Pod or Service IPs from the test process; set RAYKOPF_E2E_POD_NETWORK=1 "
+                "where this machine routes to them"
+            )
+        )
 
 
 @pytest.fixture(scope="session")
@@ -103,9 +146,24 @@ def local_cluster() -> Iterator[LocalCluster]:
         cluster.down(lambda line: print(f"[local cluster] {line}", file=sys.stderr, flush=True))
 
 
+def external_kubectl() -> Kubectl:
+    """kubectl for RAYKOPF_E2E_KUBECONFIG: RAYKOPF_E2E_KUBECTL, else the one on PATH, else the one
+    built with the local cluster."""
+    found = os.environ.get("RAYKOPF_E2E_KUBECTL") or shutil.which("kubectl")
+    if not found:
+        built = LocalCluster().kubectl
+        if not built.exists():
+            raise pytest.UsageError("no kubectl: put one on PATH or set RAYKOPF_E2E_KUBECTL")
+        found = str(built)
+    return Kubectl(Path(EXTERNAL), Path(found))
+
+
 @pytest.fixture(scope="session")
-def kubectl(local_cluster: LocalCluster) -> Kubectl:
-    return Kubectl(local_cluster.kubeconfig, local_cluster.kubectl)
+def kubectl(request: pytest.FixtureRequest) -> Kubectl:
+    if EXTERNAL:
+        return external_kubectl()
+    local: LocalCluster = request.getfixturevalue("local_cluster")
+    return Kubectl(local.kubeconfig, local.kubectl)
 
 
 RAY_KINDS = "rayclusters.ray.io,rayjobs.ray.io,rayservices.ray.io"
@@ -198,9 +256,41 @@ def host_operator(
         print(host.log.read_text()[-3000:], file=sys.stderr)
 
 
+class InstalledOperatorLog:
+    """The log of the operator the chart installed (every replica's), read when asked."""
+
+    def __init__(self, kubectl: Kubectl) -> None:
+        self.kubectl = kubectl
+
+    def read_text(self) -> str:
+        return self.kubectl("logs", "-A", "-l", OPERATOR_SELECTOR, "--tail=-1", "--prefix", check=False)
+
+
+def installed_operator(kubectl: Kubectl) -> InstalledOperatorLog:
+    """The operator the chart installed into the cluster is ready, or the suite says how to install it."""
+    pods = kubectl.json("get", "pods", "-A", "-l", OPERATOR_SELECTOR)["items"]
+    ready = [
+        p
+        for p in pods
+        if any(c["type"] == "Ready" and c["status"] == "True" for c in p["status"].get("conditions") or [])
+    ]
+    if not ready:
+        pytest.fail(
+            f"no ready raykopf operator Pod (label {OPERATOR_SELECTOR}) in the cluster of {kubectl.kubeconfig}: "
+            "install it with `helm install raykopf helm/raykopf -n raykopf-system --create-namespace` "
+            "(see docs/testing.md)",
+            pytrace=False,
+        )
+    return InstalledOperatorLog(kubectl)
+
+
 @pytest.fixture
-def operator(host_operator: HostOperator) -> Path:
-    """The operator on the host is running (started on first use, kept for the session)."""
+def operator(request: pytest.FixtureRequest, kubectl: Kubectl) -> Path | InstalledOperatorLog:
+    """The operator runs: on the local cluster as a process on the host (started on first use, kept
+    for the session; its log file), on another cluster as the chart installed it (its Pods' logs)."""
+    if EXTERNAL:
+        return installed_operator(kubectl)
+    host_operator: HostOperator = request.getfixturevalue("host_operator")
     if host_operator.process is None:
         host_operator.start()
     return host_operator.log

@@ -26,6 +26,7 @@ def workers(kubectl: Kubectl, namespace: str) -> list[dict[str, Any]]:
 
 @pytest.mark.timeout(600)
 @pytest.mark.parametrize("version", ["v1", "v2"])
+@pytest.mark.pod_network
 def test_autoscaler_scales_up_for_a_job_and_back_down_when_idle(
     version: str, kubectl: Kubectl, namespace: str, operator: Path
 ) -> None:

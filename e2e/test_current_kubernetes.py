@@ -11,6 +11,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from e2e.conftest import ROOT, Kubectl, wait_for
@@ -38,6 +39,7 @@ def http_ok(url: str) -> bool:
         return False
 
 
+@pytest.mark.pod_network
 def test_a_native_sidecar_runs_beside_a_ray_head(kubectl: Kubectl, namespace: str, operator: Path) -> None:
     cluster = {
         "apiVersion": "ray.io/v1",
@@ -260,6 +262,7 @@ def test_a_pod_is_resized_in_place_as_its_resize_policy_says(kubectl: Kubectl, n
     assert status_resources()["resources"]["requests"]["cpu"] == "500m"
 
 
+@pytest.mark.pod_network
 def test_a_service_routes_and_resolves_from_endpoint_slices_alone(kubectl: Kubectl, namespace: str) -> None:
     """A Service without a selector and a hand-made EndpointSlice (no Endpoints object exists): only a
     proxy and a DNS server that read EndpointSlices, as kube-proxy and CoreDNS do, can route it."""

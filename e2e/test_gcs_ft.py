@@ -13,6 +13,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from e2e.conftest import Kubectl, wait_for
 from e2e.ray_jobs import submit_job, wait_job
 
@@ -193,6 +195,7 @@ def reasons(kubectl: Kubectl, namespace: str) -> set[tuple[str, str]]:
     return {(e["type"], e["reason"]) for e in events}
 
 
+@pytest.mark.pod_network
 def test_the_head_comes_back_with_the_cluster_and_deletion_cleans_redis(
     kubectl: Kubectl, namespace: str, operator: Path
 ) -> None:

@@ -4,13 +4,16 @@ as a Pod under the chart's ServiceAccount and RBAC only, the Lease, metrics, upg
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+import sys
 import time
 import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 import pytest
 from tests.unit.runtime.test_serving import dashboard_metrics
@@ -280,3 +283,66 @@ def test_kubectl_apply_k_gives_the_same_working_operator(
         == "rayjobs.ray.io"
     )
     assert len(pod_uids(kubectl, namespace, "raycluster-sample")) == 2  # users' clusters stay
+
+
+# One test of each kind for the suite run against a cluster named by its kubeconfig: two that run
+# there (one reading the installed operator's log), one that reaches Pod IPs, two of the local cluster.
+ELSEWHERE = {
+    "e2e/test_rayjob.py::test_invalid_rayjob_is_validation_failed": "passed",
+    "e2e/test_raycluster.py::test_an_invalid_raycluster_gets_a_warning_and_does_not_block_others": "passed",
+    "e2e/test_raycluster.py::test_sample_raycluster_becomes_ready_and_scales": "skipped",
+    "e2e/test_local_cluster.py::test_printer_columns_show_in_kubectl_get": "skipped",
+    "e2e/test_hostile.py::test_refused_creates_are_said_on_the_status_and_taken_back_once_they_work": "skipped",
+}
+
+
+def test_the_suite_runs_against_a_cluster_given_by_kubeconfig_with_the_chart_installed_operator(
+    kubectl: Kubectl, helm: Helm, release_namespace: str, tmp_path: Path
+) -> None:
+    """`make e2e KUBECONFIG=...` as on kind: the local cluster treated as any cluster, the operator
+    the chart installed, no fixture of the local cluster used (the host's operator is stopped)."""
+    helm("install", "raykopf", str(CHART), "-n", release_namespace)
+    wait_operators_ready(kubectl, release_namespace, 1)
+    report = tmp_path / "report.xml"
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-rs", f"--junitxml={report}", *ELSEWHERE],
+        cwd=ROOT,
+        env={
+            **os.environ,
+            "RAYKOPF_E2E_KUBECONFIG": str(kubectl.kubeconfig),
+            "RAYKOPF_E2E_KUBECTL": str(kubectl.binary),
+        },
+        capture_output=True,
+        text=True,
+        timeout=540,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    outcomes = junit_outcomes(report)
+    assert outcomes == ELSEWHERE, result.stdout[-4000:]
+    # Each skip says why.
+    assert "reaches Pod or Service IPs from the test process" in result.stdout
+    assert "local cluster only: tests of the local cluster itself" in result.stdout
+    assert (
+        "local cluster only: it runs, stops or restarts the operator as a process on the host"
+        in result.stdout
+    )
+    # The installed operator did the work.
+    log = kubectl("logs", "-n", release_namespace, "-l", SELECTOR, "--tail=-1")
+    assert '"msg": "invalid RayJob"' in log
+    assert '"msg": "invalid RayCluster"' in log
+
+
+def junit_outcomes(report: Path) -> dict[str, str]:
+    """`path::test` -> passed, skipped or failed, from pytest's JUnit XML report."""
+    outcomes = {}
+    for case in ElementTree.parse(report).getroot().iter("testcase"):
+        module = case.get("classname", "").replace(".", "/") + ".py"
+        if case.find("skipped") is not None:
+            outcome = "skipped"
+        elif case.find("failure") is not None or case.find("error") is not None:
+            outcome = "failed"
+        else:
+            outcome = "passed"
+        outcomes[f"{module}::{case.get('name')}"] = outcome
+    return outcomes

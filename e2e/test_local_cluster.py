@@ -10,6 +10,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+import pytest
 import yaml
 from tests.compat import upstream
 
@@ -20,6 +21,10 @@ from raykopf_local import settings
 from raykopf_local.agent.sandbox import NETNS_PREFIX
 from raykopf_local.cluster import LocalCluster
 from raykopf_local.network import pod_mac
+
+pytestmark = pytest.mark.local_only(
+    "tests of the local cluster itself (its node agent, Pod network and processes)"
+)
 
 PYTHON = "rayproject/ray:2.60.0"  # recorded in the pod status; the runtime environment provides it
 

@@ -10,6 +10,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from e2e.conftest import ROOT, Kubectl, wait_for
@@ -47,6 +48,7 @@ def alive_nodes(head_ip: str) -> int:
     return sum(1 for node in summary if node["raylet"]["state"] == "ALIVE")
 
 
+@pytest.mark.pod_network
 def test_sample_raycluster_becomes_ready_and_scales(kubectl: Kubectl, namespace: str, operator: Path) -> None:
     kubectl("apply", "-n", namespace, "-f", str(SAMPLE))
     wait_ready(kubectl, namespace)
@@ -231,6 +233,7 @@ def dashboard_status(head_ip: str, headers: dict[str, str]) -> int:
         return -1
 
 
+@pytest.mark.pod_network
 def test_a_token_auth_raycluster_is_ready_and_its_dashboard_wants_the_token(
     kubectl: Kubectl, namespace: str, operator: Path
 ) -> None:

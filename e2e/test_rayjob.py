@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from e2e.conftest import ROOT, Kubectl, wait_for
@@ -141,6 +142,7 @@ def test_http_sidecar_and_retrying_jobs_side_by_side(
     )
 
 
+@pytest.mark.pod_network
 def test_cluster_selector_interactive_mode_and_deleting_a_running_job(
     kubectl: Kubectl, namespace: str, operator: Path
 ) -> None:

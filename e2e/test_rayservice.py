@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from e2e.conftest import ROOT, Kubectl, wait_for
@@ -84,6 +85,7 @@ def patch_serve_config(kubectl: Kubectl, namespace: str, change: Any) -> None:
     kubectl("patch", "rayservice", NAME, "-n", namespace, "--type=merge", "-p", patch)
 
 
+@pytest.mark.pod_network
 def test_rayservice_serves_updates_in_place_and_upgrades_without_a_failed_request(
     kubectl: Kubectl, namespace: str, operator: Path
 ) -> None:

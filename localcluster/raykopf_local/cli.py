@@ -19,7 +19,7 @@ def _command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
     try:
         if args.action == "prepare":
-            cluster.prepare(say, with_kuberay=args.with_kuberay)
+            cluster.prepare(say, with_kuberay=args.with_kuberay, with_kueue=args.with_kueue)
         elif args.action == "up":
             cluster.up(
                 say,
@@ -39,6 +39,11 @@ def _command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             return _print_status(cluster, out)
         elif args.action == "kuberay":
             _kuberay(cluster, args, say)
+        elif args.action == "kueue":
+            if args.kueue_action == "start":
+                cluster.start_kueue(say)
+            elif cluster.stop_kueue():
+                say("stopped Kueue")
         elif args.action == "demo":
             from raykopf_local.demo import run_demo
 
@@ -120,6 +125,18 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also build KubeRay's operator from its Go module (the peer of `raykopf local kuberay`)",
     )
+    prepare.add_argument(
+        "--with-kueue",
+        action="store_true",
+        help="also build Kueue from its Go module (see `raykopf local kueue`)",
+    )
+    queue = actions.add_parser(
+        "kueue",
+        help="run Kueue beside the operator (its CRDs, and webhooks for its own and the ray.io kinds)",
+    )
+    queue_actions = queue.add_subparsers(dest="kueue_action", required=True)
+    queue_actions.add_parser("start", help="start it (built on first use)")
+    queue_actions.add_parser("stop", help="stop it and remove its webhooks")
     peer = actions.add_parser(
         "kuberay", help="run KubeRay's own operator beside raykopf, owning the namespaces it is given"
     )

@@ -12,10 +12,12 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from raykopf.api.registry import KINDS
 from raykopf.crdgen import render
 from raykopf.k8s.client import KubeClient
-from raykopf_local import kuberay, network, settings
+from raykopf_local import kuberay, kueue, network, settings
 from raykopf_local.agent import proxy, sandbox
 from raykopf_local.build import prepare
 from raykopf_local.controlplane import COMPONENTS, ControlPlane
@@ -100,13 +102,15 @@ class LocalCluster:
     def server_version(self) -> str | None:
         return self.control_plane.version()
 
-    def prepare(self, say: Say, *, with_kuberay: bool = False) -> Path:
+    def prepare(self, say: Say, *, with_kuberay: bool = False, with_kueue: bool = False) -> Path:
         """Install and build what the cluster needs (cached); return the Ray runtime's bin directory."""
         _require_root()
         prepare(self.layout, say)
         ensure_helm(self.layout, say)
         if with_kuberay:
             kuberay.build(self.layout.cache, say)
+        if with_kueue:
+            kueue.KUEUE.build(self.layout.cache, say)
         return ensure_runtime(self.layout, say)
 
     def start_kuberay(
@@ -144,6 +148,34 @@ class LocalCluster:
         """Stop the KubeRay peer (it releases its Lease, if any, on SIGTERM); False if none ran."""
         return self.processes.stop(kuberay.PROCESS, grace=20)
 
+    def start_kueue(self, say: Say) -> int:
+        """Start Kueue (built on first use) with its CRDs and webhooks installed; return its PID once
+        it answers its readiness probe."""
+        binary = kueue.KUEUE.build(self.layout.cache, say)
+        state = self.layout.state / "kueue"
+        state.mkdir(parents=True, exist_ok=True)
+        kubectl = kueue.kubectl_runner(self.kubectl, self.kubeconfig)
+        kueue.install(kubectl, kueue.KUEUE.source(), (self.layout.pki / "ca.crt").read_bytes(), state)
+        config = state / "config.yaml"
+        config.write_text(yaml.safe_dump(kueue.configuration(kueue.certificates(self.layout.pki, state))))
+        argv = [str(binary), *kueue.args(self.kubeconfig, config)]
+        pid = self.processes.start_as(kueue.PROCESS, argv, grace=20)
+        log = self.processes.log(kueue.PROCESS)
+        deadline = time.monotonic() + 120
+        while not kueue.ready():
+            if self.processes.pid(kueue.PROCESS) is None or time.monotonic() > deadline:
+                raise LocalClusterError(f"Kueue did not become ready; see {log}")
+            time.sleep(0.5)
+        say(f"Kueue {kueue.KUEUE.version} runs (pid {pid}; log: {log})")
+        return pid
+
+    def stop_kueue(self) -> bool:
+        """Stop Kueue and remove its webhooks; False if it was not running."""
+        state = self.layout.state / "kueue"
+        if (state / "webhooks.yaml").exists() and self.processes.pid("kube-apiserver") is not None:
+            kueue.uninstall(kueue.kubectl_runner(self.kubectl, self.kubeconfig), state)
+        return self.processes.stop(kueue.PROCESS, grace=20)
+
     def up(
         self,
         say: Say,
@@ -163,7 +195,7 @@ class LocalCluster:
         for component, host, port in checks:
             if self.processes.pid(component) is None and _port_in_use(host, port):
                 raise LocalClusterError(f"port {port} (for {component}) is already in use by another program")
-        for optional in (OPERATOR, kuberay.PROCESS):
+        for optional in (OPERATOR, kuberay.PROCESS, kueue.PROCESS):
             # A record left by an earlier run (crashed, or the machine restarted): `local status`
             # reports what this run starts.
             if self.processes.forget_if_gone(optional):
@@ -215,6 +247,8 @@ class LocalCluster:
             say("stopped the operator")
         if self.stop_kuberay():
             say("stopped KubeRay's operator")
+        if self.stop_kueue():
+            say("stopped Kueue")
         if self.processes.stop(AGENT, grace=60):
             say("stopped the node agent (and every pod)")
         stopped = self.control_plane.stop()
@@ -234,7 +268,7 @@ class LocalCluster:
     def status(self) -> dict[str, int | None]:
         names = (*COMPONENTS, AGENT)
         status = {name: self.processes.pid(name) for name in names}
-        for optional in (OPERATOR, kuberay.PROCESS):
+        for optional in (OPERATOR, kuberay.PROCESS, kueue.PROCESS):
             if (self.layout.state / "run" / f"{optional}.pid").exists():
                 status[optional] = self.processes.pid(optional)
         return status

@@ -5,15 +5,10 @@ its own namespaces.
 
 from __future__ import annotations
 
-import os
-import shutil
-import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
-from raykopf_local.build import go_command, go_environment, package_count, run_step, run_with_progress
-from raykopf_local.gomodule import module_digest, required_version
+from raykopf_local.gotool import GoTool
 
 GO_MODULE = Path(__file__).resolve().parent / "kuberay"
 MAIN_PACKAGE = "github.com/ray-project/kuberay/ray-operator"
@@ -25,46 +20,18 @@ PROBE_ADDR = ":18082"
 Say = Callable[[str], None]
 
 
-@dataclass(frozen=True)
-class KubeRayPin:
-    version: str
-    digest: str
-
-    @classmethod
-    def read(cls, module: Path = GO_MODULE) -> KubeRayPin:
-        go_mod = (module / "go.mod").read_text()
-        return cls(version=required_version(module, go_mod, MAIN_PACKAGE), digest=module_digest(module))
-
-
-def binary(cache: Path, pin: KubeRayPin | None = None) -> Path:
-    """Where the built operator is cached, keyed by KubeRay's version and the wrapper module's digest."""
-    pin = pin or KubeRayPin.read()
-    return cache / f"kuberay-{pin.version}-{pin.digest}" / "ray-operator"
+OPERATOR = GoTool(
+    title="KubeRay's operator",
+    wrapper=GO_MODULE,
+    module=MAIN_PACKAGE,
+    main_package=MAIN_PACKAGE,
+    name="kuberay",
+)
 
 
 def build(cache: Path, say: Say) -> Path:
     """Build KubeRay's operator once per pinned version; return the binary."""
-    pin = KubeRayPin.read()
-    target = binary(cache, pin)
-    if os.access(target, os.X_OK):
-        return target
-    go = go_command()
-    env = go_environment(go)
-    log = cache / "build.log"
-    started = time.monotonic()
-    say(f"downloading KubeRay {pin.version}'s Go modules (log: {log})")
-    run_step([go, "mod", "download"], log, cwd=GO_MODULE, env=env)
-    total = package_count(go, env, [MAIN_PACKAGE], cwd=GO_MODULE)
-    say(f"building KubeRay's operator {pin.version} ({total} packages; about 90 s cold on 2 cores)")
-    staging = target.parent.with_name(target.parent.name + ".partial")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    command = [go, "build", "-v", "-trimpath", "-o", str(staging / target.name), MAIN_PACKAGE]
-    run_with_progress(command, log, cwd=GO_MODULE, env=env, total=total, say=say, started=started)
-    shutil.rmtree(target.parent, ignore_errors=True)
-    staging.rename(target.parent)
-    say(f"built KubeRay's operator in {time.monotonic() - started:.0f} s; cached at {target}")
-    return target
+    return OPERATOR.build(cache, say)
 
 
 def peer_args(
