@@ -425,11 +425,13 @@ class SimulatedNode:
             name,
             simulated=True,
             # Room for any sample's requests (and for both sides of a side-by-side run at once), and for
-            # the benchmarks' 20,000 Pods (as many as the simulated address range holds, 32,766).
+            # the benchmarks' 20,000 Pods (as many as the simulated address range holds, 32,766): a
+            # worker Pod asks for 200m CPU and 256Mi (its wait-gcs-ready init container, KubeRay's
+            # default), so 10,000 clusters of one worker need 2,100 CPU and 2.8 Ti.
             allocatable={
                 **ALLOCATABLE,
-                "cpu": "2000",
-                "memory": "8Ti",
+                "cpu": "16000",
+                "memory": "32Ti",
                 "pods": "32000",
                 "ephemeral-storage": "100Ti",
             },

@@ -115,14 +115,21 @@ class Executor:
                 return None
             if error.status != 409:
                 raise
-            fresh = await self.client.get(path)
-            if fresh is None:
-                self.caches[kind].remove(meta["namespace"], meta["name"])
-                return None
-            self.caches[kind].upsert(fresh)
-            raise RetryLater(f"{kind} {meta['namespace']}/{meta['name']} changed meanwhile") from error
+            await self._changed_meanwhile(kind, meta, error)
+            return None
         self.caches[kind].upsert(updated)
         return updated
+
+    async def _changed_meanwhile(self, kind: str, meta: dict[str, Any], error: ApiError) -> None:
+        """After a 409 on the owner: the cache takes its current version (or forgets it, gone) and
+        the key is retried from there (RetryLater: not a failure, nothing reported on the object)."""
+        path = item(kind, meta["namespace"], meta["name"])
+        fresh = await self.client.get(path)
+        if fresh is None:
+            self.caches[kind].remove(meta["namespace"], meta["name"])
+            return
+        self.caches[kind].upsert(fresh)
+        raise RetryLater(f"{kind} {meta['namespace']}/{meta['name']} changed meanwhile") from error
 
     async def set_finalizer(
         self, kind: str, owner: dict[str, Any], finalizer: str, *, present: bool
@@ -134,7 +141,13 @@ class Executor:
         if present:
             finalizers.append(finalizer)
         patch = {"metadata": {"finalizers": finalizers, "resourceVersion": meta.get("resourceVersion")}}
-        updated = await self.client.merge_patch(item(kind, meta["namespace"], meta["name"]), patch)
+        try:
+            updated = await self.client.merge_patch(item(kind, meta["namespace"], meta["name"]), patch)
+        except ApiError as error:
+            if error.status != 409:
+                raise
+            await self._changed_meanwhile(kind, meta, error)
+            raise  # gone meanwhile: the 409 stands (the next pass finds nothing to do)
         self.caches[kind].upsert(updated)
         return updated
 

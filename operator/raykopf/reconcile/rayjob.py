@@ -135,7 +135,7 @@ class _Machine:
             self.status["endTime"] = iso(self.world.now)
             counter = "succeeded" if state == COMPLETE else "failed"
             self.status[counter] = int(self.status.get(counter) or 0) + 1
-        if previous != state:
+        if previous != state and state != NEW:  # New ("") only passes on: it is told by the next move
             kind = "Warning" if state in (FAILED, VALIDATION_FAILED) else "Normal"
             text = f"jobDeploymentStatus {previous or 'New'} -> {state}"
             if message:

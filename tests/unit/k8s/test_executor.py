@@ -383,6 +383,21 @@ def test_a_status_write_sends_only_what_changed_and_fails_on_a_newer_version() -
     assert len(sent) == 2  # nothing changed: nothing sent
 
 
+def test_a_finalizer_write_that_meets_another_writers_change_is_retried_not_reported() -> None:
+    """Kueue's webhook and controller write a queued RayJob while the operator adds its finalizer:
+    the 409 is a retry from the new version (RetryLater), not a failure told on the object."""
+    api = Apiserver(RAYJOB)
+    api.owner["metadata"]["resourceVersion"] = "9"  # changed since the operator read version 7
+    executor = executor_for(api)
+    with pytest.raises(RetryLater):
+        asyncio.run(executor.set_finalizer("RayJob", RAYJOB, "ray.io/rayjob-finalizer", present=True))
+    cached = executor.caches["RayJob"].get("ns", "job")
+    assert cached is not None
+    assert cached["metadata"]["resourceVersion"] == "9"
+    updated = asyncio.run(executor.set_finalizer("RayJob", cached, "ray.io/rayjob-finalizer", present=True))
+    assert updated["metadata"]["finalizers"] == ["ray.io/rayjob-finalizer"]
+
+
 def test_a_service_that_exists_but_is_not_ours_yet_is_taken_over() -> None:
     class Taken(FakeApi):
         def __init__(self) -> None:

@@ -408,6 +408,8 @@ def test_suspend_is_atomic_and_resume_starts_again() -> None:
     assert "rayClusterName" not in suspended.status
     resumed = plan(rayjob(suspended.status, shutdownAfterJobFinishes=True))
     assert resumed.status["jobDeploymentStatus"] == "Initializing"
+    # Through New (KubeRay's ""), which is no event: an Event must have a reason.
+    assert [e.reason for e in resumed.events] == ["Initializing"]
     assert resumed.status_first  # the new names are stored before the cluster is made
     assert bodies(resumed)[0]["kind"] == "RayCluster"
     assert bodies(plan(rayjob(resumed.status, shutdownAfterJobFinishes=True)))[0]["kind"] == "RayCluster"
