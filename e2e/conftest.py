@@ -27,10 +27,11 @@ from raykopf_local.cluster import LocalCluster, operator_args
 ROOT = Path(__file__).resolve().parents[1]
 EXTERNAL = os.environ.get("RAYKOPF_E2E_KUBECONFIG", "")
 # Fixtures that exist only on the local cluster, and why a test that uses one cannot run elsewhere.
+# (The most specific first: the others use local_cluster too.)
 LOCAL_FIXTURES = {
-    "local_cluster": "it drives the local cluster itself (its node agent, simulated nodes or processes)",
-    "host_operator": "it runs, stops or restarts the operator as a process on the host",
     "no_host_operator": "it installs its own operator and needs the host's stopped",
+    "host_operator": "it runs, stops or restarts the operator as a process on the host",
+    "local_cluster": "it drives the local cluster itself (its node agent, simulated nodes or processes)",
 }
 OPERATOR_SELECTOR = "app.kubernetes.io/name=raykopf-operator"
 
