@@ -279,7 +279,7 @@ def installed_operator(kubectl: Kubectl) -> InstalledOperatorLog:
         pytest.fail(
             f"no ready raykopf operator Pod (label {OPERATOR_SELECTOR}) in the cluster of {kubectl.kubeconfig}: "
             "install it with `helm install raykopf helm/raykopf -n raykopf-system --create-namespace` "
-            "(see docs/testing.md)",
+            "(see docs/development.md)",
             pytrace=False,
         )
     return InstalledOperatorLog(kubectl)
