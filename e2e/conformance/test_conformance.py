@@ -163,7 +163,26 @@ def snapshot(case: Case, namespace: str, objects: list[dict[str, Any]], events: 
         return None
     normaliser, root, created, events = found
     # Events count too: raykopf paces its Events, so the last ones may come after the objects settle.
-    return json.dumps([normaliser.object(item) for item in (root, *created)], sort_keys=True), events
+    return (
+        json.dumps([normaliser.object(item) for item in (root, *created)], sort_keys=True),
+        events,
+        behind(root, created),
+    )
+
+
+ACTIVE_JOB = ("", "Initializing", "Running", "Waiting")
+
+
+def behind(root: dict[str, Any], created: list[dict[str, Any]]) -> bool:
+    """A RayJob under way that has not yet copied its RayCluster's state into `rayClusterStatus`.
+    KubeRay's one RayJob worker can leave a RayJob for half a minute while other RayJobs' dashboard
+    calls time out, and a pause that long would look settled."""
+    status = root.get("status") or {}
+    if root["kind"] != "RayJob" or status.get("jobDeploymentStatus", "") not in ACTIVE_JOB:
+        return False
+    cluster = next((item for item in created if item["kind"] == "RayCluster"), None)
+    state = ((cluster or {}).get("status") or {}).get("state")
+    return bool(state) and (status.get("rayClusterStatus") or {}).get("state") != state
 
 
 def settle(kubectl: Kubectl, slots: list[Slot], timeout: float = SETTLE_TIMEOUT) -> dict[str, Any]:
@@ -180,7 +199,8 @@ def settle(kubectl: Kubectl, slots: list[Slot], timeout: float = SETTLE_TIMEOUT)
                 seen = history.setdefault(case.name, [])
                 seen.append(now)
                 recent = seen[-SETTLE_POLLS:]
-                if len(recent) < SETTLE_POLLS or any(item != recent[0] for item in recent):
+                lagging = any(item is not None and item[2] for item in now)
+                if lagging or len(recent) < SETTLE_POLLS or any(item != recent[0] for item in recent):
                     unsettled.append(case.name)
         elapsed = time.monotonic() - started
         if not unsettled and elapsed >= MIN_AGE:
