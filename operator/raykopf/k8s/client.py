@@ -172,8 +172,11 @@ class KubeClient:
         return cls(SharedCredentials(Static(Credentials(server.rstrip("/")))))
 
     def sharing_credentials(self, rate: RateLimit | None = None) -> KubeClient:
-        """Another client (its own connections and rate) with this one's credentials."""
-        return KubeClient(self.credentials, rate)
+        """Another client (its own connections and rate) with this one's credentials, its requests
+        counted where this one's are."""
+        other = KubeClient(self.credentials, rate)
+        other.observe = self.observe
+        return other
 
     async def close(self) -> None:
         if self._session is not None:

@@ -162,6 +162,20 @@ def test_a_service_account_token_is_sent_and_reread_as_kubelet_rotates_it(
     run(check)
 
 
+def test_a_client_sharing_credentials_is_counted_with_the_first() -> None:
+    """The Lease loop's own client: its renewals are the operator's requests too (metrics, benchmarks)."""
+
+    async def check(client: KubeClient) -> None:
+        seen: list[tuple[str, str, int]] = []
+        client.observe = lambda *response: seen.append(response)
+        other = client.sharing_credentials()
+        assert await other.get("/api/v1/missing") is None
+        await other.close()
+        assert seen == [("GET", "missing", 404)]
+
+    run(check)
+
+
 def test_a_refused_token_is_loaded_again_once_and_the_request_retried() -> None:
     """A 401 (an expired exec-plugin token, a revoked one) loads the credentials again, once, for every
     client sharing them; a second 401 is the caller's."""
