@@ -28,7 +28,7 @@ PROBE_ADDR = ":18081"
 # Kueue reads its metrics server's certificate from here when it does not make its own (a fixed path
 # in its main package); its webhook's certificate comes from the configuration's certDir.
 METRICS_CERT_DIR = Path("/etc/kueue/metrics/certs")
-# The workloads it queues here. Without "batch/job", a RayJob's submitter Job is not queued on its own.
+# The workloads it queues here: the ray.io kinds only.
 FRAMEWORKS = ("ray.io/rayjob", "ray.io/raycluster", "ray.io/rayservice")
 # Its webhooks kept: its own kinds' and those of the frameworks above (the others would put every
 # Job, Pod and Deployment of the cluster behind a process on the host).
@@ -41,8 +41,6 @@ KUEUE = GoTool(
     main_package="sigs.k8s.io/kueue/cmd/kueue",
     name="kueue",
 )
-
-Say = Callable[[str], None]
 
 
 def configuration(cert_dir: Path) -> dict[str, Any]:
