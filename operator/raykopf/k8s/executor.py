@@ -147,7 +147,8 @@ class Executor:
             if error.status != 409:
                 raise
             await self._changed_meanwhile(kind, meta, error)
-            raise  # gone meanwhile: the 409 stands (the next pass finds nothing to do)
+            # Gone meanwhile: nothing to report either; the next pass finds nothing to do.
+            raise RetryLater(f"{kind} {meta['namespace']}/{meta['name']} is gone") from error
         self.caches[kind].upsert(updated)
         return updated
 
