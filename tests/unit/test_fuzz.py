@@ -163,7 +163,8 @@ def schema_admitted(draw: st.DrawFn, kind: str) -> dict[str, Any]:
         path = draw(st.sampled_from(paths))
         node = _parent(manifest, path)[path[-1]]
         declared = at(schema, path) or {}
-        missing = sorted(set(declared.get("properties") or {}) - set(node if isinstance(node, dict) else {}))
+        # An earlier draw may have put a null or a scalar where the schema has an object.
+        missing = sorted(set(declared.get("properties") or {}) - set(node)) if isinstance(node, dict) else []
         if missing and draw(st.booleans()):  # a field the sample lacks
             key = draw(st.sampled_from(missing))
             node[key] = draw(values(declared["properties"][key]))
