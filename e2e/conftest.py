@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 
 from raykopf_local.cluster import LocalCluster, operator_args
+from raykopf_local.tools import ensure_helm
 
 ROOT = Path(__file__).resolve().parents[1]
 EXTERNAL = os.environ.get("RAYKOPF_E2E_KUBECONFIG", "")
@@ -306,3 +307,38 @@ def operator(request: pytest.FixtureRequest, kubectl: Kubectl) -> Path | Install
 def no_host_operator(host_operator: HostOperator) -> None:
     """Tests of an operator installed into the cluster: no other operator may reconcile meanwhile."""
     host_operator.stop()
+
+
+class Helm:
+    def __init__(self, binary: Path, kubeconfig: Path) -> None:
+        self.binary, self.kubeconfig = binary, kubeconfig
+
+    def __call__(self, *args: str) -> str:
+        result = subprocess.run(
+            [str(self.binary), f"--kubeconfig={self.kubeconfig}", *args],
+            capture_output=True,
+            text=True,
+            timeout=240,
+            check=False,
+        )
+        assert result.returncode == 0, f"helm {' '.join(args)}: {result.stderr}"
+        return result.stdout
+
+
+@pytest.fixture(scope="module")
+def helm(local_cluster: LocalCluster) -> Helm:
+    return Helm(ensure_helm(local_cluster.layout, lambda line: None), local_cluster.kubeconfig)
+
+
+@pytest.fixture
+def release_namespace(kubectl: Kubectl, helm: Helm, no_host_operator: None) -> Iterator[str]:
+    name = f"rk-{uuid.uuid4().hex[:8]}"
+    create_namespace(kubectl, name)
+    yield name
+    helm("uninstall", "raykopf", "-n", name, "--wait", "--ignore-not-found")
+    # The webhook configuration is cluster-wide and refuses every ray.io request while its Service has
+    # no Pod: never left behind by a test that failed half-way.
+    kubectl(
+        "delete", "validatingwebhookconfiguration", "-l", "app.kubernetes.io/instance=raykopf", check=False
+    )
+    kubectl("delete", "namespace", name, "--wait=true", "--timeout=120s", check=False, timeout=150)

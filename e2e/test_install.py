@@ -9,87 +9,17 @@ import subprocess
 import sys
 import time
 import urllib.request
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
 
-import pytest
 from tests.unit.runtime.test_serving import dashboard_metrics
 
-from e2e.conftest import ROOT, Kubectl, create_namespace, wait_for
-from raykopf_local.cluster import LocalCluster
-from raykopf_local.tools import ensure_helm
+from e2e.conftest import ROOT, Helm, Kubectl, create_namespace, wait_for
+from e2e.installed import CHART, SELECTOR, lease_holder, log_of, operator_pods, wait_operators_ready
 
-CHART = ROOT / "helm" / "raykopf"
 RAYJOB = ROOT / "manifests" / "samples" / "rayjob.sample.yaml"
 RAYCLUSTER = ROOT / "manifests" / "samples" / "raycluster.sample.yaml"
-LEASE = "ray-operator-leader"
-SELECTOR = "app.kubernetes.io/name=raykopf-operator"
-
-
-class Helm:
-    def __init__(self, binary: Path, kubeconfig: Path) -> None:
-        self.binary, self.kubeconfig = binary, kubeconfig
-
-    def __call__(self, *args: str) -> str:
-        result = subprocess.run(
-            [str(self.binary), f"--kubeconfig={self.kubeconfig}", *args],
-            capture_output=True,
-            text=True,
-            timeout=240,
-            check=False,
-        )
-        assert result.returncode == 0, f"helm {' '.join(args)}: {result.stderr}"
-        return result.stdout
-
-
-@pytest.fixture(scope="module")
-def helm(local_cluster: LocalCluster) -> Helm:
-    return Helm(ensure_helm(local_cluster.layout, lambda line: None), local_cluster.kubeconfig)
-
-
-@pytest.fixture
-def release_namespace(kubectl: Kubectl, helm: Helm, no_host_operator: None) -> Iterator[str]:
-    name = f"rk-{uuid.uuid4().hex[:8]}"
-    create_namespace(kubectl, name)
-    yield name
-    helm("uninstall", "raykopf", "-n", name, "--wait", "--ignore-not-found")
-    kubectl("delete", "namespace", name, "--wait=true", "--timeout=120s", check=False, timeout=150)
-
-
-def operator_pods(kubectl: Kubectl, namespace: str) -> list[dict[str, Any]]:
-    pods: list[dict[str, Any]] = kubectl.json("get", "pods", "-n", namespace, "-l", SELECTOR)["items"]
-    return [p for p in pods if not p["metadata"].get("deletionTimestamp")]
-
-
-def ready(pod: dict[str, Any]) -> bool:
-    conditions = pod["status"].get("conditions") or []
-    return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
-
-
-def wait_operators_ready(kubectl: Kubectl, namespace: str, count: int) -> list[dict[str, Any]]:
-    def all_ready() -> list[dict[str, Any]] | None:
-        pods = operator_pods(kubectl, namespace)
-        return pods if len(pods) == count and all(ready(p) for p in pods) else None
-
-    try:
-        result: list[dict[str, Any]] = wait_for(all_ready, 120, f"{count} ready operator Pod(s)", interval=1)
-    except AssertionError as error:
-        pods = kubectl("describe", "pods", "-n", namespace, "-l", SELECTOR, check=False)
-        logs = kubectl("logs", "-n", namespace, "-l", SELECTOR, "--tail=30", check=False)
-        raise AssertionError(f"{error}\n{pods[-3000:]}\n{logs[-3000:]}") from None
-    return result
-
-
-def lease_holder(kubectl: Kubectl, namespace: str) -> str:
-    lease = kubectl.json("get", "lease", LEASE, "-n", namespace)
-    return str(lease["spec"].get("holderIdentity") or "").split("_")[0]
-
-
-def log_of(kubectl: Kubectl, namespace: str, pod: str) -> str:
-    return kubectl("logs", "-n", namespace, pod, check=False)
 
 
 def wait_cluster_ready(kubectl: Kubectl, namespace: str, name: str, timeout: float = 180) -> dict[str, Any]:

@@ -7,13 +7,17 @@ import logging
 import os
 import shutil
 import sys
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from raykopf import __version__
 from raykopf.manifests import expand, read_documents
 from raykopf.validation import KINDS, validate
 from raykopf.validation.configuration import BATCH_SCHEDULERS, check_configuration
+
+if TYPE_CHECKING:
+    from raykopf.runtime.admission import WebhookOptions
 
 
 def _validate_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -199,6 +203,7 @@ def _run_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         health_addr=args.health_probe_bind_address,
         qps=args.qps,
         burst=args.burst,
+        webhook=webhook_options(args, os.environ),
     )
     config = dataclasses.replace(
         OperatorConfig.from_environment(),
@@ -216,6 +221,25 @@ def _run_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         print(f"raykopf run: error: {error}", file=err)
         return 1
     return 0
+
+
+def webhook_options(args: argparse.Namespace, env: Mapping[str, str]) -> WebhookOptions | None:
+    """The webhook as the flags (or KubeRay's ENABLE_WEBHOOKS=true: on :9443) ask for it; None: off."""
+    from raykopf.config import kubeconfig_paths
+    from raykopf.runtime.admission import WebhookOptions
+    from raykopf.runtime.run import own_namespace
+
+    address = args.webhook_addr or (":9443" if env.get("ENABLE_WEBHOOKS") == "true" else "")
+    if address in ("", "0"):
+        return None
+    return WebhookOptions(
+        address=address,
+        cert_dir=args.webhook_cert_dir,
+        secret=args.webhook_cert_secret,
+        configuration=args.webhook_configuration,
+        service=args.webhook_service,
+        namespace=own_namespace(in_cluster=kubeconfig_paths(args.kubeconfig) is None),
+    )
 
 
 def _bool(text: str) -> bool:
@@ -319,6 +343,34 @@ def _add_run_flags(run: argparse.ArgumentParser) -> None:
         run, "--enable-batch-scheduler", False, "deprecated form of --batch-scheduler=volcano (refused)"
     )
     _bool_flag(run, "--forced-cluster-upgrade", False, "deprecated, no effect (as in KubeRay)")
+    run.add_argument(
+        "--webhook-addr",
+        default="",
+        help="serve the validating admission webhook here, e.g. :9443 (default: off; :9443 when "
+        "ENABLE_WEBHOOKS=true, as KubeRay)",
+    )
+    run.add_argument(
+        "--webhook-cert-dir",
+        type=Path,
+        default=Path("/tmp/k8s-webhook-server/serving-certs"),
+        help="the webhook's tls.crt and tls.key (default: controller-runtime's, where KubeRay reads them)",
+    )
+    run.add_argument(
+        "--webhook-cert-secret",
+        default="",
+        help="make the webhook's certificate (kept in this Secret of the operator's namespace) instead of "
+        "reading --webhook-cert-dir",
+    )
+    run.add_argument(
+        "--webhook-configuration",
+        default="",
+        help="with --webhook-cert-secret: the ValidatingWebhookConfiguration to write the CA into",
+    )
+    run.add_argument(
+        "--webhook-service",
+        default="raykopf-webhook",
+        help="with --webhook-cert-secret: the webhook Service's name, for the certificate's DNS names",
+    )
     # controller-runtime's zap flags, which KubeRay's operator takes: the level is honoured; the log
     # format comes from --log-stdout-encoder, as in KubeRay, where it overrides --zap-encoder.
     _bool_flag(run, "--zap-devel", False, "debug level unless --zap-log-level says otherwise")

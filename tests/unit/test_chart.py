@@ -64,6 +64,10 @@ def test_default_install_is_cluster_wide_with_kuberays_flags_and_a_hardened_pod(
         "--burst=200",
         "--log-stdout-encoder=json",
         "--feature-gates=RayClusterStatusConditions=true,RayJobDeletionPolicy=true",
+        "--webhook-addr=:9443",
+        "--webhook-cert-secret=raykopf-operator-webhook-cert",
+        "--webhook-configuration=raykopf-operator",
+        "--webhook-service=raykopf-operator-webhook",
     ]
     assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http-health"}
     assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http-health"}
@@ -72,7 +76,7 @@ def test_default_install_is_cluster_wide_with_kuberays_flags_and_a_hardened_pod(
     assert security["runAsNonRoot"]
     assert security["capabilities"] == {"drop": ["ALL"]}
     assert pod["serviceAccountName"] == "raykopf-operator"
-    (service,) = find(docs, "Service")
+    (service,) = find(docs, "Service", "raykopf-operator")
     assert service["spec"]["ports"][0]["port"] == 8080
     assert find(docs, "ServiceMonitor") == []
     assert find(docs, "ClusterRoleBinding", "raykopf-operator")[0]["subjects"] == [
@@ -126,19 +130,32 @@ def test_the_lease_is_granted_only_in_the_release_namespace(helm: Path) -> None:
     assert role["rules"] == [
         {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["get", "create", "update"]}
     ]
-    assert find(objects(helm, "leaderElectionEnabled=false"), "Role") == []
+    assert (
+        find(objects(helm, "leaderElectionEnabled=false"), "Role", "raykopf-operator-leader-election") == []
+    )
 
 
 def test_single_namespace_install_grants_nothing_outside_the_watched_namespaces(helm: Path) -> None:
     docs = objects(helm, "singleNamespaceInstall=true", "watchNamespace={a,b}")
-    assert find(docs, "ClusterRole") == []
-    assert find(docs, "ClusterRoleBinding") == []
+    # Cluster-wide, only the webhook's own (cluster-scoped) configuration, by name.
+    (cluster_role,) = find(docs, "ClusterRole")
+    assert [rule["resourceNames"] for rule in cluster_role["rules"]] == [["raykopf-operator"]]
+    assert [b["roleRef"]["name"] for b in find(docs, "ClusterRoleBinding")] == ["raykopf-operator-webhook"]
     roles = {(r["metadata"]["namespace"], r["metadata"]["name"]) for r in find(docs, "Role")}
     assert roles == {
         ("a", "raykopf-operator"),
         ("b", "raykopf-operator"),
         ("raykopf-system", "raykopf-operator-leader-election"),
+        ("raykopf-system", "raykopf-operator-webhook"),
     }
+    # The webhook checks only the namespaces this operator manages.
+    (configuration,) = find(docs, "ValidatingWebhookConfiguration")
+    for hook in configuration["webhooks"]:
+        assert hook["namespaceSelector"] == {
+            "matchExpressions": [
+                {"key": "kubernetes.io/metadata.name", "operator": "In", "values": ["a", "b"]}
+            ]
+        }
     bindings = {r["metadata"]["namespace"] for r in find(docs, "RoleBinding")}
     assert bindings == {"a", "b", "raykopf-system"}
     (deployment,) = find(docs, "Deployment")
@@ -169,11 +186,12 @@ def test_a_network_policy_lets_only_prometheus_in_and_only_on_the_metrics_port(h
     assert policy["spec"]["podSelector"]["matchLabels"].items() <= pod_labels.items()
     assert policy["spec"]["policyTypes"] == ["Ingress"]
     assert policy["spec"]["ingress"] == [
-        {"ports": [{"port": "http", "protocol": "TCP"}], "from": [{"namespaceSelector": {}}]}
+        {"ports": [{"port": "http", "protocol": "TCP"}], "from": [{"namespaceSelector": {}}]},
+        {"ports": [{"port": "webhook", "protocol": "TCP"}]},  # the apiserver, from wherever it runs
     ]
     ports = {p["name"] for p in deployment["spec"]["template"]["spec"]["containers"][0]["ports"]}
     assert "http" in ports
-    (closed,) = find(objects(helm, "metrics.enabled=false"), "NetworkPolicy")
+    (closed,) = find(objects(helm, "metrics.enabled=false", "webhook.enabled=false"), "NetworkPolicy")
     assert closed["spec"]["ingress"] == []  # nothing may come in at all
     assert find(objects(helm, "networkPolicy.enabled=false"), "NetworkPolicy") == []
 
@@ -201,8 +219,9 @@ def test_configuration_enabled_starts_the_operator_with_a_config_file_it_accepts
     assert not any(
         a.startswith(("--watch-namespace", "--qps", "--reconcile-concurrency")) for a in container["args"]
     )
-    assert container["volumeMounts"] == [{"name": "config", "mountPath": "/etc/raykopf", "readOnly": True}]
-    assert pod["spec"]["volumes"][0]["configMap"]["name"] == "raykopf-operator-config"
+    assert {"name": "config", "mountPath": "/etc/raykopf", "readOnly": True} in container["volumeMounts"]
+    volume = next(v for v in pod["spec"]["volumes"] if v["name"] == "config")
+    assert volume["configMap"]["name"] == "raykopf-operator-config"
     assert "checksum/config" in pod["metadata"]["annotations"]
     # The operator reads the rendered file as it would in the Pod: no error, no warning, same settings.
     path = tmp_path / "config.yaml"
@@ -359,7 +378,10 @@ def test_a_kuberay_values_file_installs_raykopf_with_every_key_honoured(helm: Pa
 @pytest.mark.parametrize(
     ("value", "message"),
     [
-        ("webhook.enabled=true", "additional properties 'webhook' not allowed"),
+        ("autoscaler.enabled=true", "additional properties 'autoscaler' not allowed"),
+        ("webhook.nonsense=1", "at '/webhook': additional properties 'nonsense'"),
+        ("webhook.failurePolicy=Sometimes", "at '/webhook/failurePolicy'"),
+        ("webhook.timeoutSeconds=60", "at '/webhook/timeoutSeconds'"),
         (
             "metrics.serviceMonitor.selector.a=b",
             "at '/metrics/serviceMonitor': additional properties 'selector'",
@@ -374,3 +396,120 @@ def test_a_key_the_chart_does_not_implement_is_refused_by_name(helm: Path, value
     )
     assert result.returncode != 0
     assert message in result.stderr, result.stderr
+
+
+# KubeRay's webhook (ray-operator/config/webhook/manifests.yaml, v1.6.1; paths also in the reference,
+# section 3.3): one webhook per kind, these names and paths, CREATE and UPDATE, v1.
+KUBERAY_WEBHOOKS = {
+    "vraycluster.kb.io": ("/validate-ray-io-v1-raycluster", "rayclusters"),
+    "vrayjob.kb.io": ("/validate-ray-io-v1-rayjob", "rayjobs"),
+    "vrayservice.kb.io": ("/validate-ray-io-v1-rayservice", "rayservices"),
+}
+
+
+def test_the_webhook_is_on_by_default_with_kuberays_names_and_paths_and_its_own_certificate(
+    helm: Path,
+) -> None:
+    docs = objects(helm)
+    (configuration,) = find(docs, "ValidatingWebhookConfiguration", "raykopf-operator")
+    hooks = {hook["name"]: hook for hook in configuration["webhooks"]}
+    assert set(hooks) == set(KUBERAY_WEBHOOKS)
+    for name, (path, resource) in KUBERAY_WEBHOOKS.items():
+        hook = hooks[name]
+        assert hook["clientConfig"] == {
+            "service": {
+                "name": "raykopf-operator-webhook",
+                "namespace": "raykopf-system",
+                "path": path,
+                "port": 443,
+            }
+        }  # no caBundle: the operator writes it, and Helm's merge keeps it
+        (rule,) = hook["rules"]
+        assert (rule["apiGroups"], rule["apiVersions"], rule["resources"]) == (["ray.io"], ["v1"], [resource])
+        assert rule["operations"] == ["CREATE", "UPDATE"]
+        assert (hook["failurePolicy"], hook["sideEffects"], hook["timeoutSeconds"]) == ("Fail", "None", 5)
+        assert hook["matchPolicy"] == "Equivalent" and hook["namespaceSelector"] == {}
+    (service,) = find(docs, "Service", "raykopf-operator-webhook")
+    assert service["spec"]["ports"] == [
+        {"name": "webhook", "port": 443, "targetPort": "webhook", "protocol": "TCP"}
+    ]
+    (deployment,) = find(docs, "Deployment", "raykopf-operator")
+    pod = deployment["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert {"name": "webhook", "containerPort": 9443, "protocol": "TCP"} in container["ports"]
+    (mount,) = [m for m in container["volumeMounts"] if m["name"] == "webhook-cert"]
+    assert mount["mountPath"] == "/tmp/k8s-webhook-server/serving-certs" and not mount["readOnly"]
+    assert "emptyDir" in next(v for v in pod["volumes"] if v["name"] == "webhook-cert")
+    # Exactly what making the certificate needs: its own Secret, this release's configuration.
+    (role,) = find(docs, "Role", "raykopf-operator-webhook")
+    assert role["rules"] == [
+        {
+            "apiGroups": [""],
+            "resources": ["secrets"],
+            "resourceNames": ["raykopf-operator-webhook-cert"],
+            "verbs": ["get"],
+        },
+        {"apiGroups": [""], "resources": ["secrets"], "verbs": ["create"]},
+    ]
+    (cluster_role,) = find(docs, "ClusterRole", "raykopf-operator-webhook")
+    assert cluster_role["rules"] == [
+        {
+            "apiGroups": ["admissionregistration.k8s.io"],
+            "resources": ["validatingwebhookconfigurations"],
+            "resourceNames": ["raykopf-operator"],
+            "verbs": ["get", "update"],
+        }
+    ]
+    (policy,) = find(docs, "NetworkPolicy")
+    assert {"ports": [{"port": "webhook", "protocol": "TCP"}]} in policy["spec"]["ingress"]
+
+
+def test_the_webhook_with_cert_manager_and_its_settings(helm: Path) -> None:
+    docs = objects(
+        helm,
+        "webhook.certManager.enabled=true",
+        "webhook.failurePolicy=Ignore",
+        "webhook.timeoutSeconds=3",
+        "webhook.namespaceSelector.matchLabels.ray=on",
+    )
+    (configuration,) = find(docs, "ValidatingWebhookConfiguration")
+    assert configuration["metadata"]["annotations"] == {
+        "cert-manager.io/inject-ca-from": "raykopf-system/raykopf-operator-webhook"
+    }
+    for hook in configuration["webhooks"]:
+        assert (hook["failurePolicy"], hook["timeoutSeconds"]) == ("Ignore", 3)
+        assert hook["namespaceSelector"] == {"matchLabels": {"ray": "on"}}
+    (certificate,) = find(docs, "Certificate", "raykopf-operator-webhook")
+    assert certificate["spec"]["secretName"] == "raykopf-operator-webhook-cert"
+    assert "raykopf-operator-webhook.raykopf-system.svc" in certificate["spec"]["dnsNames"]
+    assert certificate["spec"]["issuerRef"] == {"name": "raykopf-operator-webhook", "kind": "Issuer"}
+    assert find(docs, "Issuer", "raykopf-operator-webhook")[0]["spec"] == {"selfSigned": {}}
+    (deployment,) = find(docs, "Deployment", "raykopf-operator")
+    pod = deployment["spec"]["template"]["spec"]
+    args = pod["containers"][0]["args"]
+    assert "--webhook-addr=:9443" in args
+    assert not any(a.startswith(("--webhook-cert-secret", "--webhook-configuration")) for a in args)
+    volume = next(v for v in pod["volumes"] if v["name"] == "webhook-cert")
+    assert volume == {"name": "webhook-cert", "secret": {"secretName": "raykopf-operator-webhook-cert"}}
+    assert (
+        find(docs, "Role", "raykopf-operator-webhook") == []
+    )  # cert-manager writes; the operator reads files
+    issued = objects(
+        helm,
+        "webhook.certManager.enabled=true",
+        "webhook.certManager.issuerRef.name=corp-ca",
+        "webhook.certManager.issuerRef.kind=ClusterIssuer",
+    )
+    assert find(issued, "Issuer") == []
+    (certificate,) = find(issued, "Certificate")
+    assert certificate["spec"]["issuerRef"] == {"name": "corp-ca", "kind": "ClusterIssuer"}
+
+
+def test_the_webhook_can_be_turned_off(helm: Path) -> None:
+    docs = objects(helm, "webhook.enabled=false")
+    assert find(docs, "ValidatingWebhookConfiguration") == []
+    assert find(docs, "Service", "raykopf-operator-webhook") == []
+    (deployment,) = find(docs, "Deployment", "raykopf-operator")
+    assert not any(
+        a.startswith("--webhook") for a in deployment["spec"]["template"]["spec"]["containers"][0]["args"]
+    )

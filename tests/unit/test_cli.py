@@ -151,3 +151,19 @@ def test_raykopf_local_without_the_local_cluster_says_how_to_install_it(
     code, _, err = run("local", "up")
     assert code == 1
     assert "pip install -e ./localcluster" in err
+
+
+def test_the_webhook_is_off_unless_asked_for_and_on_at_kuberays_port_with_enable_webhooks() -> None:
+    from raykopf.cli import build_parser, webhook_options
+
+    args = build_parser().parse_args(["run"])
+    assert webhook_options(args, {}) is None
+    on = webhook_options(args, {"ENABLE_WEBHOOKS": "true"})
+    assert on is not None and on.address == ":9443"
+    assert on.cert_dir == Path("/tmp/k8s-webhook-server/serving-certs")  # controller-runtime's, KubeRay's
+    assert on.secret == ""  # certificates from files unless told to make them
+    args = build_parser().parse_args(
+        ["run", "--webhook-addr=:9999", "--webhook-cert-secret=s", "--webhook-configuration=c"]
+    )
+    made = webhook_options(args, {"ENABLE_WEBHOOKS": "true"})
+    assert made is not None and (made.address, made.secret, made.configuration) == (":9999", "s", "c")

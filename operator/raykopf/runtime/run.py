@@ -35,7 +35,9 @@ from raykopf.k8s.objects import collection
 from raykopf.k8s.serve import ServeTracker
 from raykopf.k8s.store import LatestStore
 from raykopf.reconcile.pods import slim_job, slim_pod, slim_service
+from raykopf.runtime.admission import WebhookOptions, serve_admission, wait_listening
 from raykopf.runtime.serving import OperatorMetrics, Readiness, health_routes, metrics_routes, serve
+from raykopf.validation import Gates
 
 log = logging.getLogger("raykopf")
 Key = tuple[str, str]  # (namespace, name): what the work queues hold
@@ -55,6 +57,20 @@ def kopf_session(credentials: Credentials) -> kopf.AiohttpSession:
     return kopf.AiohttpSession(aiohttp_session=session, server=credentials.server, expiration=expires)
 
 
+class KopfLogin:
+    """kopf's login handler for one kopf instance: the operator's credentials at start, renewed ones
+    at the expiry given and after a 401."""
+
+    def __init__(self, client: KubeClient) -> None:
+        self.client = client
+        self.given: Credentials | None = None
+
+    async def __call__(self, **_: Any) -> kopf.AiohttpSession:
+        credentials = self.client.credentials
+        self.given = await (credentials.renew(self.given) if self.given else credentials.current())
+        return kopf_session(self.given)
+
+
 @dataclass(frozen=True)
 class RunOptions:
     """`raykopf run`'s flags, with KubeRay's defaults (reference §3.1)."""
@@ -71,6 +87,7 @@ class RunOptions:
     health_addr: str = ":8082"
     qps: float = 100
     burst: int = 200
+    webhook: WebhookOptions | None = None  # None: no admission webhook
 
 
 def kube_client(options: RunOptions, rate: RateLimit | None = None) -> KubeClient:
@@ -81,10 +98,13 @@ def kube_client(options: RunOptions, rate: RateLimit | None = None) -> KubeClien
 
 def lease_namespace(options: RunOptions) -> str:
     """The flag, else the Pod's own namespace (as KubeRay in a cluster), else `default`."""
-    if options.leader_election_namespace:
-        return options.leader_election_namespace
+    return options.leader_election_namespace or own_namespace(in_cluster=options.kubeconfig is None)
+
+
+def own_namespace(*, in_cluster: bool) -> str:
+    """The operator Pod's namespace; `default` outside a cluster."""
     own = SERVICE_ACCOUNT / "namespace"
-    return own.read_text().strip() if options.kubeconfig is None and own.exists() else "default"
+    return own.read_text().strip() if in_cluster and own.exists() else "default"
 
 
 # The apiserver accepts JSON nested up to 10,000 levels (Go's encoding/json); Python's json, copy and
@@ -125,6 +145,23 @@ async def run(
         runners.append(await serve(health_routes(readiness), options.health_addr))
     if options.enable_metrics and options.metrics_addr not in ("", "0"):
         runners.append(await serve(metrics_routes(metrics), options.metrics_addr))
+    admission = None
+    if options.webhook is not None:
+        # On every replica, leader or not: the apiserver calls whichever the Service picks.
+        serving = asyncio.Event()
+        admission = asyncio.create_task(
+            serve_admission(
+                client,
+                options.webhook,
+                Gates.of(config),
+                config.cluster_domain,
+                KopfLogin(client),
+                stop_flag,
+                serving,
+            )
+        )
+        # It ends on an error or on a signal kopf caught: either way the operator stops too.
+        admission.add_done_callback(lambda _: stop_flag.set())
     elector = None
     identity = f"{pod_name()}_{uuid.uuid4()}"
     if options.leader_election:
@@ -139,6 +176,9 @@ async def run(
         else RivalGuard(client, lease_namespace(options), options.namespaces, identity)
     )
     try:
+        if admission is not None and options.webhook is not None:
+            # Ready (so in the Service's endpoints) only once the webhook answers.
+            await wait_listening(options.webhook.address, stop_flag)
         if elector is not None:
             readiness.state = "standby"
             if not await elector.acquire(stop_flag):
@@ -154,12 +194,17 @@ async def run(
         await operate(client, options, config, stop_flag, ready, readiness, metrics, elector, guard)
     finally:
         readiness.state = "stopping"
+        stop_flag.set()
         if elector is not None:
             await elector.release()
             await elector.client.close()
+        if admission is not None:
+            await asyncio.gather(admission, return_exceptions=True)
         for runner in runners:
             await runner.cleanup()
         await client.close()
+    if admission is not None and not admission.cancelled() and admission.exception() is not None:
+        raise RuntimeError(f"webhook: {admission.exception()}") from admission.exception()
 
 
 async def operate(
@@ -260,15 +305,7 @@ async def operate(
         cluster_changed=cluster_changed,
     )
 
-    @kopf.on.login(registry=registry)
-    async def login(**_: Any) -> kopf.AiohttpSession:
-        # kopf logs in at start, at the expiry given, and after a 401: the last two need new ones.
-        given = logins[-1] if logins else None
-        credentials = await (client.credentials.renew(given) if given else client.credentials.current())
-        logins.append(credentials)
-        return kopf_session(credentials)
-
-    logins: list[Credentials] = []
+    kopf.on.login(registry=registry, id="login")(KopfLogin(client))
 
     @kopf.on.startup(registry=registry)
     def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
