@@ -428,7 +428,8 @@ def test_the_webhook_is_on_by_default_with_kuberays_names_and_paths_and_its_own_
         assert (rule["apiGroups"], rule["apiVersions"], rule["resources"]) == (["ray.io"], ["v1"], [resource])
         assert rule["operations"] == ["CREATE", "UPDATE"]
         assert (hook["failurePolicy"], hook["sideEffects"], hook["timeoutSeconds"]) == ("Fail", "None", 5)
-        assert hook["matchPolicy"] == "Equivalent" and hook["namespaceSelector"] == {}
+        assert hook["matchPolicy"] == "Equivalent"
+        assert hook["namespaceSelector"] == {}
     (service,) = find(docs, "Service", "raykopf-operator-webhook")
     assert service["spec"]["ports"] == [
         {"name": "webhook", "port": 443, "targetPort": "webhook", "protocol": "TCP"}
@@ -438,7 +439,8 @@ def test_the_webhook_is_on_by_default_with_kuberays_names_and_paths_and_its_own_
     (container,) = pod["containers"]
     assert {"name": "webhook", "containerPort": 9443, "protocol": "TCP"} in container["ports"]
     (mount,) = [m for m in container["volumeMounts"] if m["name"] == "webhook-cert"]
-    assert mount["mountPath"] == "/tmp/k8s-webhook-server/serving-certs" and not mount["readOnly"]
+    assert mount["mountPath"] == "/tmp/k8s-webhook-server/serving-certs"
+    assert not mount["readOnly"]
     assert "emptyDir" in next(v for v in pod["volumes"] if v["name"] == "webhook-cert")
     # Exactly what making the certificate needs: its own Secret, this release's configuration.
     (role,) = find(docs, "Role", "raykopf-operator-webhook")

@@ -159,11 +159,13 @@ def test_the_webhook_is_off_unless_asked_for_and_on_at_kuberays_port_with_enable
     args = build_parser().parse_args(["run"])
     assert webhook_options(args, {}) is None
     on = webhook_options(args, {"ENABLE_WEBHOOKS": "true"})
-    assert on is not None and on.address == ":9443"
+    assert on is not None
+    assert on.address == ":9443"
     assert on.cert_dir == Path("/tmp/k8s-webhook-server/serving-certs")  # controller-runtime's, KubeRay's
     assert on.secret == ""  # certificates from files unless told to make them
     args = build_parser().parse_args(
         ["run", "--webhook-addr=:9999", "--webhook-cert-secret=s", "--webhook-configuration=c"]
     )
     made = webhook_options(args, {"ENABLE_WEBHOOKS": "true"})
-    assert made is not None and (made.address, made.secret, made.configuration) == (":9999", "s", "c")
+    assert made is not None
+    assert (made.address, made.secret, made.configuration) == (":9999", "s", "c")

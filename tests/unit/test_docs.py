@@ -66,7 +66,9 @@ def test_every_command_on_the_readmes_first_screen_exists() -> None:
     targets = set(re.findall(r"^([\w-]+):", makefile, re.MULTILINE))
     commands = first_screen_commands()
     assert ["make", "demo"] in commands
-    assert any(c[-3:] == ["raykopf", "local", "down"] or c[-2:] == ["local", "down"] for c in commands), commands
+    assert any(c[-3:] == ["raykopf", "local", "down"] or c[-2:] == ["local", "down"] for c in commands), (
+        commands
+    )
     for command in commands:
         words = command[1:] if command[0] == "sudo" else command
         if words[0] == "make":

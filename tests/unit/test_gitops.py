@@ -32,7 +32,9 @@ def health(kind: str, obj: dict[str, Any]) -> dict[str, Any]:
 
 
 def cases(kind: str) -> list[dict[str, Any]]:
-    tests: list[dict[str, Any]] = yaml.safe_load((ARGOCD / "ray.io" / kind / "health_test.yaml").read_text())["tests"]
+    tests: list[dict[str, Any]] = yaml.safe_load((ARGOCD / "ray.io" / kind / "health_test.yaml").read_text())[
+        "tests"
+    ]
     return tests
 
 
@@ -59,7 +61,12 @@ def test_the_states_users_see_are_all_recorded_and_every_recording_is_checked(ki
 
 def test_an_object_the_operator_has_not_seen_yet_is_progressing() -> None:
     for kind in KINDS:
-        fresh = {"apiVersion": "ray.io/v1", "kind": kind, "metadata": {"name": "x", "generation": 1}, "spec": {}}
+        fresh = {
+            "apiVersion": "ray.io/v1",
+            "kind": kind,
+            "metadata": {"name": "x", "generation": 1},
+            "spec": {},
+        }
         assert health(kind, fresh)["status"] == "Progressing", kind
 
 

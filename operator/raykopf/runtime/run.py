@@ -57,18 +57,18 @@ def kopf_session(credentials: Credentials) -> kopf.AiohttpSession:
     return kopf.AiohttpSession(aiohttp_session=session, server=credentials.server, expiration=expires)
 
 
-class KopfLogin:
+def kopf_login(client: KubeClient) -> Callable[..., Awaitable[kopf.AiohttpSession]]:
     """kopf's login handler for one kopf instance: the operator's credentials at start, renewed ones
-    at the expiry given and after a 401."""
+    at the expiry given and after a 401. A coroutine function: kopf runs anything else in a thread."""
+    given: list[Credentials] = []
 
-    def __init__(self, client: KubeClient) -> None:
-        self.client = client
-        self.given: Credentials | None = None
+    async def login(**_: Any) -> kopf.AiohttpSession:
+        credentials = client.credentials
+        given.append(await (credentials.renew(given[-1]) if given else credentials.current()))
+        del given[:-1]
+        return kopf_session(given[-1])
 
-    async def __call__(self, **_: Any) -> kopf.AiohttpSession:
-        credentials = self.client.credentials
-        self.given = await (credentials.renew(self.given) if self.given else credentials.current())
-        return kopf_session(self.given)
+    return login
 
 
 @dataclass(frozen=True)
@@ -155,7 +155,7 @@ async def run(
                 options.webhook,
                 Gates.of(config),
                 config.cluster_domain,
-                KopfLogin(client),
+                kopf_login(client),
                 stop_flag,
                 serving,
             )
@@ -305,7 +305,7 @@ async def operate(
         cluster_changed=cluster_changed,
     )
 
-    kopf.on.login(registry=registry, id="login")(KopfLogin(client))
+    kopf.on.login(registry=registry, id="login")(kopf_login(client))
 
     @kopf.on.startup(registry=registry)
     def configure(settings: kopf.OperatorSettings, **_: Any) -> None:

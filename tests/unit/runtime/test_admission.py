@@ -21,7 +21,7 @@ from cryptography import x509
 from raykopf.k8s import webhook_certs
 from raykopf.k8s.client import KubeClient
 from raykopf.runtime.admission import WebhookOptions, denial, review, serve_admission, wait_listening
-from raykopf.runtime.run import KopfLogin
+from raykopf.runtime.run import kopf_login
 from raykopf.validation import Gates
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -59,7 +59,8 @@ def test_every_error_is_in_the_denial_in_the_apiservers_form() -> None:
     errors, _ = review("RayCluster", "CREATE", body, None, Gates())
     text = denial("RayCluster", "demo", errors)
     assert text.startswith('RayCluster.ray.io "demo" is invalid: ')
-    assert TYPO in text and "spec.workerGroupSpecs[0].replicas" in text, text
+    assert TYPO in text, text
+    assert "spec.workerGroupSpecs[0].replicas" in text, text
 
 
 def test_an_update_that_breaks_a_rule_is_refused() -> None:
@@ -80,7 +81,9 @@ def test_an_object_invalid_before_the_webhook_can_still_get_finalizers_and_be_fi
     new["metadata"]["finalizers"] = ["ray.io/gcs-ft-redis-cleanup-finalizer"]
     errors, warnings = review("RayCluster", "UPDATE", new, old, Gates())
     assert errors == []
-    assert warnings == [f"still invalid (not changed by this update): {TYPO}: " + warnings[0].split(": ", 2)[2]]
+    assert warnings == [
+        f"still invalid (not changed by this update): {TYPO}: " + warnings[0].split(": ", 2)[2]
+    ]
     # Fixed: no word at all.
     assert review("RayCluster", "UPDATE", cluster(), old, Gates()) == ([], [])
 
@@ -212,7 +215,9 @@ def admission_review(obj: dict[str, Any], operation: str = "CREATE", old: Any = 
     }
 
 
-def test_kopfs_admission_server_answers_over_tls_on_every_replica_with_one_certificate(tmp_path: Path) -> None:
+def test_kopfs_admission_server_answers_over_tls_on_every_replica_with_one_certificate(
+    tmp_path: Path,
+) -> None:
     async def main() -> None:
         async for fake, client in apiserver():
             stop = asyncio.Event()
@@ -230,7 +235,7 @@ def test_kopfs_admission_server_answers_over_tls_on_every_replica_with_one_certi
             ]
             tasks = [
                 asyncio.create_task(
-                    serve_admission(client, options, Gates(), "cluster.local", KopfLogin(client), stop)
+                    serve_admission(client, options, Gates(), "cluster.local", kopf_login(client), stop)
                 )
                 for options in replicas
             ]
@@ -257,7 +262,8 @@ def test_kopfs_admission_server_answers_over_tls_on_every_replica_with_one_certi
                         good = admission_review(cluster())
                         async with session.post(url, json=good, ssl=trust) as response:
                             answer = (await response.json())["response"]
-                        assert answer["allowed"] is True and "warnings" not in answer, answer
+                        assert answer["allowed"] is True, answer
+                        assert "warnings" not in answer, answer
                         relabel = with_typo(cluster())
                         relabel["metadata"]["labels"] = {"team": "a"}
                         update = admission_review(relabel, "UPDATE", with_typo(cluster()))
@@ -278,7 +284,11 @@ def test_a_missing_certificate_is_said_with_the_way_out(tmp_path: Path) -> None:
     async def main() -> None:
         async for _, client in apiserver():
             options = WebhookOptions(address="127.0.0.1:0", cert_dir=tmp_path)
-            with pytest.raises(RuntimeError, match=r"tls.crt is missing: mount .* or give --webhook-cert-secret"):
-                await serve_admission(client, options, Gates(), "cluster.local", KopfLogin(client), asyncio.Event())
+            with pytest.raises(
+                RuntimeError, match=r"tls.crt is missing: mount .* or give --webhook-cert-secret"
+            ):
+                await serve_admission(
+                    client, options, Gates(), "cluster.local", kopf_login(client), asyncio.Event()
+                )
 
     asyncio.run(main())
