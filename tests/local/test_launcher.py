@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,9 +20,17 @@ def box(tmp_path: Path) -> Sandbox:
     return sandbox
 
 
-def test_mount_points_under_an_existing_directory_use_an_overlay(tmp_path: Path) -> None:
+@pytest.fixture
+def outside_tmp() -> Iterator[Path]:
+    """A host directory outside /tmp (under /tmp, a mount point is made in the private /tmp)."""
+    folder = Path(tempfile.mkdtemp(dir="/var/tmp"))
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_mount_points_under_an_existing_directory_use_an_overlay(tmp_path: Path, outside_tmp: Path) -> None:
     sandbox = box(tmp_path)
-    existing = tmp_path / "existing"
+    existing = outside_tmp / "existing"
     existing.mkdir()
     container = {
         "name": "ray",
@@ -72,6 +83,23 @@ def test_kept_host_paths_under_tmp_stay_visible_through_the_private_tmp(tmp_path
     ]
     assert (private / "ci/main/.venv").is_dir()
     assert "/opt/elsewhere" not in text  # outside /tmp: visible anyway
+
+
+def test_a_volume_under_tmp_is_mounted_in_the_private_tmp_without_hiding_the_kept_paths(
+    tmp_path: Path,
+) -> None:
+    """controller-runtime's certificate folder (/tmp/k8s-webhook-server/serving-certs) on an operator
+    Pod whose environment is kept through /tmp: an overlay on /tmp would hide the kept binds."""
+    sandbox = box(tmp_path)
+    target = "/tmp/k8s-webhook-server/serving-certs"
+    container = {"name": "op", "volumeMounts": [{"name": "token", "mountPath": target}]}
+    text, created = script(sandbox, container, "operator-0", None, keep=(Path("/tmp/ci/main/.venv"),))
+    lines = text.splitlines()
+    assert created == []
+    assert not [line for line in lines if line.startswith("mount -t overlay")]
+    private = sandbox.container_dir("op") / "tmp"
+    assert lines.index(f"mount --rbind {private} /tmp") < lines.index(f"mkdir -p {target}")
+    assert f"mount --bind {sandbox.volume('token')} {target}" in lines
 
 
 def test_a_restarted_container_gets_an_empty_tmp(tmp_path: Path) -> None:

@@ -74,7 +74,9 @@ def script(
     overlays: dict[str, Path] = {}
     created_on_host: list[str] = []
     for target in targets:
-        if os.path.lexists(target):
+        # The private /tmp is the container's own: a target there is made in it (an overlay on /tmp
+        # would hide the directories kept through it).
+        if Path(target).is_relative_to("/tmp") or os.path.lexists(target):
             continue
         ancestor = _existing_ancestor(target)
         if ancestor == "/":
