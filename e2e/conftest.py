@@ -210,12 +210,16 @@ def namespace(kubectl: Kubectl, request: pytest.FixtureRequest) -> Iterator[str]
     # nothing would recreate them, the test's Pods go at once, then the namespace.
     kubectl("delete", RAY_KINDS, "--all", "-n", name, "--wait=false", check=False)
     kubectl("delete", "pods", "--all", "-n", name, "--grace-period=0", "--force", "--wait=false", check=False)
-    gone = kubectl.run("delete", "namespace", name, "--wait=true", "--timeout=30s", timeout=60)
-    if gone.returncode != 0:
-        # No operator is left to finish the ray.io objects' finalizers (the test stopped or uninstalled
-        # it): they go, and the namespace with them.
-        drop_ray_finalizers(kubectl, name)
-        kubectl("wait", "--for=delete", f"namespace/{name}", "--timeout=120s", check=False, timeout=150)
+    # The ray.io objects go before the namespace does: the namespace controller backs off (up to
+    # minutes) each time it finds content it cannot delete yet.
+    deadline = time.monotonic() + 10
+    while kubectl("get", RAY_KINDS, "-n", name, "-o", "name", check=False).strip():
+        if time.monotonic() > deadline:
+            # No operator is left to finish their finalizers (the test stopped or uninstalled it).
+            drop_ray_finalizers(kubectl, name)
+            break
+        time.sleep(0.5)
+    kubectl("delete", "namespace", name, "--wait=true", "--timeout=120s", check=False, timeout=150)
 
 
 class HostOperator:

@@ -99,14 +99,25 @@ def admission_registry(gates: Gates) -> kopf.OperatorRegistry:
 
 def _handler(kind: str, gates: Gates) -> Callable[..., None]:
     def check(
-        body: kopf.Body, old: Any, operation: str | None, warnings: list[str], name: str | None, **_: Any
+        body: kopf.Body,
+        old: Any,
+        operation: str | None,
+        warnings: list[str],
+        name: str | None,
+        namespace: str | None,
+        **_: Any,
     ) -> None:
         errors, said = review(kind, operation or "CREATE", _plain(body), _plain(old) if old else None, gates)
         warnings.extend(said)
         if errors:
             log.info(
                 "refused at admission",
-                extra={"kind": kind, "name": name, "operation": operation, "errors": len(errors)},
+                extra={
+                    "kind": kind,
+                    "object": f"{namespace}/{name}",
+                    "operation": operation,
+                    "errors": len(errors),
+                },
             )
             raise kopf.AdmissionError(denial(kind, name or "", errors), code=422)
 

@@ -107,6 +107,8 @@ def own_namespace(*, in_cluster: bool) -> str:
     return own.read_text().strip() if in_cluster and own.exists() else "default"
 
 
+WEBHOOK_DRAIN_SECONDS = 5.0  # the webhook keeps answering after a stop while the endpoints catch up
+
 # The apiserver accepts JSON nested up to 10,000 levels (Go's encoding/json); Python's json, copy and
 # pydantic count each level against the interpreter's recursion limit, 1,000 by default. At that
 # default, one such object of any tenant makes kopf's watch raise while it decodes the listing, at
@@ -137,18 +139,22 @@ async def run(
     readiness, metrics = Readiness(), OperatorMetrics()
     client.observe = metrics.count_request
     loop = asyncio.get_running_loop()
-    for number in (signal.SIGTERM, signal.SIGINT):  # kopf installs its own once it starts
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(number, stop_flag.set)
+
+    def take_signals() -> None:  # kopf installs its own whenever an instance starts
+        for number in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(number, stop_flag.set)
+
+    take_signals()
     runners = []
     if options.health_addr not in ("", "0"):  # "0" turns an endpoint off, as in controller-runtime
         runners.append(await serve(health_routes(readiness), options.health_addr))
     if options.enable_metrics and options.metrics_addr not in ("", "0"):
         runners.append(await serve(metrics_routes(metrics), options.metrics_addr))
-    admission = None
+    admission, admission_stop = None, asyncio.Event()
     if options.webhook is not None:
-        # On every replica, leader or not: the apiserver calls whichever the Service picks.
-        serving = asyncio.Event()
+        # On every replica, leader or not: the apiserver calls whichever the Service picks. It stops
+        # last, after a drain (see below), so it has its own stop flag.
         admission = asyncio.create_task(
             serve_admission(
                 client,
@@ -156,11 +162,10 @@ async def run(
                 Gates.of(config),
                 config.cluster_domain,
                 kopf_login(client),
-                stop_flag,
-                serving,
+                admission_stop,
             )
         )
-        # It ends on an error or on a signal kopf caught: either way the operator stops too.
+        # It ends early only on an error: then the operator stops too.
         admission.add_done_callback(lambda _: stop_flag.set())
     elector = None
     identity = f"{pod_name()}_{uuid.uuid4()}"
@@ -179,6 +184,7 @@ async def run(
         if admission is not None and options.webhook is not None:
             # Ready (so in the Service's endpoints) only once the webhook answers.
             await wait_listening(options.webhook.address, stop_flag)
+            take_signals()  # back from the admission kopf, which would stop at once, without the drain
         if elector is not None:
             readiness.state = "standby"
             if not await elector.acquire(stop_flag):
@@ -199,6 +205,11 @@ async def run(
             await elector.release()
             await elector.client.close()
         if admission is not None:
+            if not admission.done():
+                # Not ready any more, so the Service drops this Pod; until every proxy knows, the
+                # apiserver may still send requests here: answer them for a moment more.
+                await asyncio.sleep(WEBHOOK_DRAIN_SECONDS)
+            admission_stop.set()
             await asyncio.gather(admission, return_exceptions=True)
         for runner in runners:
             await runner.cleanup()

@@ -7,6 +7,7 @@ import asyncio
 import base64
 import copy
 import json
+import logging
 import ssl
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -216,8 +217,10 @@ def admission_review(obj: dict[str, Any], operation: str = "CREATE", old: Any = 
 
 
 def test_kopfs_admission_server_answers_over_tls_on_every_replica_with_one_certificate(
-    tmp_path: Path,
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO, logger="raykopf.webhook")  # the operator logs at info
+
     async def main() -> None:
         async for fake, client in apiserver():
             stop = asyncio.Event()
@@ -278,6 +281,9 @@ def test_kopfs_admission_server_answers_over_tls_on_every_replica_with_one_certi
                 await asyncio.wait_for(asyncio.gather(*tasks), 30)
 
     asyncio.run(main())
+    refusals = [r for r in caplog.records if r.getMessage() == "refused at admission"]
+    assert len(refusals) == 2  # one line per refusal, naming the object
+    assert {getattr(r, "object", None) for r in refusals} == {"ns/demo"}
 
 
 def test_a_missing_certificate_is_said_with_the_way_out(tmp_path: Path) -> None:
