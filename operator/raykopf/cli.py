@@ -7,7 +7,6 @@ import logging
 import os
 import shutil
 import sys
-from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -203,7 +202,7 @@ def _run_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         health_addr=args.health_probe_bind_address,
         qps=args.qps,
         burst=args.burst,
-        webhook=webhook_options(args, os.environ),
+        webhook=webhook_options(args, OperatorConfig.from_environment().enable_webhooks),
     )
     config = dataclasses.replace(
         OperatorConfig.from_environment(),
@@ -223,13 +222,13 @@ def _run_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return 0
 
 
-def webhook_options(args: argparse.Namespace, env: Mapping[str, str]) -> WebhookOptions | None:
+def webhook_options(args: argparse.Namespace, enable_webhooks: bool) -> WebhookOptions | None:
     """The webhook as the flags (or KubeRay's ENABLE_WEBHOOKS=true: on :9443) ask for it; None: off."""
     from raykopf.config import kubeconfig_paths
     from raykopf.runtime.admission import WebhookOptions
     from raykopf.runtime.run import own_namespace
 
-    address = args.webhook_addr or (":9443" if env.get("ENABLE_WEBHOOKS") == "true" else "")
+    address = args.webhook_addr or (":9443" if enable_webhooks else "")
     if address in ("", "0"):
         return None
     return WebhookOptions(

@@ -84,6 +84,8 @@ class OperatorConfig:
     rayjob_deployment_status_transition_grace_period_seconds: int = 300
     rayjob_status_check_timeout_seconds: int = 300
     cluster_domain: str = "cluster.local"
+    # KubeRay's ENABLE_WEBHOOKS (exactly "true"): serve the admission webhook on :9443.
+    enable_webhooks: bool = False
     # --use-kubernetes-proxy: reach Ray dashboards through the apiserver (an operator outside the cluster).
     use_kubernetes_proxy: bool = False
     # From KubeRay's configuration file (`--config`): added to every head and worker Pod.
@@ -116,6 +118,7 @@ class OperatorConfig:
             ),
             rayjob_status_check_timeout_seconds=_int(env, "RAYJOB_STATUS_CHECK_TIMEOUT_SECONDS", 300),
             cluster_domain=env.get("CLUSTER_DOMAIN") or "cluster.local",
+            enable_webhooks=env.get("ENABLE_WEBHOOKS") == "true",
         )
 
 

@@ -155,10 +155,14 @@ def test_raykopf_local_without_the_local_cluster_says_how_to_install_it(
 
 def test_the_webhook_is_off_unless_asked_for_and_on_at_kuberays_port_with_enable_webhooks() -> None:
     from raykopf.cli import build_parser, webhook_options
+    from raykopf.config import OperatorConfig
 
     args = build_parser().parse_args(["run"])
-    assert webhook_options(args, {}) is None
-    on = webhook_options(args, {"ENABLE_WEBHOOKS": "true"})
+    assert webhook_options(args, OperatorConfig.from_environment({}).enable_webhooks) is None
+    assert not OperatorConfig.from_environment(
+        {"ENABLE_WEBHOOKS": "True"}
+    ).enable_webhooks  # KubeRay: == "true"
+    on = webhook_options(args, OperatorConfig.from_environment({"ENABLE_WEBHOOKS": "true"}).enable_webhooks)
     assert on is not None
     assert on.address == ":9443"
     assert on.cert_dir == Path("/tmp/k8s-webhook-server/serving-certs")  # controller-runtime's, KubeRay's
@@ -166,6 +170,6 @@ def test_the_webhook_is_off_unless_asked_for_and_on_at_kuberays_port_with_enable
     args = build_parser().parse_args(
         ["run", "--webhook-addr=:9999", "--webhook-cert-secret=s", "--webhook-configuration=c"]
     )
-    made = webhook_options(args, {"ENABLE_WEBHOOKS": "true"})
+    made = webhook_options(args, True)
     assert made is not None
     assert (made.address, made.secret, made.configuration) == (":9999", "s", "c")

@@ -61,7 +61,7 @@ if upgrade ~= nil and upgrade.status == "True" then
 end
 if ready.status == "True" then
   hs.status = "Healthy"
-  hs.message = "Serving: " .. (status.numServeEndpoints or 0) .. " endpoints"
+  hs.message = "Ready, serve endpoints: " .. (status.numServeEndpoints or 0)
   return hs
 end
 hs.status = "Progressing"
