@@ -189,6 +189,7 @@ def _run_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     gates, gate_warnings = parse_feature_gates(args.feature_gates)
     for warning in [*warnings, *gate_warnings]:
         logging.getLogger("raykopf").warning(warning)
+    environment = OperatorConfig.from_environment()
     options = RunOptions(
         kubeconfig=kubeconfig_paths(args.kubeconfig),
         context=args.context or None,
@@ -202,10 +203,10 @@ def _run_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         health_addr=args.health_probe_bind_address,
         qps=args.qps,
         burst=args.burst,
-        webhook=webhook_options(args, OperatorConfig.from_environment().enable_webhooks),
+        webhook=webhook_options(args, environment.enable_webhooks),
     )
     config = dataclasses.replace(
-        OperatorConfig.from_environment(),
+        environment,
         use_kubernetes_proxy=args.use_kubernetes_proxy,
         feature_gates=tuple(sorted(gates.items())),
         max_pods_per_cluster=args.max_pods_per_cluster,

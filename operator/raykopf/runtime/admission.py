@@ -58,7 +58,7 @@ class WebhookOptions:
 
 
 def review(
-    kind: str, operation: str, new: dict[str, Any], old: dict[str, Any] | None, gates: Gates
+    operation: str, new: dict[str, Any], old: dict[str, Any] | None, gates: Gates
 ) -> tuple[list[str], list[str]]:
     """The errors that refuse the request and the warnings that go back with it.
 
@@ -107,7 +107,7 @@ def _handler(kind: str, gates: Gates) -> Callable[..., None]:
         namespace: str | None,
         **_: Any,
     ) -> None:
-        errors, said = review(kind, operation or "CREATE", _plain(body), _plain(old) if old else None, gates)
+        errors, said = review(operation or "CREATE", _plain(body), _plain(old) if old else None, gates)
         warnings.extend(said)
         if errors:
             log.info(

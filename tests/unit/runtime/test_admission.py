@@ -24,6 +24,7 @@ from raykopf.k8s.client import KubeClient
 from raykopf.runtime.admission import WebhookOptions, denial, review, serve_admission, wait_listening
 from raykopf.runtime.run import kopf_login
 from raykopf.validation import Gates
+from tests.unit.k8s.server import client_for
 
 ROOT = Path(__file__).resolve().parents[3]
 SAMPLE = yaml.safe_load((ROOT / "manifests" / "samples" / "raycluster.sample.yaml").read_text())
@@ -44,11 +45,11 @@ def with_typo(body: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_a_valid_sample_is_admitted_without_a_word() -> None:
-    assert review("RayCluster", "CREATE", cluster(), None, Gates()) == ([], [])
+    assert review("CREATE", cluster(), None, Gates()) == ([], [])
 
 
 def test_a_misspelled_pod_template_field_is_refused_with_its_path() -> None:
-    errors, _ = review("RayCluster", "CREATE", with_typo(cluster()), None, Gates())
+    errors, _ = review("CREATE", with_typo(cluster()), None, Gates())
     assert len(errors) == 1
     assert errors[0].startswith(f"{TYPO}: unknown field 'imagePullPolcy'"), errors
     assert "did you mean 'imagePullPolicy'" in errors[0]
@@ -57,7 +58,7 @@ def test_a_misspelled_pod_template_field_is_refused_with_its_path() -> None:
 def test_every_error_is_in_the_denial_in_the_apiservers_form() -> None:
     body = with_typo(cluster())
     body["spec"]["workerGroupSpecs"][0]["replicas"] = -1
-    errors, _ = review("RayCluster", "CREATE", body, None, Gates())
+    errors, _ = review("CREATE", body, None, Gates())
     text = denial("RayCluster", "demo", errors)
     assert text.startswith('RayCluster.ray.io "demo" is invalid: ')
     assert TYPO in text, text
@@ -65,14 +66,14 @@ def test_every_error_is_in_the_denial_in_the_apiservers_form() -> None:
 
 
 def test_an_update_that_breaks_a_rule_is_refused() -> None:
-    errors, _ = review("RayCluster", "UPDATE", with_typo(cluster()), cluster(), Gates())
+    errors, _ = review("UPDATE", with_typo(cluster()), cluster(), Gates())
     assert [e.split(":")[0] for e in errors] == [TYPO]
 
 
 def test_a_transition_rule_is_checked_on_update() -> None:
     old = cluster(managedBy="ray.io/kuberay-operator")
     new = cluster(managedBy="kueue.x-k8s.io/multikueue")
-    errors, _ = review("RayCluster", "UPDATE", new, old, Gates())
+    errors, _ = review("UPDATE", new, old, Gates())
     assert any(e.startswith("spec.managedBy:") for e in errors), errors
 
 
@@ -80,17 +81,17 @@ def test_an_object_invalid_before_the_webhook_can_still_get_finalizers_and_be_fi
     old = with_typo(cluster())
     new = copy.deepcopy(old)
     new["metadata"]["finalizers"] = ["ray.io/gcs-ft-redis-cleanup-finalizer"]
-    errors, warnings = review("RayCluster", "UPDATE", new, old, Gates())
+    errors, warnings = review("UPDATE", new, old, Gates())
     assert errors == []
     assert warnings == [
         f"still invalid (not changed by this update): {TYPO}: " + warnings[0].split(": ", 2)[2]
     ]
     # Fixed: no word at all.
-    assert review("RayCluster", "UPDATE", cluster(), old, Gates()) == ([], [])
+    assert review("UPDATE", cluster(), old, Gates()) == ([], [])
 
 
 def test_a_create_counts_no_earlier_errors() -> None:
-    errors, _ = review("RayCluster", "CREATE", with_typo(cluster()), with_typo(cluster()), Gates())
+    errors, _ = review("CREATE", with_typo(cluster()), with_typo(cluster()), Gates())
     assert errors  # oldObject is only read on UPDATE
 
 
@@ -177,17 +178,8 @@ class FakeApiserver:
 
 async def apiserver() -> AsyncIterator[tuple[FakeApiserver, KubeClient]]:
     fake = FakeApiserver()
-    runner = web.AppRunner(fake.app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    client = KubeClient.to(f"http://127.0.0.1:{port}")
-    try:
+    async for client in client_for(fake.app):
         yield fake, client
-    finally:
-        await client.close()
-        await runner.cleanup()
 
 
 def free_port() -> int:
