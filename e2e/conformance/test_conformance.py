@@ -47,7 +47,7 @@ SETTLE_POLLS = 3  # unchanged on both sides for this many polls in a row
 POLL_INTERVAL = 2.0
 SETTLE_TIMEOUT = 180.0
 MIN_AGE = 15.0  # let both operators have a few passes even when nothing seems to change
-LAG_GRACE = 90.0  # how long a RayJob still starting beside its ready RayCluster keeps a case unsettled
+LAG_GRACE = 150.0  # how long a RayJob its operator has yet to move on keeps a case unsettled
 
 
 @dataclass
@@ -181,14 +181,25 @@ STARTING_JOB = ("", "Initializing")
 
 
 def behind(root: dict[str, Any], created: list[dict[str, Any]]) -> bool:
-    """A RayJob still starting whose RayCluster is ready: its operator moves it on at the next pass.
-    KubeRay's one RayJob worker can leave a RayJob for half a minute while other RayJobs' dashboard
-    calls time out, and a pause that long would look settled."""
+    """A RayJob its operator will move on at its next pass: still starting beside a ready RayCluster,
+    or Running without the head Service both operators make for it from Running on. KubeRay's one
+    RayJob worker comes back to a RayJob only every 25-80 s here while other RayJobs' dashboard calls
+    time out, and a pause that long would look settled."""
     status = root.get("status") or {}
-    if root["kind"] != "RayJob" or status.get("jobDeploymentStatus", "") not in STARTING_JOB:
+    if root["kind"] != "RayJob":
         return False
-    cluster = next((item for item in created if item["kind"] == "RayCluster"), None)
-    return ((cluster or {}).get("status") or {}).get("state") == "ready"
+    phase = status.get("jobDeploymentStatus", "")
+    if phase in STARTING_JOB:
+        cluster = next((item for item in created if item["kind"] == "RayCluster"), None)
+        return ((cluster or {}).get("status") or {}).get("state") == "ready"
+    if phase == "Running" and not (root.get("spec") or {}).get("clusterSelector"):
+        uid = root["metadata"]["uid"]
+        return not any(
+            item["kind"] == "Service"
+            and any(ref.get("uid") == uid for ref in item["metadata"].get("ownerReferences") or [])
+            for item in created
+        )
+    return False
 
 
 def settle(kubectl: Kubectl, slots: list[Slot], timeout: float = SETTLE_TIMEOUT) -> dict[str, Any]:
