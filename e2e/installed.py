@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import socket
 from typing import Any
 
 from e2e.conftest import ROOT, Kubectl, wait_for
@@ -10,6 +11,7 @@ from e2e.conftest import ROOT, Kubectl, wait_for
 CHART = ROOT / "helm" / "raykopf"
 LEASE = "ray-operator-leader"
 SELECTOR = "app.kubernetes.io/name=raykopf-operator"
+WEBHOOK_SERVICE = "raykopf-operator-webhook"
 
 
 def operator_pods(kubectl: Kubectl, namespace: str) -> list[dict[str, Any]]:
@@ -33,7 +35,28 @@ def wait_operators_ready(kubectl: Kubectl, namespace: str, count: int) -> list[d
         pods = kubectl("describe", "pods", "-n", namespace, "-l", SELECTOR, check=False)
         logs = kubectl("logs", "-n", namespace, "-l", SELECTOR, "--tail=30", check=False)
         raise AssertionError(f"{error}\n{pods[-3000:]}\n{logs[-3000:]}") from None
+    wait_webhook_routed(kubectl, namespace)
     return result
+
+
+def wait_webhook_routed(kubectl: Kubectl, namespace: str) -> None:
+    """Until the webhook Service of the release (if it has one) takes connections from this host,
+    where the apiserver runs: its proxy rules come a moment after its Pods are ready, and until then
+    every ray.io request is refused (`failed calling webhook`)."""
+    address = kubectl(
+        "get", "service", WEBHOOK_SERVICE, "-n", namespace, "-o", "jsonpath={.spec.clusterIP}", check=False
+    ).strip()
+    if not address:
+        return
+
+    def routed() -> bool:
+        try:
+            socket.create_connection((address, 443), timeout=2).close()
+        except OSError:
+            return False
+        return True
+
+    wait_for(routed, 30, f"the webhook Service {namespace}/{WEBHOOK_SERVICE} to take connections")
 
 
 def lease_holder(kubectl: Kubectl, namespace: str) -> str:

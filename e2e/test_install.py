@@ -231,24 +231,11 @@ def test_the_suite_runs_against_a_cluster_given_by_kubeconfig_with_the_chart_ins
 ) -> None:
     """`make e2e KUBECONFIG=...` as on kind: the local cluster treated as any cluster, the operator
     the chart installed, no fixture of the local cluster used (the host's operator is stopped)."""
-    helm("install", "raykopf", str(CHART), "-n", release_namespace)
+    # The two tests that apply invalid objects see the operator report them only without the webhook
+    # (with it, they are skipped: the next run below).
+    helm("install", "raykopf", str(CHART), "-n", release_namespace, "--set", "webhook.enabled=false")
     wait_operators_ready(kubectl, release_namespace, 1)
-    report = tmp_path / "report.xml"
-    result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-rs", f"--junitxml={report}", *ELSEWHERE],
-        cwd=ROOT,
-        env={
-            **os.environ,
-            "RAYKOPF_E2E_KUBECONFIG": str(kubectl.kubeconfig),
-            "RAYKOPF_E2E_KUBECTL": str(kubectl.binary),
-        },
-        capture_output=True,
-        text=True,
-        timeout=540,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
-    outcomes = junit_outcomes(report)
+    result, outcomes = suite_elsewhere(kubectl, tmp_path / "report.xml", list(ELSEWHERE))
     assert outcomes == ELSEWHERE, result.stdout[-4000:]
     # Each skip says why.
     assert "reaches Pod or Service IPs from the test process" in result.stdout
@@ -261,6 +248,35 @@ def test_the_suite_runs_against_a_cluster_given_by_kubeconfig_with_the_chart_ins
     log = kubectl("logs", "-n", release_namespace, "-l", SELECTOR, "--tail=-1")
     assert '"msg": "invalid RayJob"' in log
     assert '"msg": "invalid RayCluster"' in log
+
+    # With the chart's default, its webhook refuses those objects first: the two tests say so and skip.
+    helm("upgrade", "raykopf", str(CHART), "-n", release_namespace)
+    wait_operators_ready(kubectl, release_namespace, 1)
+    invalid = [name for name in ELSEWHERE if "invalid" in name]
+    result, outcomes = suite_elsewhere(kubectl, tmp_path / "webhook.xml", invalid)
+    assert outcomes == dict.fromkeys(invalid, "skipped"), result.stdout[-4000:]
+    assert "raykopf admission webhook refuses invalid objects before the operator" in result.stdout
+
+
+def suite_elsewhere(
+    kubectl: Kubectl, report: Path, tests: list[str]
+) -> tuple[subprocess.CompletedProcess[str], dict[str, str]]:
+    """The e2e tests given, run as `make e2e KUBECONFIG=...` runs them; their JUnit outcomes."""
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-rs", f"--junitxml={report}", *tests],
+        cwd=ROOT,
+        env={
+            **os.environ,
+            "RAYKOPF_E2E_KUBECONFIG": str(kubectl.kubeconfig),
+            "RAYKOPF_E2E_KUBECTL": str(kubectl.binary),
+        },
+        capture_output=True,
+        text=True,
+        timeout=540,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    return result, junit_outcomes(report)
 
 
 def junit_outcomes(report: Path) -> dict[str, str]:

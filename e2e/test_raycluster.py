@@ -145,6 +145,7 @@ def test_sample_raycluster_becomes_ready_and_scales(kubectl: Kubectl, namespace:
     wait_for(lambda: children() == [], 120, "every child of the RayCluster to be gone", interval=2)
 
 
+@pytest.mark.invalid_objects
 def test_an_invalid_raycluster_gets_a_warning_and_does_not_block_others(
     kubectl: Kubectl, namespace: str, operator: Path
 ) -> None:

@@ -238,6 +238,7 @@ def test_deadline_suspend_resume_and_deletion(kubectl: Kubectl, namespace: str, 
     )
 
 
+@pytest.mark.invalid_objects
 def test_invalid_rayjob_is_validation_failed(kubectl: Kubectl, namespace: str, operator: Path) -> None:
     bad = rayjob("bad", shutdownAfterJobFinishes=False, ttlSecondsAfterFinished=10)
     kubectl.apply(json.dumps(bad), namespace)

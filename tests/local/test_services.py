@@ -111,6 +111,13 @@ def test_iptables_rules_spread_connections_evenly() -> None:
     rules = iptables_rules(translations(SERVICES[:1], SLICES)).splitlines()
     assert rules[0] == "*nat"
     assert rules[-1] == "COMMIT"
+    # An untranslated ClusterIP (a Service just made) is refused, never routed off the machine.
+    assert rules[-3:] == [
+        ":RAYKOPF-SERVICES-REJECT - [0:0]",
+        "-A RAYKOPF-SERVICES-REJECT -d 198.19.0.0/16 -j REJECT --reject-with icmp-port-unreachable",
+        "COMMIT",
+    ]
+    assert rules[-4] == "*filter"
     dnat = [r for r in rules if "DNAT" in r and "--to-destination" in r]
     assert dnat == [
         "-A RAYKOPF-SERVICES -d 198.19.0.10/32 -p tcp -m tcp --dport 80 -m statistic --mode random "

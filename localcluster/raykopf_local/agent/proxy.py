@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import subprocess
 
-from raykopf_local.agent.services import CHAIN, POSTROUTING_CHAIN, Translation, iptables_rules
+from raykopf_local.agent.services import CHAIN, POSTROUTING_CHAIN, REJECT_CHAIN, Translation, iptables_rules
 
-_HOOKS = (("PREROUTING", CHAIN), ("OUTPUT", CHAIN), ("POSTROUTING", POSTROUTING_CHAIN))
+# (table, hook, chain)
+_HOOKS = (
+    ("nat", "PREROUTING", CHAIN),
+    ("nat", "OUTPUT", CHAIN),
+    ("nat", "POSTROUTING", POSTROUTING_CHAIN),
+    ("filter", "OUTPUT", REJECT_CHAIN),
+    ("filter", "FORWARD", REJECT_CHAIN),
+)
 
 
-def _iptables(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["iptables", "-w", "-t", "nat", *args], capture_output=True, text=True, check=False)
+def _iptables(table: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["iptables", "-w", "-t", table, *args], capture_output=True, text=True, check=False)
 
 
 def apply_rules(rules: list[Translation]) -> None:
@@ -23,15 +30,15 @@ def apply_rules(rules: list[Translation]) -> None:
     )
     if result.returncode != 0:
         raise RuntimeError(f"iptables-restore failed: {result.stderr.strip()}")
-    for hook, chain in _HOOKS:
-        if _iptables("-C", hook, "-j", chain).returncode != 0:
-            _iptables("-I", hook, "1", "-j", chain)
+    for table, hook, chain in _HOOKS:
+        if _iptables(table, "-C", hook, "-j", chain).returncode != 0:
+            _iptables(table, "-I", hook, "1", "-j", chain)
 
 
 def remove_rules() -> None:
-    for hook, chain in _HOOKS:
-        while _iptables("-D", hook, "-j", chain).returncode == 0:
+    for table, hook, chain in _HOOKS:
+        while _iptables(table, "-D", hook, "-j", chain).returncode == 0:
             pass
-    for chain in (CHAIN, POSTROUTING_CHAIN):
-        _iptables("-F", chain)
-        _iptables("-X", chain)
+    for table, chain in (("nat", CHAIN), ("nat", POSTROUTING_CHAIN), ("filter", REJECT_CHAIN)):
+        _iptables(table, "-F", chain)
+        _iptables(table, "-X", chain)

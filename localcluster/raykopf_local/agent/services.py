@@ -124,6 +124,7 @@ def hosts_file(records: list[tuple[str, str]]) -> str:
 
 CHAIN = "RAYKOPF-SERVICES"
 POSTROUTING_CHAIN = "RAYKOPF-POSTROUTING"
+REJECT_CHAIN = "RAYKOPF-SERVICES-REJECT"
 
 
 def iptables_rules(rules: list[Translation]) -> str:
@@ -139,5 +140,12 @@ def iptables_rules(rules: list[Translation]) -> str:
             lines.append(f"{match} -j DNAT --to-destination {ip}:{port}")
     # Replies to translated connections must come back through the host to be un-translated.
     lines.append(f"-A {POSTROUTING_CHAIN} -s {settings.POD_CIDR} -m conntrack --ctstate DNAT -j MASQUERADE")
+    lines.append("COMMIT")
+    # A ClusterIP with no translation yet (a Service just made) is refused here, as kube-proxy refuses
+    # a Service without endpoints; it would otherwise follow the default route off the machine.
+    lines += ["*filter", f":{REJECT_CHAIN} - [0:0]"]
+    lines.append(
+        f"-A {REJECT_CHAIN} -d {settings.SERVICE_CIDR} -j REJECT --reject-with icmp-port-unreachable"
+    )
     lines.append("COMMIT")
     return "\n".join(lines) + "\n"
