@@ -250,7 +250,7 @@ def test_the_suite_runs_against_a_cluster_given_by_kubeconfig_with_the_chart_ins
     assert '"msg": "invalid RayCluster"' in log
 
     # With the chart's default, its webhook refuses those objects first: the two tests say so and skip.
-    helm("upgrade", "raykopf", str(CHART), "-n", release_namespace)
+    helm("upgrade", "raykopf", str(CHART), "-n", release_namespace, "--reset-values")
     wait_operators_ready(kubectl, release_namespace, 1)
     invalid = [name for name in ELSEWHERE if "invalid" in name]
     result, outcomes = suite_elsewhere(kubectl, tmp_path / "webhook.xml", invalid)

@@ -188,6 +188,22 @@ async def keep_ca_bundle(client: KubeClient, configuration: str, ca: bytes, stop
             await asyncio.wait_for(stop.wait(), CA_CHECK_SECONDS)
 
 
+class DrainingWebhookServer(kopf.WebhookServer):
+    """kopf's webhook server that, once `draining` is set, answers with `Connection: close`: the
+    apiserver keeps its connection to a Pod open and would go on sending requests over it after the
+    Pod left the Service; a closed connection makes it dial again, to a Pod that stays."""
+
+    def __init__(self, draining: asyncio.Event, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.draining = draining
+
+    async def _serve(self, fn: Any, request: Any) -> Any:  # type: ignore[override]
+        response = await kopf.WebhookServer._serve(fn, request)
+        if self.draining.is_set():
+            response.force_close()
+        return response
+
+
 async def serve_admission(
     client: KubeClient,
     options: WebhookOptions,
@@ -195,9 +211,10 @@ async def serve_admission(
     cluster_domain: str,
     login: Callable[[], Awaitable[kopf.AiohttpSession]],
     stop: asyncio.Event,
-    serving: asyncio.Event | None = None,
+    draining: asyncio.Event | None = None,
 ) -> None:
-    """kopf's admission server for the three kinds until `stop`; `serving` is set once it listens."""
+    """kopf's admission server for the three kinds until `stop`; from `draining` on, every answer
+    closes its connection."""
     cert, key, ca = await certificate_files(client, options, cluster_domain)
     host, port = split_address(options.address, DEFAULT_PORT)
     registry = admission_registry(gates)
@@ -213,8 +230,8 @@ async def serve_admission(
         # The configuration is the chart's (failurePolicy, namespaceSelector, timeout are the user's);
         # kopf only serves. It re-reads the files when they change (cert-manager's renewals).
         settings.admission.managed = None
-        settings.admission.server = kopf.WebhookServer(
-            addr=host, port=port, certfile=str(cert), pkeyfile=str(key)
+        settings.admission.server = DrainingWebhookServer(
+            draining or asyncio.Event(), addr=host, port=port, certfile=str(cert), pkeyfile=str(key)
         )
 
     tasks = []
@@ -222,9 +239,7 @@ async def serve_admission(
         tasks.append(asyncio.create_task(keep_ca_bundle(client, options.configuration, ca, stop)))
     log.info("serving the admission webhook", extra={"address": f"{host}:{port}", "kinds": list(PLURALS)})
     try:
-        await kopf.operator(
-            registry=registry, standalone=True, clusterwide=True, stop_flag=stop, ready_flag=serving
-        )
+        await kopf.operator(registry=registry, standalone=True, clusterwide=True, stop_flag=stop)
     finally:
         for task in tasks:
             task.cancel()
