@@ -147,7 +147,7 @@ def test_the_chart_webhook_refuses_bad_manifests_with_their_paths_on_every_repli
             answers["admitted"] += 1
         else:
             unanswered.append(err.strip())
-    print(f"webhook answers during the hand-over: {answers}; unanswered: {len(unanswered)}")
+    print(f"webhook answers during the hand-over: {answers}; unanswered: {unanswered}")
     assert not unanswered, unanswered[:3]
     assert answers["refused"] >= 5, answers
     assert answers["admitted"] >= 5, answers

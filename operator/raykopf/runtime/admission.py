@@ -188,19 +188,16 @@ async def keep_ca_bundle(client: KubeClient, configuration: str, ca: bytes, stop
             await asyncio.wait_for(stop.wait(), CA_CHECK_SECONDS)
 
 
-class DrainingWebhookServer(kopf.WebhookServer):
-    """kopf's webhook server that, once `draining` is set, answers with `Connection: close`: the
-    apiserver keeps its connection to a Pod open and would go on sending requests over it after the
-    Pod left the Service; a closed connection makes it dial again, to a Pod that stays."""
-
-    def __init__(self, draining: asyncio.Event, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.draining = draining
+class ClosingWebhookServer(kopf.WebhookServer):
+    """kopf's webhook server with every answer closing its connection. The apiserver would otherwise
+    keep its connection to a Pod and send over it after the Pod left the Service; when that Pod's
+    server closes it, the request in flight fails (`EOF`), and the apiserver retries a webhook call
+    only on a reset connection. A new connection per request (a TLS handshake: about a millisecond)
+    always reaches a Pod the Service still routes to."""
 
     async def _serve(self, fn: Any, request: Any) -> Any:  # type: ignore[override]
         response = await kopf.WebhookServer._serve(fn, request)
-        if self.draining.is_set():
-            response.force_close()
+        response.force_close()
         return response
 
 
@@ -211,10 +208,8 @@ async def serve_admission(
     cluster_domain: str,
     login: Callable[[], Awaitable[kopf.AiohttpSession]],
     stop: asyncio.Event,
-    draining: asyncio.Event | None = None,
 ) -> None:
-    """kopf's admission server for the three kinds until `stop`; from `draining` on, every answer
-    closes its connection."""
+    """kopf's admission server for the three kinds until `stop`."""
     cert, key, ca = await certificate_files(client, options, cluster_domain)
     host, port = split_address(options.address, DEFAULT_PORT)
     registry = admission_registry(gates)
@@ -230,8 +225,8 @@ async def serve_admission(
         # The configuration is the chart's (failurePolicy, namespaceSelector, timeout are the user's);
         # kopf only serves. It re-reads the files when they change (cert-manager's renewals).
         settings.admission.managed = None
-        settings.admission.server = DrainingWebhookServer(
-            draining or asyncio.Event(), addr=host, port=port, certfile=str(cert), pkeyfile=str(key)
+        settings.admission.server = ClosingWebhookServer(
+            addr=host, port=port, certfile=str(cert), pkeyfile=str(key)
         )
 
     tasks = []

@@ -151,7 +151,7 @@ async def run(
         runners.append(await serve(health_routes(readiness), options.health_addr))
     if options.enable_metrics and options.metrics_addr not in ("", "0"):
         runners.append(await serve(metrics_routes(metrics), options.metrics_addr))
-    admission, admission_stop, draining = None, asyncio.Event(), asyncio.Event()
+    admission, admission_stop = None, asyncio.Event()
     if options.webhook is not None:
         # On every replica, leader or not: the apiserver calls whichever the Service picks. It stops
         # last, after a drain (see below), so it has its own stop flag.
@@ -163,7 +163,6 @@ async def run(
                 config.cluster_domain,
                 kopf_login(client),
                 admission_stop,
-                draining,
             )
         )
         # It ends early only on an error: then the operator stops too.
@@ -207,10 +206,8 @@ async def run(
             await elector.client.close()
         if admission is not None:
             if not admission.done():
-                # Not ready any more, so the Service drops this Pod; until every proxy knows, and on
-                # the connections it already holds, the apiserver may still send requests here:
-                # answer them for a moment more, each closing its connection.
-                draining.set()
+                # Not ready any more, so the Service drops this Pod; until every proxy knows, the
+                # apiserver may still send requests here: answer them for a moment more.
                 await asyncio.sleep(WEBHOOK_DRAIN_SECONDS)
             admission_stop.set()
             await asyncio.gather(admission, return_exceptions=True)
