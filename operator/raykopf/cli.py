@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from raykopf import __version__
+from raykopf import __version__, constants
 from raykopf.manifests import expand, read_documents
 from raykopf.validation import KINDS, validate
 from raykopf.validation.configuration import BATCH_SCHEDULERS, check_configuration
@@ -229,7 +229,7 @@ def webhook_options(args: argparse.Namespace, enable_webhooks: bool) -> WebhookO
     from raykopf.runtime.admission import WebhookOptions
     from raykopf.runtime.run import own_namespace
 
-    address = args.webhook_addr or (":9443" if enable_webhooks else "")
+    address = args.webhook_addr or (f":{constants.WEBHOOK_PORT}" if enable_webhooks else "")
     if address in ("", "0"):
         return None
     return WebhookOptions(
@@ -352,7 +352,7 @@ def _add_run_flags(run: argparse.ArgumentParser) -> None:
     run.add_argument(
         "--webhook-cert-dir",
         type=Path,
-        default=Path("/tmp/k8s-webhook-server/serving-certs"),
+        default=Path(constants.WEBHOOK_CERT_DIR),
         help="the webhook's tls.crt and tls.key (default: controller-runtime's, where KubeRay reads them)",
     )
     run.add_argument(

@@ -122,3 +122,8 @@ GCS_FT_REDIS_CLEANUP_FINALIZER = "ray.io/gcs-ft-redis-cleanup-finalizer"
 GCS_FT_DELETION_TIMEOUT_ANNOTATION = "ray.io/gcs-ft-deletion-timeout"
 GCS_FT_DELETION_TIMEOUT_SECONDS = 300
 REDIS_CLEANUP_NODE = "redis-cleanup"
+
+# The admission webhook as controller-runtime serves KubeRay's (ENABLE_WEBHOOKS=true): port and
+# certificate folder, so that a Secret mounted for KubeRay's works as is.
+WEBHOOK_PORT = 9443
+WEBHOOK_CERT_DIR = "/tmp/k8s-webhook-server/serving-certs"

@@ -10,6 +10,7 @@ and handed to kopf's WebhookServer as files.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import datetime
 import logging
@@ -130,7 +131,7 @@ async def ensure_secret(
                     "operator makes a new certificate, or give one in that form"
                 )
             return found
-        made = make_certificate(names)
+        made = await asyncio.to_thread(make_certificate, names)  # key generation: off the loop
         body = {
             "apiVersion": "v1",
             "kind": "Secret",
@@ -156,15 +157,15 @@ async def ensure_secret(
     raise RuntimeError(f"Secret {namespace}/{name}: created and gone again three times")
 
 
-async def inject_ca_bundle(client: KubeClient, configuration: str, ca: bytes) -> bool:
+async def inject_ca_bundle(client: KubeClient, configuration: str, ca: bytes) -> bool | None:
     """Write `ca` into every webhook of the ValidatingWebhookConfiguration `configuration`; True when
-    one was changed. A configuration that is not there is said once by the caller, not an error."""
+    one was changed, None when the configuration is not there (for the caller to say, not an error)."""
     bundle = base64.b64encode(ca).decode()
     path = f"{CONFIGURATIONS}/{configuration}"
     for _ in range(5):
         current = await client.get(path)
         if current is None:
-            return False
+            return None
         webhooks = current.get("webhooks") or []
         if all((hook.get("clientConfig") or {}).get("caBundle") == bundle for hook in webhooks):
             return False

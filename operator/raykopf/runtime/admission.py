@@ -29,9 +29,8 @@ from raykopf.validation import Gates, validate, validate_update
 log = logging.getLogger("raykopf.webhook")
 
 PLURALS = {"RayCluster": "rayclusters", "RayJob": "rayjobs", "RayService": "rayservices"}
-# controller-runtime's default (KubeRay's, with ENABLE_WEBHOOKS=true): a Secret mounted here works as is.
-DEFAULT_CERT_DIR = Path("/tmp/k8s-webhook-server/serving-certs")
-DEFAULT_PORT = 9443
+DEFAULT_CERT_DIR = Path(c.WEBHOOK_CERT_DIR)
+DEFAULT_PORT = c.WEBHOOK_PORT
 CA_CHECK_SECONDS = 300  # how often the CA in the webhook configuration is checked (self-signed mode)
 
 
@@ -146,22 +145,21 @@ async def certificate_files(
         options.service or "raykopf-webhook", options.namespace, cluster_domain
     )
     made = await webhook_certs.ensure_secret(client, options.namespace, options.secret, names)
-    folder = (
-        options.cert_dir if _writable(options.cert_dir) else Path(tempfile.mkdtemp(prefix="raykopf-webhook-"))
-    )
-    cert, key = made.write(folder)
+    cert, key = await asyncio.to_thread(made.write, _writable_or_temporary(options.cert_dir))
     return cert, key, made.ca
 
 
-def _writable(folder: Path) -> bool:
+def _writable_or_temporary(folder: Path) -> Path:
+    """`folder`, or a fresh temporary one where it cannot be written (a read-only root filesystem
+    with nothing mounted there)."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
         probe = folder / ".write-test"
         probe.write_bytes(b"")
         probe.unlink()
     except OSError:
-        return False
-    return True
+        return Path(tempfile.mkdtemp(prefix="raykopf-webhook-"))
+    return folder
 
 
 async def keep_ca_bundle(client: KubeClient, configuration: str, ca: bytes, stop: asyncio.Event) -> None:
@@ -170,16 +168,13 @@ async def keep_ca_bundle(client: KubeClient, configuration: str, ca: bytes, stop
     missing_said = False
     while not stop.is_set():
         try:
-            if await client.get(f"{webhook_certs.CONFIGURATIONS}/{configuration}") is None:
-                if not missing_said:
-                    log.warning(
-                        "the webhook configuration is not there: nothing calls the webhook",
-                        extra={"configuration": configuration},
-                    )
-                    missing_said = True
-            else:
-                missing_said = False
-                await webhook_certs.inject_ca_bundle(client, configuration, ca)
+            present = await webhook_certs.inject_ca_bundle(client, configuration, ca) is not None
+            if not present and not missing_said:
+                log.warning(
+                    "the webhook configuration is not there: nothing calls the webhook",
+                    extra={"configuration": configuration},
+                )
+            missing_said = not present
         except Exception as error:  # a failed check is tried again; the webhook keeps serving
             log.warning(
                 "could not write the webhook CA", extra={"configuration": configuration, "error": str(error)}
@@ -206,7 +201,7 @@ async def serve_admission(
     options: WebhookOptions,
     gates: Gates,
     cluster_domain: str,
-    login: Callable[[], Awaitable[kopf.AiohttpSession]],
+    login: Callable[..., Awaitable[kopf.AiohttpSession]],
     stop: asyncio.Event,
 ) -> None:
     """kopf's admission server for the three kinds until `stop`."""
@@ -214,9 +209,7 @@ async def serve_admission(
     host, port = split_address(options.address, DEFAULT_PORT)
     registry = admission_registry(gates)
 
-    @kopf.on.login(registry=registry)
-    async def log_in(**_: Any) -> kopf.AiohttpSession:
-        return await login()
+    kopf.on.login(registry=registry, id="login")(login)
 
     @kopf.on.startup(registry=registry)
     def configure(settings: kopf.OperatorSettings, **_: Any) -> None:

@@ -128,7 +128,7 @@ class FakeApiserver:
     def __init__(self) -> None:
         self.secrets: dict[str, dict[str, Any]] = {}
         self.secret_creates = 0
-        self.configuration: dict[str, Any] = {
+        self.configuration: dict[str, Any] | None = {
             "metadata": {"name": "raykopf-webhook", "resourceVersion": "1"},
             "webhooks": [{"name": "vraycluster.kb.io", "clientConfig": {"url": "https://127.0.0.1/x"}}],
         }
@@ -165,10 +165,14 @@ class FakeApiserver:
         return web.json_response(body, status=201)
 
     async def get_configuration(self, _: web.Request) -> web.Response:
+        if self.configuration is None:
+            return web.json_response({"kind": "Status"}, status=404)
         return web.json_response(self.configuration)
 
     async def put_configuration(self, request: web.Request) -> web.Response:
         body = await request.json()
+        if self.configuration is None:
+            return web.json_response({"kind": "Status"}, status=404)
         if body["metadata"]["resourceVersion"] != self.configuration["metadata"]["resourceVersion"]:
             return web.json_response({"kind": "Status", "reason": "Conflict"}, status=409)
         body["metadata"]["resourceVersion"] = str(int(body["metadata"]["resourceVersion"]) + 1)
@@ -240,6 +244,7 @@ def test_kopfs_admission_server_answers_over_tls_on_every_replica_with_one_certi
                 assert fake.secret_creates == 1  # the second replica read the first one's
                 data = fake.secrets["raykopf-webhook-cert"]["data"]
                 ca = base64.b64decode(data["ca.crt"])
+                assert fake.configuration is not None
                 hook = fake.configuration["webhooks"][0]
                 assert base64.b64decode(hook["clientConfig"]["caBundle"]) == ca
                 trust = ssl.create_default_context(cadata=ca.decode())
@@ -290,5 +295,19 @@ def test_a_missing_certificate_is_said_with_the_way_out(tmp_path: Path) -> None:
                 await serve_admission(
                     client, options, Gates(), "cluster.local", kopf_login(client), asyncio.Event()
                 )
+
+    asyncio.run(main())
+
+
+def test_the_ca_goes_into_the_configuration_once_and_a_missing_one_is_told_apart() -> None:
+    async def main() -> None:
+        async for fake, client in apiserver():
+            ca = webhook_certs.make_certificate(["127.0.0.1"]).ca
+            assert await webhook_certs.inject_ca_bundle(client, "raykopf-webhook", ca) is True
+            assert await webhook_certs.inject_ca_bundle(client, "raykopf-webhook", ca) is False  # no rewrite
+            assert fake.configuration is not None
+            assert fake.configuration["metadata"]["resourceVersion"] == "2"
+            fake.configuration = None
+            assert await webhook_certs.inject_ca_bundle(client, "raykopf-webhook", ca) is None
 
     asyncio.run(main())
