@@ -3,6 +3,7 @@ from the very requirements file the local node agent's runtime environment is bu
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import tomllib
@@ -38,7 +39,9 @@ def test_the_runtime_image_installs_the_agents_pinned_requirements(repo_root: Pa
     assert "COPY localcluster/raykopf_local/ray-runtime.txt" in runtime
     assert "pip install --no-cache-dir -r /tmp/ray-runtime.txt" in runtime
     assert (repo_root / "localcluster/raykopf_local/ray-runtime.txt").read_text() == requirements_text()
-    assert "ray[default,serve]==2.60.0" in requirements_text()
+    # Ray at the version the samples name, with the libraries the workload samples import.
+    assert "ray[default,serve,tune,data]==2.60.0" in requirements_text()
+    assert re.search(r"^scikit-learn==", requirements_text(), re.MULTILINE)
 
 
 def test_the_operator_image_carries_neither_the_local_cluster_nor_its_dependencies(repo_root: Path) -> None:

@@ -208,6 +208,15 @@ def _write_downward_api(target: Path, pod: dict[str, Any], spec: dict[str, Any],
     _write_files(target, files, None, mode)
 
 
+def _host_path(spec: dict[str, Any]) -> None:
+    """The kubelet's checks for a hostPath's `type` (the directory kinds; others are not checked)."""
+    path, kind = Path(spec["path"]), spec.get("type") or ""
+    if kind == "DirectoryOrCreate" and not path.exists():
+        path.mkdir(mode=0o755, parents=True)
+    if kind in ("Directory", "DirectoryOrCreate") and not path.is_dir():
+        raise VolumeError(f"hostPath type check failed: {path} is not a directory")
+
+
 def materialize_volumes(sandbox: Sandbox, pod: dict[str, Any], sources: Sources) -> None:
     """Create each volume's content under the sandbox; containers bind-mount them."""
     for volume in pod.get("spec", {}).get("volumes") or []:
@@ -229,6 +238,7 @@ def materialize_volumes(sandbox: Sandbox, pod: dict[str, Any], sources: Sources)
             spec = volume["downwardAPI"] or {}
             _write_downward_api(target, pod, spec, int(spec.get("defaultMode", 0o644)))
         elif "hostPath" in volume:
+            _host_path(volume["hostPath"])
             target.parent.mkdir(parents=True, exist_ok=True)
             if not target.is_symlink():
                 target.symlink_to(volume["hostPath"]["path"])
