@@ -9,6 +9,7 @@ from typing import TextIO
 
 from raykopf_local.build import BuildError
 from raykopf_local.cluster import LocalCluster, LocalClusterError
+from raykopf_local.demo import SAMPLES, run_demo, samples_help
 
 
 def _command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -45,9 +46,7 @@ def _command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             elif cluster.stop_kueue():
                 say("stopped Kueue")
         elif args.action == "demo":
-            from raykopf_local.demo import run_demo
-
-            return run_demo(cluster, say)
+            return run_demo(cluster, say, args.sample)
         elif args.action == "logs":
             return _print_pod_log(cluster, args, out)
     except (LocalClusterError, BuildError, RuntimeError) as error:
@@ -161,9 +160,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     peer_actions.add_parser("stop", help="stop it")
     actions.add_parser("down", help="stop everything the local cluster started and remove what it created")
-    actions.add_parser(
-        "demo", help="start the local cluster and the operator, run the sample RayJob and show its progress"
+    demo = actions.add_parser(
+        "demo",
+        help="start the local cluster and the operator, run a sample (default: the sample RayJob) and show its progress",
     )
+    demo.add_argument("--sample", choices=sorted(SAMPLES), default="rayjob", help=samples_help())
     actions.add_parser("status", help="say which components run, and the apiserver's version")
     actions.add_parser("kubeconfig", help="print the admin kubeconfig's path")
     actions.add_parser("kubectl", help="print the path of the kubectl built with the control plane")
