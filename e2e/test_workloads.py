@@ -28,9 +28,8 @@ def models(namespace: str) -> Iterator[Path]:
 def test_a_trained_model_serves_batch_inference_and_autoscaled_traffic(
     kubectl: Kubectl, namespace: str, operator: Path, models: Path
 ) -> None:
-    workloads.apply(
-        kubectl, namespace, workloads.with_models(workloads.documents("digits-train.yaml"), models)
-    )
+    train = workloads.with_models(workloads.documents("digits-train.yaml"), models)
+    workloads.apply(kubectl, namespace, workloads.without_ttl(train))
     trained = workloads.wait_rayjob_ended(kubectl, namespace, "digits-train", 480)
     log = kubectl("logs", "-n", namespace, "job/digits-train")
     assert trained["jobStatus"] == "SUCCEEDED", log[-3000:]
@@ -40,12 +39,21 @@ def test_a_trained_model_serves_batch_inference_and_autoscaled_traffic(
     assert float(accuracy.group(1)) > 0.95
     assert (models / "model.pkl").stat().st_size > 0
 
-    # Both read that model: batch inference and serving run side by side.
+    # Both read that model: batch inference runs while the Serve application starts.
     batch = workloads.with_models(workloads.documents("digits-batch-inference.yaml"), models)
     serving = workloads.with_models(workloads.documents("digits-serve.yaml"), models)
-    workloads.apply(kubectl, namespace, batch + serving)
+    workloads.apply(kubectl, namespace, workloads.without_ttl(batch) + serving)
+    inferred = workloads.wait_rayjob_ended(kubectl, namespace, "digits-batch-inference", 360)
+    log = kubectl("logs", "-n", namespace, "job/digits-batch-inference")
+    assert inferred["jobStatus"] == "SUCCEEDED", log[-3000:]
+    assert re.search(r"classified 35940 images in [0-9.]+ s: [0-9]+ rows/s on 2 workers", log), log[-3000:]
+    accuracy = re.search(r"accuracy: ([0-9.]+); predictions written", log)
+    assert accuracy, log[-3000:]
+    assert float(accuracy.group(1)) > 0.95
+    assert list((models / "predictions").glob("*.parquet"))
+
     wait_for(
-        lambda: workloads.rayservice_ready(kubectl, namespace, "digits"), 360, "RayService digits Ready", 2
+        lambda: workloads.rayservice_ready(kubectl, namespace, "digits"), 300, "RayService digits Ready", 2
     )
     cluster = workloads.rayservice_status(kubectl, namespace, "digits")["activeServiceStatus"][
         "rayClusterName"
@@ -53,7 +61,7 @@ def test_a_trained_model_serves_batch_inference_and_autoscaled_traffic(
     head = kubectl.json(
         "get", "pods", "-n", namespace, "-l", f"ray.io/cluster={cluster},ray.io/node-type=head"
     )
-    load = workloads.with_env(workloads.documents("digits-load.yaml"), SECONDS="75", CONCURRENCY="8")
+    load = workloads.with_env(workloads.documents("digits-load.yaml"), SECONDS="100", CONCURRENCY="8")
     workloads.apply(kubectl, namespace, load)
     # Sustained load: Serve wants more replicas than one worker holds; Ray's autoscaler adds Pods.
     wait_for(
@@ -64,20 +72,14 @@ def test_a_trained_model_serves_batch_inference_and_autoscaled_traffic(
     )
     workloads.set_release(kubectl, namespace, "digits", "2")
     wait_for(
-        lambda: (
-            (kubectl.json("get", "job", "digits-load", "-n", namespace).get("status") or {}).get("succeeded")
-            or (kubectl.json("get", "job", "digits-load", "-n", namespace).get("status") or {}).get("failed")
-        ),
-        180,
-        "the load generator to finish",
-        2,
+        lambda: workloads.job_finished(kubectl, namespace, "digits-load"), 200, "the load generator to end", 2
     )
     summary = workloads.job_summary(kubectl, namespace, "digits-load")
     assert summary["failed"] == 0, summary["first_failures"]
     assert summary["requests"] > 500
     assert summary["accuracy"] > 0.95  # the classes answered are the images' digits
-    assert len(summary["replicas"]) >= 2  # answered by more than one replica
     assert summary["releases"] == ["1", "2"]  # the model update reached the replicas during the load
+    assert len(summary["replicas"]) >= 2  # the added Pods' replicas answered too
     # In place: the same RayCluster and head Pod served before and after the update.
     assert (
         workloads.rayservice_status(kubectl, namespace, "digits")["activeServiceStatus"]["rayClusterName"]
@@ -87,15 +89,6 @@ def test_a_trained_model_serves_batch_inference_and_autoscaled_traffic(
         "get", "pods", "-n", namespace, "-l", f"ray.io/cluster={cluster},ray.io/node-type=head"
     )
     assert [p["metadata"]["uid"] for p in after["items"]] == [p["metadata"]["uid"] for p in head["items"]]
-
-    inferred = workloads.wait_rayjob_ended(kubectl, namespace, "digits-batch-inference", 300)
-    log = kubectl("logs", "-n", namespace, "job/digits-batch-inference")
-    assert inferred["jobStatus"] == "SUCCEEDED", log[-3000:]
-    assert re.search(r"classified 35940 images in [0-9.]+ s: [0-9]+ rows/s on 2 workers", log), log[-3000:]
-    accuracy = re.search(r"accuracy: ([0-9.]+); predictions written", log)
-    assert accuracy, log[-3000:]
-    assert float(accuracy.group(1)) > 0.95
-    assert list((models / "predictions").glob("*.parquet"))
 
 
 @pytest.mark.timeout(600)

@@ -52,6 +52,19 @@ def with_env(docs: list[dict[str, Any]], **env: str) -> list[dict[str, Any]]:
     return docs
 
 
+def without_ttl(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The RayJob's cluster deleted as soon as the job ends (the sample keeps it 60 s to look at)."""
+    for doc in docs:
+        if doc["kind"] == "RayJob":
+            doc["spec"]["ttlSecondsAfterFinished"] = 0
+    return docs
+
+
+def job_finished(kubectl: Kubectl, namespace: str, name: str) -> bool:
+    status = kubectl.json("get", "job", name, "-n", namespace).get("status") or {}
+    return bool(status.get("succeeded") or status.get("failed"))
+
+
 def apply(kubectl: Kubectl, namespace: str, docs: list[dict[str, Any]]) -> None:
     kubectl.apply(yaml.safe_dump_all(docs), namespace)
 

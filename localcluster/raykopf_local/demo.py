@@ -239,8 +239,9 @@ def run_demo(cluster: LocalCluster, say: Say, sample: str = "rayjob") -> int:
 def run_sample(kubectl: _Kubectl, sample: Sample, say: Say) -> bool:
     documents = _documents(sample)
     _fresh_apply(kubectl, documents)
-    say(f"applied {sample.file} in namespace {NAMESPACE}")
     rayjob = _named(documents, "RayJob")
+    kind, name = ("RayJob", rayjob) if rayjob else ("RayService", _named(documents, "RayService"))
+    say(f"applied {sample.file}; progress of {kind} {NAMESPACE}/{name}:")
     if rayjob:
         return _follow_rayjob(kubectl, rayjob, say)
     return _follow_rayservice(kubectl, documents, say)
