@@ -17,6 +17,7 @@ Uses (and leaves running) the local cluster with the host operator: `raykopf loc
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
 import functools
 import json
@@ -34,7 +35,7 @@ from typing import Any
 
 import yaml
 from e2e import workloads
-from e2e.conftest import Kubectl
+from e2e.conftest import Kubectl, wait_for
 
 from bench.harness import say
 from raykopf_local.cluster import LocalCluster
@@ -47,16 +48,6 @@ GRIDS = {
     "9 trials": ("1,10,100", "0.0003,0.001,0.003"),
     "36 trials": ("0.3,1,3,10,30,100", "0.0001,0.0003,0.001,0.002,0.003,0.01"),
 }
-
-
-def _wait(condition: Callable[[], Any], timeout: float, what: str, interval: float = 0.5) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = condition()
-        if found:
-            return found
-        time.sleep(interval)
-    raise SystemExit(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
 def _stamp(text: str) -> float:
@@ -104,18 +95,26 @@ class HandCluster:
     def start(self) -> None:
         head = ["--head", "--node-ip-address=127.0.0.42", "--port=6942", "--dashboard-host=127.0.0.42"]
         head += ["--num-cpus=0", "--object-store-memory=200000000", f"--temp-dir={self.folder / 'ray'}"]
-        head += ["--dashboard-agent-listen-port=52942", "--ray-client-server-port=10942"]
+        head += ["--dashboard-agent-listen-port=52942"]
         self._start("head", head)
+        probe = "import ray; ray.init(); print(sum(1 for n in ray.nodes() if n['Alive']))"
+
+        def joined(nodes: int) -> bool:
+            for process in self.processes:
+                if process.poll() is not None:
+                    raise SystemExit(
+                        f"`{' '.join(map(str, process.args))}` exited: see {self.folder}/*/ray.log"
+                    )
+            return self.run_driver(["-c", probe], {}, quiet=True)[1].strip().endswith(str(nodes))
+
+        wait_for(functools.partial(joined, 1), 180, "the Ray head")
+        # Workers after the head, as a Pod's wait-for-GCS does: on 2 cores, three starting at once made
+        # a raylet miss its registration deadline.
         for index in (1, 2):
             worker = ["--address=127.0.0.42:6942", f"--node-ip-address=127.0.0.{42 + index}", "--num-cpus=1"]
             worker += ["--object-store-memory=100000000", f"--dashboard-agent-listen-port={52942 + index}"]
             self._start(f"worker{index}", worker)
-        probe = "import ray; ray.init(); print(sum(1 for n in ray.nodes() if n['Alive']))"
-        _wait(
-            lambda: self.run_driver(["-c", probe], {}, quiet=True)[1].strip().endswith("3"),
-            180,
-            "3 Ray nodes",
-        )
+        wait_for(functools.partial(joined, 3), 180, "3 Ray nodes")
 
     def run_driver(self, args: list[str], env: dict[str, str], quiet: bool = False) -> tuple[float, str]:
         started = time.monotonic()
@@ -130,14 +129,17 @@ class HandCluster:
         return time.monotonic() - started, done.stdout
 
     def stop(self) -> None:
+        """SIGTERM each node's process group, then SIGKILL what is left of it (Ray's agents can
+        outlive their `ray start`)."""
         for process in self.processes:
-            os.killpg(process.pid, signal.SIGTERM)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGTERM)
         for process in self.processes:
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 process.wait(timeout=40)
-            except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+            process.wait()
 
 
 def by_hand(bin_dir: Path) -> dict[str, float]:
@@ -269,7 +271,7 @@ class Load:
             if doc["kind"] == "Job":
                 doc["metadata"]["name"] = name
         workloads.apply(kubectl, NAMESPACE, docs)
-        self.started = _wait(self._running, 120, f"the load Pod {name} to run")
+        self.started = wait_for(self._running, 120, f"the load Pod {name} to run")
 
     def _running(self) -> float | None:
         pods = self.kubectl.json("get", "pods", "-n", NAMESPACE, "-l", f"job-name={self.name}")["items"]
@@ -284,8 +286,14 @@ class Load:
         return workloads.job_finished(self.kubectl, NAMESPACE, self.name)
 
     def wait(self, timeout: float = 600) -> dict[str, Any]:
-        _wait(self.done, timeout, f"the load Job {self.name} to finish", interval=2)
+        wait_for(self.done, timeout, f"the load Job {self.name} to finish", interval=2)
         return workloads.job_summary(self.kubectl, NAMESPACE, f"{self.name}")
+
+    def so_far(self) -> tuple[int, int]:
+        """Requests answered and failed up to its last 10-s line (for a Job stopped before its end)."""
+        log = self.kubectl("logs", "-n", NAMESPACE, f"job/{self.name}")
+        counts = re.findall(r"answered (\d+)\s+failed (\d+)", log)
+        return (int(counts[-1][0]), int(counts[-1][1])) if counts else (0, 0)
 
     def windows(self) -> list[tuple[float, float, float, float]]:
         """(seconds since start, requests/s, p50 ms, p99 ms) of each 10-s window."""
@@ -335,7 +343,9 @@ def serving(kubectl: Kubectl, seconds: int) -> list[str]:
         "autoscaling_config"
     ]
     workloads.apply(kubectl, NAMESPACE, docs)
-    _wait(lambda: workloads.rayservice_ready(kubectl, NAMESPACE, "digits"), 600, "RayService digits Ready", 2)
+    wait_for(
+        lambda: workloads.rayservice_ready(kubectl, NAMESPACE, "digits"), 600, "RayService digits Ready", 2
+    )
     cluster = _active(kubectl)
 
     def fixed(replicas: int) -> Callable[[dict[str, Any]], None]:
@@ -350,13 +360,17 @@ def serving(kubectl: Kubectl, seconds: int) -> list[str]:
 
     for replicas in (1, 3):
         _serve_config(kubectl, fixed(replicas))
-        _wait(functools.partial(_replicas_running, kubectl, replicas), 300, f"{replicas} replicas serving", 2)
+        wait_for(
+            functools.partial(_replicas_running, kubectl, replicas), 300, f"{replicas} replicas serving", 2
+        )
         summary = Load(kubectl, f"load-{replicas}", SECONDS=str(seconds), CONCURRENCY="8").wait()
         say(f"{replicas} replica(s): {json.dumps(summary)}")
         rows.append(f"{replicas} replica(s): {_stats(summary)}")
     # Back to the sample's autoscaling, down to one replica and one worker Pod before the load.
     _serve_config(kubectl, lambda deployment: deployment.update(autoscaling_config=autoscaling))
-    _wait(lambda: len(workloads.worker_pods(kubectl, NAMESPACE, cluster)) == 1, 400, "one worker Pod left", 2)
+    wait_for(
+        lambda: len(workloads.worker_pods(kubectl, NAMESPACE, cluster)) == 1, 400, "one worker Pod left", 2
+    )
     one_replica = float(rows[-2].split("req/s")[0].split(":")[1])
     heavy = Load(kubectl, "load-burst", SECONDS="150", CONCURRENCY="8")
     ready_at: dict[int, float] = {}
@@ -367,10 +381,12 @@ def serving(kubectl: Kubectl, seconds: int) -> list[str]:
     burst = heavy.wait()
     higher = next((t for t, rate, _, _ in heavy.windows() if rate > 1.15 * one_replica), None)
     light = Load(kubectl, "load-trickle", SECONDS="300", CONCURRENCY="1")
-    gone = _wait(
+    gone = wait_for(
         lambda: len(workloads.worker_pods(kubectl, NAMESPACE, cluster)) == 1, 300, "the extra Pods to go", 2
     )
     down = time.time() - light.started if gone else float("nan")
+    time.sleep(10)  # one more 10-s line of the light load, with the Pods gone
+    answered, failed = light.so_far()
     kubectl("delete", "job", "load-trickle", "-n", NAMESPACE, "--wait=false")
     rows.append("")
     rows.append("autoscaling, 8 clients for 150 s, then 1 client until the extra Pods went:")
@@ -384,6 +400,7 @@ def serving(kubectl: Kubectl, seconds: int) -> list[str]:
     )
     rows.append(f"  under load: {_stats(burst)}")
     rows.append(f"  back to one worker Pod {down:.0f} s after the light load started")
+    rows.append(f"  light load while scaling down: {answered} requests answered, {failed} failed")
     # Model update in place, then a cluster upgrade, each under load.
     update = Load(kubectl, "load-update", SECONDS="60", CONCURRENCY="4")
     time.sleep(10)
@@ -403,7 +420,7 @@ def serving(kubectl: Kubectl, seconds: int) -> list[str]:
         }
     ]
     kubectl("patch", "rayservice", "digits", "-n", NAMESPACE, "--type=json", "-p", json.dumps(change))
-    _wait(lambda: _active(kubectl) not in ("", cluster), 600, "the new cluster to take the traffic", 2)
+    wait_for(lambda: _active(kubectl) not in ("", cluster), 600, "the new cluster to take the traffic", 2)
     switched = time.time() - patched
     upgraded = upgrade.wait()
     rows.append(
@@ -425,7 +442,7 @@ def main() -> None:
     kubectl = Kubectl(cluster.kubeconfig, cluster.kubectl)
     if not kubectl("get", "namespace", NAMESPACE, "--ignore-not-found", "-o", "name").strip():
         kubectl("create", "namespace", NAMESPACE)
-        _wait(
+        wait_for(
             lambda: kubectl("get", "serviceaccount", "default", "-n", NAMESPACE, "-o", "name", check=False),
             30,
             "the default ServiceAccount",
