@@ -43,10 +43,14 @@ from raykopf_local.runtime_env import runtime_bin
 
 NAMESPACE = "bench-workloads"
 MODELS = Path("/var/lib/raykopf-samples/bench")
-# Grids of the training search: the sample's 9 trials, and a 36-trial one (a longer job).
+# Grids of the training search: the sample's 9 trials, and longer jobs of 36 and 81 trials.
 GRIDS = {
     "9 trials": ("1,10,100", "0.0003,0.001,0.003"),
     "36 trials": ("0.3,1,3,10,30,100", "0.0001,0.0003,0.001,0.002,0.003,0.01"),
+    "81 trials": (
+        "0.3,0.5,1,2,3,10,30,100,300",
+        "0.0001,0.0002,0.0003,0.0005,0.001,0.002,0.003,0.005,0.01",
+    ),
 }
 
 

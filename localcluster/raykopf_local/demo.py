@@ -47,6 +47,10 @@ SAMPLES = {
 }
 
 
+# The serving sample's load generator, run once the RayService is Ready.
+LOAD = Sample("digits-load.yaml", "the load generator")
+
+
 def samples_help() -> str:
     return "; ".join(f"{name}: {sample.about}" for name, sample in SAMPLES.items())
 
@@ -108,8 +112,9 @@ def _fresh_apply(kubectl: _Kubectl, documents: list[dict[str, Any]]) -> None:
     for doc in documents:
         if doc["kind"] in ("RayJob", "Job"):
             name = doc["metadata"]["name"]
-            kubectl("delete", doc["kind"].lower(), name, "-n", NAMESPACE, "--ignore-not-found", "--wait=true")
-            kubectl("delete", "job", name, "-n", NAMESPACE, "--ignore-not-found", "--wait=true")
+            # A RayJob's submitter Job has the RayJob's name.
+            for kind in ("rayjob", "job") if doc["kind"] == "RayJob" else ("job",):
+                kubectl("delete", kind, name, "-n", NAMESPACE, "--ignore-not-found", "--wait=true")
     kubectl("apply", "-n", NAMESPACE, "-f", "-", stdin=yaml.safe_dump_all(documents))
 
 
@@ -183,7 +188,7 @@ def _follow_rayservice(kubectl: _Kubectl, documents: list[dict[str, Any]], say: 
         return False
     cluster = ((kubectl.object("rayservice", name) or {}).get("status") or {}).get("activeServiceStatus", {})
     cluster_name = cluster.get("rayClusterName", "")
-    load = [doc for doc in yaml.safe_load_all((_samples_dir() / "digits-load.yaml").read_text()) if doc]
+    load = _documents(LOAD)
     job = _named(load, "Job") or "digits-load"
     say(
         f"Ready {time.monotonic() - applied:.0f} s after it was applied; starting the load generator Job {job}"
