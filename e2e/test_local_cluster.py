@@ -71,7 +71,8 @@ def test_crds_apply_client_side_and_accept_every_ray_sample(kubectl: Kubectl, na
     assert rejected == []
     assert len(samples) >= 4
     # Empty strings are values, not null (a Go >= 1.19 build of 1.20 got this wrong until patched).
-    empty = {**samples[0][1], "metadata": {"name": "empty-strings"}}
+    raycluster = next(doc for _, doc in samples if doc["kind"] == "RayCluster")
+    empty = {**raycluster, "metadata": {"name": "empty-strings"}}
     empty["spec"] = {**empty["spec"], "rayVersion": ""}
     kubectl("create", "--dry-run=server", "-n", namespace, "-f", "-", input=yaml.safe_dump(empty))
 
