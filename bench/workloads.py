@@ -106,9 +106,7 @@ class HandCluster:
         def joined(nodes: int) -> bool:
             for process in self.processes:
                 if process.poll() is not None:
-                    raise SystemExit(
-                        f"`{' '.join(map(str, process.args))}` exited: see {self.folder}/*/ray.log"
-                    )
+                    raise SystemExit(f"{process.args!r} exited: see {self.folder}/*/ray.log")
             return self.run_driver(["-c", probe], {}, quiet=True)[1].strip().endswith(str(nodes))
 
         wait_for(functools.partial(joined, 1), 180, "the Ray head")
@@ -332,11 +330,10 @@ class Load:
 
 
 def _serve_config(kubectl: Kubectl, change: Callable[[dict[str, Any]], None]) -> None:
-    current = kubectl.json("get", "rayservice", "digits", "-n", NAMESPACE)
-    config = yaml.safe_load(current["spec"]["serveConfigV2"])
-    change(config["applications"][0]["deployments"][0])
-    patch = json.dumps({"spec": {"serveConfigV2": yaml.safe_dump(config, sort_keys=False)}})
-    kubectl("patch", "rayservice", "digits", "-n", NAMESPACE, "--type=merge", "-p", patch)
+    """Change the sample's one deployment."""
+    workloads.patch_serve_config(
+        kubectl, NAMESPACE, "digits", lambda config: change(config["applications"][0]["deployments"][0])
+    )
 
 
 def _active(kubectl: Kubectl) -> str:
@@ -387,6 +384,7 @@ def serving(kubectl: Kubectl, seconds: int) -> list[str]:
 
         return change
 
+    fixed_rates: dict[int, float] = {}
     for replicas in (1, 3):
         _serve_config(kubectl, fixed(replicas))
         wait_for(
@@ -395,12 +393,12 @@ def serving(kubectl: Kubectl, seconds: int) -> list[str]:
         summary = Load(kubectl, f"load-{replicas}", SECONDS=str(seconds), CONCURRENCY="8").wait()
         say(f"{replicas} replica(s): {json.dumps(summary)}")
         rows.append(f"{replicas} replica(s): {_stats(summary)}")
+        fixed_rates[replicas] = summary["requests_per_s"]
     # Back to the sample's autoscaling, down to one replica and one worker Pod before the load.
     _serve_config(kubectl, lambda deployment: deployment.update(autoscaling_config=autoscaling))
     wait_for(
         lambda: len(workloads.worker_pods(kubectl, NAMESPACE, cluster)) == 1, 400, "one worker Pod left", 2
     )
-    one_replica = float(rows[-2].split("req/s")[0].split(":")[1])
     heavy = Load(kubectl, "load-burst", SECONDS="150", CONCURRENCY="8")
     ready_at: dict[int, float] = {}
     while not heavy.done():
@@ -408,7 +406,7 @@ def serving(kubectl: Kubectl, seconds: int) -> list[str]:
         ready_at.setdefault(workloads.ready_pods(pods), time.time() - heavy.started)
         time.sleep(1)
     burst = heavy.wait()
-    higher = next((t for t, rate, _, _ in heavy.windows() if rate > 1.15 * one_replica), None)
+    higher = next((t for t, rate, _, _ in heavy.windows() if rate > 1.15 * fixed_rates[1]), None)
     light = Load(kubectl, "load-trickle", SECONDS="300", CONCURRENCY="1")
     gone = wait_for(
         lambda: len(workloads.worker_pods(kubectl, NAMESPACE, cluster)) == 1, 300, "the extra Pods to go", 2

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
+from e2e import workloads
 from e2e.conftest import ROOT, Kubectl, wait_for
 from e2e.serve_traffic import Traffic, greet
 
@@ -78,11 +79,7 @@ def from_a_pod(kubectl: Kubectl, namespace: str, url: str) -> Any:
 
 
 def patch_serve_config(kubectl: Kubectl, namespace: str, change: Any) -> None:
-    current = kubectl.json("get", "rayservice", NAME, "-n", namespace)
-    config = yaml.safe_load(current["spec"]["serveConfigV2"])
-    change(config)
-    patch = json.dumps({"spec": {"serveConfigV2": yaml.safe_dump(config)}})
-    kubectl("patch", "rayservice", NAME, "-n", namespace, "--type=merge", "-p", patch)
+    workloads.patch_serve_config(kubectl, namespace, NAME, change)
 
 
 @pytest.mark.pod_network

@@ -4,17 +4,18 @@ bench/workloads.py run them: read, pointed at a model folder of their own, appli
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from e2e.conftest import ROOT, Kubectl, wait_for
+from raykopf_local.demo import MODEL
 
 SAMPLES = ROOT / "manifests" / "samples"
 # Where the samples' hostPath volume keeps the model on the node.
-SAMPLE_MODELS = "/var/lib/raykopf-samples/digits"
+SAMPLE_MODELS = str(MODEL.parent)
 
 
 def documents(sample: str) -> list[dict[str, Any]]:
@@ -115,13 +116,24 @@ def job_summary(kubectl: Kubectl, namespace: str, job: str) -> dict[str, Any]:
     return summary
 
 
-def set_release(kubectl: Kubectl, namespace: str, name: str, release: str) -> None:
-    """A model update: the deployment's user_config changes, which Serve applies in place."""
+def patch_serve_config(
+    kubectl: Kubectl, namespace: str, name: str, change: Callable[[dict[str, Any]], None]
+) -> None:
+    """Change a RayService's Serve config (parsed) with `change`, and write it back."""
     current = kubectl.json("get", "rayservice", name, "-n", namespace)
     config = yaml.safe_load(current["spec"]["serveConfigV2"])
-    for application in config["applications"]:
-        for deployment in application.get("deployments") or []:
-            if "user_config" in deployment:
-                deployment["user_config"]["release"] = release
+    change(config)
     patch = json.dumps({"spec": {"serveConfigV2": yaml.safe_dump(config, sort_keys=False)}})
     kubectl("patch", "rayservice", name, "-n", namespace, "--type=merge", "-p", patch)
+
+
+def set_release(kubectl: Kubectl, namespace: str, name: str, release: str) -> None:
+    """A model update: the deployment's user_config changes, which Serve applies in place."""
+
+    def change(config: dict[str, Any]) -> None:
+        for application in config["applications"]:
+            for deployment in application.get("deployments") or []:
+                if "user_config" in deployment:
+                    deployment["user_config"]["release"] = release
+
+    patch_serve_config(kubectl, namespace, name, change)

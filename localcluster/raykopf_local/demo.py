@@ -94,9 +94,15 @@ def _progress(rayjob: dict[str, Any], cluster: dict[str, Any] | None) -> str:
     return "  ".join(parts)
 
 
+def _ready_condition(rayservice: dict[str, Any]) -> dict[str, Any]:
+    conditions = (rayservice.get("status") or {}).get("conditions") or []
+    found: dict[str, Any] = next((c for c in conditions if c.get("type") == "Ready"), {})
+    return found
+
+
 def _service_progress(rayservice: dict[str, Any]) -> str:
     status = rayservice.get("status") or {}
-    ready: dict[str, Any] = next((c for c in status.get("conditions") or [] if c.get("type") == "Ready"), {})
+    ready = _ready_condition(rayservice)
     active = (status.get("activeServiceStatus") or {}).get("rayClusterName") or "-"
     pending = (status.get("pendingServiceStatus") or {}).get("rayClusterName") or "-"
     return f"Ready={ready.get('status', 'Unknown'):<5} {ready.get('reason', ''):<22} active {active}  pending {pending}"
@@ -174,6 +180,7 @@ def _workers(kubectl: _Kubectl, cluster: str) -> str:
 def _follow_rayservice(kubectl: _Kubectl, documents: list[dict[str, Any]], say: Say) -> bool:
     name = _named(documents, "RayService") or ""
     applied, last = time.monotonic(), ""
+    rayservice: dict[str, Any] = {}
     ready = False
     while time.monotonic() - applied < TIMEOUT and not ready:
         rayservice = kubectl.object("rayservice", name) or {}
@@ -181,13 +188,14 @@ def _follow_rayservice(kubectl: _Kubectl, documents: list[dict[str, Any]], say: 
         if line != last:
             say(f"[{time.monotonic() - applied:5.0f} s] {line}")
             last = line
-        ready = line.startswith("Ready=True")
-        time.sleep(1)
+        ready = _ready_condition(rayservice).get("status") == "True"
+        if not ready:
+            time.sleep(1)
     if not ready:
         say(f"the RayService was not Ready {TIMEOUT:.0f} s after it was applied")
         return False
-    cluster = ((kubectl.object("rayservice", name) or {}).get("status") or {}).get("activeServiceStatus", {})
-    cluster_name = cluster.get("rayClusterName", "")
+    active = (rayservice.get("status") or {}).get("activeServiceStatus") or {}
+    cluster_name = active.get("rayClusterName", "")
     load = _documents(LOAD)
     job = _named(load, "Job") or "digits-load"
     say(
